@@ -1,0 +1,439 @@
+//! From a captured frame to a UDP datagram (or an IP fragment to reassemble).
+//!
+//! Ethernet (with any number of 802.1Q / 802.1ad tags, up to etherparse's limit), Linux cooked
+//! capture v1 (SLL) and v2 (SLL2), BSD null/loopback and raw IPv4/IPv6 are decoded. etherparse
+//! does the Ethernet, VLAN and IP header work with lax length checks, so a frame cut by the snap
+//! length still yields its headers; the SLL2 and null headers and the UDP header are read here
+//! because etherparse has no SLL2 and we want the UDP length field as sent, not as captured.
+
+use crate::skip::SkipReason;
+use etherparse::{err::Layer, EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// The link-layer header type of a capture interface (tcpdump.org LINKTYPE_* values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkType {
+    /// LINKTYPE_ETHERNET (1).
+    Ethernet,
+    /// LINKTYPE_LINUX_SLL (113): Linux cooked capture v1, 16-byte header.
+    LinuxSll,
+    /// LINKTYPE_LINUX_SLL2 (276): Linux cooked capture v2, 20-byte header.
+    LinuxSll2,
+    /// LINKTYPE_RAW (101, also DLT 12 and 14), LINKTYPE_IPV4 (228), LINKTYPE_IPV6 (229).
+    RawIp,
+    /// LINKTYPE_NULL (0) and LINKTYPE_LOOP (108): a 4-byte address family.
+    Null,
+    /// Any other link type: its frames are skipped as `unsupported_link_type`.
+    Unknown(u32),
+}
+
+impl LinkType {
+    /// Maps a pcap/pcapng link type number.
+    pub fn from_linktype(value: u32) -> LinkType {
+        match value {
+            1 => LinkType::Ethernet,
+            113 => LinkType::LinuxSll,
+            276 => LinkType::LinuxSll2,
+            101 | 12 | 14 | 228 | 229 => LinkType::RawIp,
+            0 | 108 => LinkType::Null,
+            other => LinkType::Unknown(other),
+        }
+    }
+}
+
+/// A UDP datagram inside a frame: addresses, ports and the payload as captured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UdpDatagram<'a> {
+    /// Source address and port.
+    pub src: SocketAddr,
+    /// Destination address and port.
+    pub dst: SocketAddr,
+    /// The UDP payload as captured (may be shorter than `payload_len` when the snap length cut it).
+    pub payload: &'a [u8],
+    /// The UDP payload length as sent (UDP length field - 8).
+    pub payload_len: u16,
+}
+
+impl UdpDatagram<'_> {
+    /// True when the capture's snap length cut part of the payload.
+    pub fn is_cut(&self) -> bool {
+        self.payload.len() < usize::from(self.payload_len)
+    }
+}
+
+/// One fragment of a fragmented IPv4 or IPv6 datagram (RFC 791, RFC 8200 section 4.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IpFragment<'a> {
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Identification (16 bits in IPv4, 32 bits in IPv6).
+    pub identification: u32,
+    /// Protocol of the reassembled payload (17 for UDP).
+    pub protocol: u8,
+    /// Offset of this fragment's data in the reassembled payload, in bytes.
+    pub offset: u32,
+    /// The more-fragments flag.
+    pub more_fragments: bool,
+    /// The fragment's data as captured.
+    pub data: &'a [u8],
+    /// False when the snap length cut the fragment (it cannot be used for reassembly).
+    pub complete: bool,
+}
+
+/// What a frame holds, once decoded down to the transport layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    /// A whole UDP datagram.
+    Udp(UdpDatagram<'a>),
+    /// A fragment of an IP datagram, to be reassembled before its UDP header can be read.
+    Fragment(IpFragment<'a>),
+}
+
+const SLL_HEADER_LEN: usize = 16;
+const SLL2_HEADER_LEN: usize = 20;
+const UDP_HEADER_LEN: usize = 8;
+
+/// Decodes a captured frame of the given link type down to UDP.
+pub fn decode_frame(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, SkipReason> {
+    let sliced = match link {
+        LinkType::Ethernet => {
+            LaxSlicedPacket::from_ethernet(frame).map_err(|_| SkipReason::LinkTruncated)?
+        }
+        LinkType::LinuxSll => {
+            // Linux cooked v1: the protocol (an EtherType) is the last 2 of 16 header bytes.
+            if frame.len() < SLL_HEADER_LEN {
+                return Err(SkipReason::LinkTruncated);
+            }
+            let ether_type = u16::from_be_bytes([frame[14], frame[15]]);
+            LaxSlicedPacket::from_ether_type(EtherType(ether_type), &frame[SLL_HEADER_LEN..])
+        }
+        LinkType::LinuxSll2 => {
+            // Linux cooked v2: the protocol is the first 2 of 20 header bytes.
+            if frame.len() < SLL2_HEADER_LEN {
+                return Err(SkipReason::LinkTruncated);
+            }
+            let ether_type = u16::from_be_bytes([frame[0], frame[1]]);
+            LaxSlicedPacket::from_ether_type(EtherType(ether_type), &frame[SLL2_HEADER_LEN..])
+        }
+        LinkType::RawIp => from_ip(frame)?,
+        LinkType::Null => {
+            // The family is in the capturing host's byte order: accept either.
+            if frame.len() < 4 {
+                return Err(SkipReason::LinkTruncated);
+            }
+            let le = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
+            let be = u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
+            let is_ip = |f: u32| matches!(f, 2 | 24 | 28 | 30);
+            if !is_ip(le) && !is_ip(be) {
+                return Err(SkipReason::NonIp);
+            }
+            from_ip(&frame[4..])?
+        }
+        LinkType::Unknown(_) => return Err(SkipReason::UnsupportedLinkType),
+    };
+    decode_net(&sliced)
+}
+
+fn from_ip(data: &[u8]) -> Result<LaxSlicedPacket<'_>, SkipReason> {
+    use etherparse::err::ip::LaxHeaderSliceError;
+    LaxSlicedPacket::from_ip(data).map_err(|e| match e {
+        LaxHeaderSliceError::Len(_) => SkipReason::IpTruncated,
+        LaxHeaderSliceError::Content(_) => SkipReason::IpInvalid,
+    })
+}
+
+fn decode_net<'a>(sliced: &LaxSlicedPacket<'a>) -> Result<Decoded<'a>, SkipReason> {
+    let stop_reason = |layer: Layer, is_len: bool| match layer {
+        Layer::VlanHeader | Layer::Ethernet2Header | Layer::LinuxSllHeader => {
+            SkipReason::LinkTruncated
+        }
+        _ if is_len => SkipReason::IpTruncated,
+        _ => SkipReason::IpInvalid,
+    };
+    let net = match &sliced.net {
+        Some(net) => net,
+        None => {
+            return Err(match &sliced.stop_err {
+                Some((err, layer)) => stop_reason(
+                    *layer,
+                    matches!(err, etherparse::err::packet::SliceError::Len(_)),
+                ),
+                None => SkipReason::NonIp,
+            })
+        }
+    };
+    let (src, dst, payload, fragment) = match net {
+        LaxNetSlice::Ipv4(v4) => {
+            let h = v4.header();
+            let frag = v4.is_payload_fragmented().then(|| {
+                (
+                    u32::from(h.identification()),
+                    u8::from(h.protocol()),
+                    u32::from(h.fragments_offset().value()) * 8,
+                    h.more_fragments(),
+                )
+            });
+            (
+                IpAddr::V4(Ipv4Addr::from(h.source())),
+                IpAddr::V4(Ipv4Addr::from(h.destination())),
+                v4.payload(),
+                frag,
+            )
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            let h = v6.header();
+            let frag = if v6.is_payload_fragmented() {
+                Some(
+                    ipv6_fragment_header(v6.extensions().first_header(), v6.extensions().slice())
+                        .ok_or(SkipReason::IpInvalid)?,
+                )
+            } else {
+                None
+            };
+            (
+                IpAddr::V6(Ipv6Addr::from(h.source())),
+                IpAddr::V6(Ipv6Addr::from(h.destination())),
+                v6.payload(),
+                frag,
+            )
+        }
+        LaxNetSlice::Arp(_) => return Err(SkipReason::NonIp),
+    };
+    if let Some((_, layer)) = &sliced.stop_err {
+        // An IPv6 extension header or IPv4 option cut short: the payload start is unknown.
+        if matches!(
+            layer,
+            Layer::Ipv6ExtHeader | Layer::IpAuthHeader | Layer::Ipv6FragHeader
+        ) && fragment.is_none()
+        {
+            return Err(SkipReason::IpTruncated);
+        }
+    }
+    if let Some((identification, protocol, offset, more_fragments)) = fragment {
+        return Ok(Decoded::Fragment(IpFragment {
+            src,
+            dst,
+            identification,
+            protocol,
+            offset,
+            more_fragments,
+            data: payload.payload,
+            complete: !payload.incomplete,
+        }));
+    }
+    if payload.ip_number != IpNumber::UDP {
+        return Err(SkipReason::NonUdp);
+    }
+    decode_udp(src, dst, payload.payload, payload.incomplete).map(Decoded::Udp)
+}
+
+/// Finds the fragment header in an IPv6 extension header chain (RFC 8200 section 4).
+/// Returns (identification, next header after reassembly, offset in bytes, more fragments).
+fn ipv6_fragment_header(first: Option<IpNumber>, mut exts: &[u8]) -> Option<(u32, u8, u32, bool)> {
+    let mut next = u8::from(first?);
+    loop {
+        if exts.len() < 8 {
+            return None;
+        }
+        let len = match next {
+            44 => {
+                let offset_flags = u16::from_be_bytes([exts[2], exts[3]]);
+                let id = u32::from_be_bytes([exts[4], exts[5], exts[6], exts[7]]);
+                return Some((
+                    id,
+                    exts[0],
+                    u32::from(offset_flags >> 3) * 8,
+                    offset_flags & 1 == 1,
+                ));
+            }
+            0 | 43 | 60 => (usize::from(exts[1]) + 1) * 8,
+            51 => (usize::from(exts[1]) + 2) * 4,
+            _ => return None,
+        };
+        next = exts[0];
+        exts = exts.get(len..)?;
+    }
+}
+
+/// Reads a UDP header (RFC 768) from an IP payload. `cut` says the capture cut the IP payload,
+/// in which case a UDP length beyond the captured bytes is expected, not an error.
+pub fn decode_udp(
+    src: IpAddr,
+    dst: IpAddr,
+    ip_payload: &[u8],
+    cut: bool,
+) -> Result<UdpDatagram<'_>, SkipReason> {
+    if ip_payload.len() < UDP_HEADER_LEN {
+        return Err(if cut {
+            SkipReason::UdpTruncated
+        } else {
+            SkipReason::UdpLengthInvalid
+        });
+    }
+    let src_port = u16::from_be_bytes([ip_payload[0], ip_payload[1]]);
+    let dst_port = u16::from_be_bytes([ip_payload[2], ip_payload[3]]);
+    let udp_len = usize::from(u16::from_be_bytes([ip_payload[4], ip_payload[5]]));
+    if udp_len < UDP_HEADER_LEN || (!cut && udp_len > ip_payload.len()) {
+        return Err(SkipReason::UdpLengthInvalid);
+    }
+    let end = udp_len.min(ip_payload.len());
+    Ok(UdpDatagram {
+        src: SocketAddr::new(src, src_port),
+        dst: SocketAddr::new(dst, dst_port),
+        payload: &ip_payload[UDP_HEADER_LEN..end],
+        payload_len: (udp_len - UDP_HEADER_LEN) as u16,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn udp_v4(payload: &[u8]) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [239, 1, 1, 1], 16)
+            .udp(5004, 5006);
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    #[test]
+    fn ethernet_ipv4_udp() {
+        let frame = udp_v4(b"hello");
+        let Decoded::Udp(d) = decode_frame(LinkType::Ethernet, &frame).unwrap() else {
+            panic!("not udp")
+        };
+        assert_eq!(d.src, "10.0.0.1:5004".parse().unwrap());
+        assert_eq!(d.dst, "239.1.1.1:5006".parse().unwrap());
+        assert_eq!(d.payload, b"hello");
+        assert_eq!(d.payload_len, 5);
+        assert!(!d.is_cut());
+    }
+
+    #[test]
+    fn snap_length_cut_keeps_the_sent_length() {
+        let frame = udp_v4(&[7u8; 100]);
+        let Decoded::Udp(d) = decode_frame(LinkType::Ethernet, &frame[..14 + 20 + 8 + 12]).unwrap()
+        else {
+            panic!("not udp")
+        };
+        assert_eq!(d.payload.len(), 12);
+        assert_eq!(d.payload_len, 100);
+        assert!(d.is_cut());
+        assert_eq!(
+            decode_frame(LinkType::Ethernet, &frame[..14 + 20 + 4]),
+            Err(SkipReason::UdpTruncated)
+        );
+        assert_eq!(
+            decode_frame(LinkType::Ethernet, &frame[..14 + 10]),
+            Err(SkipReason::IpTruncated)
+        );
+        assert_eq!(
+            decode_frame(LinkType::Ethernet, &frame[..10]),
+            Err(SkipReason::LinkTruncated)
+        );
+    }
+
+    #[test]
+    fn qinq_and_ipv6() {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .double_vlan(
+                etherparse::VlanId::try_new(10).unwrap(),
+                etherparse::VlanId::try_new(20).unwrap(),
+            )
+            .ipv6(
+                [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                [0xff, 0x3e, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5],
+                8,
+            )
+            .udp(1000, 2000);
+        let mut frame = Vec::new();
+        b.write(&mut frame, b"abc").unwrap();
+        let Decoded::Udp(d) = decode_frame(LinkType::Ethernet, &frame).unwrap() else {
+            panic!()
+        };
+        assert_eq!(d.src, "[2001:db8::1]:1000".parse().unwrap());
+        assert_eq!(d.dst, "[ff3e::5]:2000".parse().unwrap());
+        assert_eq!(d.payload, b"abc");
+    }
+
+    #[test]
+    fn sll_sll2_raw_and_null() {
+        let eth = udp_v4(b"xyz");
+        let ip = &eth[14..];
+        let mut sll = vec![0u8; 16];
+        sll[14..16].copy_from_slice(&[0x08, 0x00]);
+        sll.extend_from_slice(ip);
+        let mut sll2 = vec![0u8; 20];
+        sll2[0..2].copy_from_slice(&[0x08, 0x00]);
+        sll2.extend_from_slice(ip);
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend_from_slice(ip);
+        for (link, frame) in [
+            (LinkType::LinuxSll, &sll[..]),
+            (LinkType::LinuxSll2, &sll2[..]),
+            (LinkType::RawIp, ip),
+            (LinkType::Null, &null[..]),
+        ] {
+            let Decoded::Udp(d) = decode_frame(link, frame).unwrap() else {
+                panic!()
+            };
+            assert_eq!(d.payload, b"xyz", "{link:?}");
+        }
+        assert_eq!(
+            decode_frame(LinkType::Unknown(147), ip),
+            Err(SkipReason::UnsupportedLinkType)
+        );
+    }
+
+    #[test]
+    fn non_ip_non_udp_and_bad_udp_length() {
+        let mut arp = udp_v4(b"");
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(
+            decode_frame(LinkType::Ethernet, &arp),
+            Err(SkipReason::NonIp)
+        );
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([1, 1, 1, 1], [2, 2, 2, 2], 5)
+            .icmpv4_echo_request(1, 1);
+        let mut icmp = Vec::new();
+        b.write(&mut icmp, b"ping").unwrap();
+        assert_eq!(
+            decode_frame(LinkType::Ethernet, &icmp),
+            Err(SkipReason::NonUdp)
+        );
+        let mut bad = udp_v4(b"12345678");
+        bad[14 + 20 + 4..14 + 20 + 6].copy_from_slice(&200u16.to_be_bytes());
+        assert_eq!(
+            decode_frame(LinkType::Ethernet, &bad),
+            Err(SkipReason::UdpLengthInvalid)
+        );
+        bad[14 + 20 + 4..14 + 20 + 6].copy_from_slice(&3u16.to_be_bytes());
+        assert_eq!(
+            decode_frame(LinkType::Ethernet, &bad),
+            Err(SkipReason::UdpLengthInvalid)
+        );
+    }
+
+    #[test]
+    fn ipv4_fragments_are_reported_as_fragments() {
+        let mut frame = udp_v4(&[1u8; 64]);
+        // Set more-fragments, offset 0.
+        frame[14 + 6] = 0x20;
+        frame[14 + 4..14 + 6].copy_from_slice(&0x1234u16.to_be_bytes());
+        let Decoded::Fragment(f) = decode_frame(LinkType::Ethernet, &frame).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (f.identification, f.protocol, f.offset, f.more_fragments),
+            (0x1234, 17, 0, true)
+        );
+        assert_eq!(f.data.len(), 72);
+        assert!(f.complete);
+    }
+}
