@@ -1,1 +1,21 @@
+//! Per-flow analysis: discovery of RTP and MPEG-TS flows, RTP sequence accounting
+//! (RFC 3550 A.1), interarrival jitter (A.8), frame counting and payload detection.
+//!
+//! Pure and deterministic: every function takes the packet and its arrival time and updates
+//! state; nothing reads a clock or does I/O, so the same capture always gives the same figures.
+//! Figures are defined in `docs/figures.md`.
+#![forbid(unsafe_code)]
 
+pub mod analyzer;
+pub mod config;
+pub mod defrag;
+pub mod frames;
+pub mod jitter;
+pub mod packet;
+pub mod report;
+pub mod seq;
+pub mod stream;
+
+pub use analyzer::Analyzer;
+pub use config::AnalysisConfig;
+pub use report::AnalysisReport;

@@ -1,0 +1,80 @@
+//! What discovery accepts and how RTP clocks are chosen.
+
+/// Settings of the analysis. `Default` gives the documented defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnalysisConfig {
+    /// Payload types that may start an RTP stream (bit n = PT n).
+    pub rtp_payload_types: u128,
+    /// Consecutive sequence numbers (or TS-framed datagrams) needed to confirm a flow.
+    pub probation: u8,
+    /// Clock rate per payload type in Hz; 0 = the default for that payload type.
+    pub clock_rates: [u32; 128],
+    /// Most streams (SSRCs) tracked on one 4-tuple; more are skipped as `ssrc_limit`.
+    pub max_ssrcs_per_tuple: usize,
+}
+
+/// Default payload types: dynamic 96-127, and the static video types 26 (JPEG), 32 (MPV),
+/// 33 (MP2T), 34 (H263) (RFC 3551 table 5).
+pub const DEFAULT_PAYLOAD_TYPES: u128 =
+    (u128::MAX << 96) | (1 << 26) | (1 << 32) | (1 << 33) | (1 << 34);
+
+/// Most packets a candidate may hold while it waits for confirmation.
+pub const MAX_PROBATION: u8 = 16;
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        AnalysisConfig {
+            rtp_payload_types: DEFAULT_PAYLOAD_TYPES,
+            probation: 3,
+            clock_rates: [0; 128],
+            max_ssrcs_per_tuple: 64,
+        }
+    }
+}
+
+impl AnalysisConfig {
+    /// True when `pt` may start an RTP stream.
+    pub fn accepts_payload_type(&self, pt: u8) -> bool {
+        pt < 128 && self.rtp_payload_types & (1u128 << pt) != 0
+    }
+
+    /// The RTP clock rate for a payload type: the configured one, else RFC 3551's for static
+    /// types, else 90 kHz (video) for dynamic ones.
+    pub fn clock_rate(&self, pt: u8) -> u32 {
+        let configured = self.clock_rates[usize::from(pt & 0x7f)];
+        if configured != 0 {
+            return configured;
+        }
+        match pt {
+            // RFC 3551 table 4: audio.
+            0 | 3 | 4 | 5 | 7 | 8 | 9 | 12 | 13 | 15 | 18 => 8_000,
+            6 => 16_000,
+            10 | 11 => 44_100,
+            16 => 11_025,
+            17 => 22_050,
+            // Everything else (video statics, MPA, dynamic types) at 90 kHz.
+            _ => 90_000,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = AnalysisConfig::default();
+        for pt in [26, 32, 33, 34, 96, 111, 127] {
+            assert!(c.accepts_payload_type(pt), "{pt}");
+        }
+        for pt in [0, 8, 25, 35, 95, 200] {
+            assert!(!c.accepts_payload_type(pt), "{pt}");
+        }
+        assert_eq!(c.clock_rate(96), 90_000);
+        assert_eq!(c.clock_rate(8), 8_000);
+        let mut c = c;
+        c.clock_rates[111] = 48_000;
+        assert_eq!(c.clock_rate(111), 48_000);
+    }
+}

@@ -1,0 +1,78 @@
+//! The facts the analysis needs from one datagram, read once.
+
+use wire::nal::{h264_summary, h265_summary, NalSummary};
+use wire::ts::ts_packet_size;
+use wire::RtpPacket;
+
+/// The RTP header fields the analysis uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RtpFields {
+    /// Sequence number.
+    pub seq: u16,
+    /// Media timestamp.
+    pub timestamp: u32,
+    /// Synchronisation source.
+    pub ssrc: u32,
+    /// Payload type.
+    pub payload_type: u8,
+    /// Marker bit.
+    pub marker: bool,
+}
+
+/// One media datagram reduced to what the analyzers need (small and `Copy`, so a flow on
+/// probation can hold a few without borrowing the capture buffer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaPacket {
+    /// Arrival time, ns since the Unix epoch.
+    pub arrival_ns: i64,
+    /// UDP payload length as sent.
+    pub udp_payload_len: u16,
+    /// RTP header, for RTP flows.
+    pub rtp: Option<RtpFields>,
+    /// TS packets in the (RTP) payload, 0 when it is not TS-framed.
+    pub ts_packets: u8,
+    /// The payload read as H.264.
+    pub h264: NalSummary,
+    /// The payload read as H.265.
+    pub h265: NalSummary,
+}
+
+impl MediaPacket {
+    /// Reads an RTP datagram.
+    pub fn from_rtp(arrival_ns: i64, udp_payload_len: u16, rtp: &RtpPacket<'_>) -> Self {
+        let payload = rtp.payload();
+        let ts_packets = ts_packet_size(payload).map_or(0, |size| (payload.len() / size) as u8);
+        let (h264, h265) = if ts_packets > 0 {
+            (NalSummary::default(), NalSummary::default())
+        } else {
+            (h264_summary(payload), h265_summary(payload))
+        };
+        MediaPacket {
+            arrival_ns,
+            udp_payload_len,
+            rtp: Some(RtpFields {
+                seq: rtp.sequence_number(),
+                timestamp: rtp.timestamp(),
+                ssrc: rtp.ssrc(),
+                payload_type: rtp.payload_type(),
+                marker: rtp.marker(),
+            }),
+            ts_packets,
+            h264,
+            h265,
+        }
+    }
+
+    /// Reads a datagram that is not RTP (TS over UDP, or other UDP).
+    pub fn from_udp(arrival_ns: i64, udp_payload_len: u16, payload: &[u8]) -> Self {
+        let ts_packets = ts_packet_size(payload).map_or(0, |size| (payload.len() / size) as u8);
+        MediaPacket {
+            arrival_ns,
+            udp_payload_len,
+            rtp: None,
+            ts_packets,
+            h264: NalSummary::default(),
+            h265: NalSummary::default(),
+        }
+    }
+}

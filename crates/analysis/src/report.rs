@@ -1,0 +1,296 @@
+//! The offline report: plain data, serialised by the binary as `streamprobe.analyze/1`.
+
+use crate::frames::PayloadFormat;
+use crate::stream::{RtpStream, UdpFlow, UdpKind, Volume};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use wire::SkipReason;
+
+/// Discovery counters (`capture.discovery`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Discovery {
+    /// 4-tuples whose first packet looked like RTP or TS.
+    pub candidates: u64,
+    /// Streams confirmed (including new SSRCs on confirmed 4-tuples).
+    pub confirmed: u64,
+    /// Candidates that broke the pattern or never confirmed.
+    pub rejected: u64,
+}
+
+/// UDP that is not media, summed (`capture.other_udp`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OtherUdp {
+    /// Distinct 4-tuples.
+    pub flows: u64,
+    /// Datagrams.
+    pub packets: u64,
+    /// UDP payload bytes.
+    pub bytes: u64,
+}
+
+/// The capture as a whole.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaptureReport {
+    /// The file analysed (set by the caller).
+    pub file: String,
+    /// The first packet's time, RFC 3339 in UTC with nanoseconds; null for an empty capture.
+    pub start: Option<String>,
+    /// Records read.
+    pub packets: u64,
+    /// Their bytes on the wire (original length).
+    pub bytes: u64,
+    /// Last packet time - first packet time, in seconds.
+    pub duration_s: f64,
+    /// Records and packets not analysed, by reason (every reason listed).
+    pub skipped: BTreeMap<&'static str, u64>,
+    /// Discovery counters.
+    pub discovery: Discovery,
+    /// Non-media UDP.
+    pub other_udp: OtherUdp,
+    /// RTCP packets that matched no RTP stream.
+    pub rtcp_unmatched: u64,
+}
+
+/// RTP figures of a flow (RFC 3550; definitions in `docs/figures.md`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RtpReport {
+    /// Payload type of the first packet.
+    pub payload_type: u8,
+    /// Clock rate used for jitter, Hz.
+    pub clock_rate: u32,
+    /// Highest - lowest sequence number + 1, summed over sequence spaces.
+    pub expected: u64,
+    /// Numbers in range never received.
+    pub lost: u64,
+    /// Second and later copies.
+    pub duplicates: u64,
+    /// New numbers that arrived after a higher one.
+    pub reordered: u64,
+    /// Confirmed sequence restarts plus SSRC changes.
+    pub seq_jumps: u64,
+    /// Times a new SSRC replaced this one on the 4-tuple.
+    pub ssrc_changes: u64,
+    /// The last SSRC that replaced this one.
+    pub new_ssrc: Option<u32>,
+    /// Largest running A.8 jitter estimate, ms.
+    pub jitter_ms_max: f64,
+    /// Mean of the running estimate over every packet after the first, ms.
+    pub jitter_ms_mean: f64,
+    /// Largest gap between consecutive arrivals, ms.
+    pub max_delta_ms: f64,
+    /// Access units (marker bit), parameter-set-only ones excluded.
+    pub frames: u64,
+    /// (frames - 1) / time between the first and last frame's marker packet.
+    pub fps: f64,
+    /// RTCP packets attributed to the stream.
+    pub rtcp_packets: u64,
+}
+
+/// One flow.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FlowReport {
+    /// Stable identifier: `src>dst/0xSSRC` (RTP) or `src>dst`.
+    pub id: String,
+    /// Source `ip:port` (`[ip]:port` for IPv6).
+    pub src: String,
+    /// Destination.
+    pub dst: String,
+    /// SSRC for RTP flows.
+    pub ssrc: Option<u32>,
+    /// `rtp`, `rtp-ts`, `udp-ts` or `udp`.
+    pub kind: &'static str,
+    /// `h264`, `h265`, `mp2t`, `jpeg` or `unknown`.
+    pub payload: &'static str,
+    /// Packets.
+    pub packets: u64,
+    /// UDP payload bytes as sent.
+    pub bytes: u64,
+    /// First packet, seconds since the capture's first packet.
+    pub first_s: f64,
+    /// Last packet, seconds since the capture's first packet.
+    pub last_s: f64,
+    /// bytes x 8 / (last - first).
+    pub bitrate_bps: u64,
+    /// (packets - 1) / (last - first).
+    pub packet_rate_pps: f64,
+    /// RTP figures (null for flows that are not RTP).
+    pub rtp: Option<RtpReport>,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnalysisReport {
+    /// The capture.
+    pub capture: CaptureReport,
+    /// Media flows (and other UDP flows, kind `udp`), by destination, source, SSRC.
+    pub flows: Vec<FlowReport>,
+}
+
+fn round(x: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (x * f).round() / f
+}
+
+fn seconds(ns: i64) -> f64 {
+    round(ns as f64 / 1e9, 9)
+}
+
+fn rates(v: &Volume) -> (u64, f64) {
+    let duration = (v.last_ns - v.first_ns) as f64 / 1e9;
+    if duration <= 0.0 {
+        return (0, 0.0);
+    }
+    (
+        (v.bytes as f64 * 8.0 / duration).round() as u64,
+        round((v.packets - 1) as f64 / duration, 3),
+    )
+}
+
+/// Formats ns since the Unix epoch as RFC 3339 UTC with nanoseconds.
+pub fn rfc3339_ns(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let nanos = ns.rem_euclid(1_000_000_000);
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        sod / 3600,
+        sod % 3600 / 60,
+        sod % 60
+    )
+}
+
+impl AnalysisReport {
+    pub(crate) fn build(
+        capture: Volume,
+        capture_bytes: u64,
+        skipped: [u64; SkipReason::ALL.len()],
+        discovery: Discovery,
+        rtcp_unmatched: u64,
+        streams: Vec<RtpStream>,
+        udp_flows: Vec<UdpFlow>,
+    ) -> AnalysisReport {
+        let origin = capture.first_ns;
+        let mut keyed = Vec::with_capacity(streams.len() + udp_flows.len());
+        let mut other = OtherUdp::default();
+        for s in &streams {
+            let format = s.payload_format();
+            let (frames, fps) = s.frames.frames(format);
+            let (bitrate_bps, packet_rate_pps) = rates(&s.volume);
+            let ms = |units: f64| round(units / f64::from(s.clock_rate) * 1000.0, 6);
+            keyed.push((
+                (s.dst, s.src, Some(s.ssrc)),
+                FlowReport {
+                    id: format!("{}>{}/0x{:08x}", s.src, s.dst, s.ssrc),
+                    src: s.src.to_string(),
+                    dst: s.dst.to_string(),
+                    ssrc: Some(s.ssrc),
+                    kind: if format == PayloadFormat::Mp2t {
+                        "rtp-ts"
+                    } else {
+                        "rtp"
+                    },
+                    payload: format.as_str(),
+                    packets: s.volume.packets,
+                    bytes: s.volume.bytes,
+                    first_s: seconds(s.volume.first_ns - origin),
+                    last_s: seconds(s.volume.last_ns - origin),
+                    bitrate_bps,
+                    packet_rate_pps,
+                    rtp: Some(RtpReport {
+                        payload_type: s.payload_type,
+                        clock_rate: s.clock_rate,
+                        expected: s.seq.expected(),
+                        lost: s.seq.lost(),
+                        duplicates: s.seq.duplicates(),
+                        reordered: s.seq.reordered(),
+                        seq_jumps: s.seq.restarts() + s.ssrc_changes,
+                        ssrc_changes: s.ssrc_changes,
+                        new_ssrc: s.new_ssrc,
+                        jitter_ms_max: ms(s.jitter.max()),
+                        jitter_ms_mean: ms(s.jitter.mean()),
+                        max_delta_ms: round(s.max_delta_ns as f64 / 1e6, 6),
+                        frames,
+                        fps: round(fps, 3),
+                        rtcp_packets: s.rtcp_packets,
+                    }),
+                },
+            ));
+        }
+        for f in &udp_flows {
+            if f.kind == UdpKind::Other {
+                other.flows += 1;
+                other.packets += f.volume.packets;
+                other.bytes += f.volume.bytes;
+            }
+            let (bitrate_bps, packet_rate_pps) = rates(&f.volume);
+            let (kind, payload) = match f.kind {
+                UdpKind::Ts => ("udp-ts", "mp2t"),
+                UdpKind::Other => ("udp", "unknown"),
+            };
+            keyed.push((
+                (f.dst, f.src, None),
+                FlowReport {
+                    id: format!("{}>{}", f.src, f.dst),
+                    src: f.src.to_string(),
+                    dst: f.dst.to_string(),
+                    ssrc: None,
+                    kind,
+                    payload,
+                    packets: f.volume.packets,
+                    bytes: f.volume.bytes,
+                    first_s: seconds(f.volume.first_ns - origin),
+                    last_s: seconds(f.volume.last_ns - origin),
+                    bitrate_bps,
+                    packet_rate_pps,
+                    rtp: None,
+                },
+            ));
+        }
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        AnalysisReport {
+            capture: CaptureReport {
+                file: String::new(),
+                start: (capture.packets > 0).then(|| rfc3339_ns(capture.first_ns)),
+                packets: capture.packets,
+                bytes: capture_bytes,
+                duration_s: seconds(capture.last_ns - capture.first_ns),
+                skipped: SkipReason::ALL
+                    .iter()
+                    .map(|r| (r.as_str(), skipped[r.index()]))
+                    .collect(),
+                discovery,
+                other_udp: other,
+                rtcp_unmatched,
+            },
+            flows: keyed.into_iter().map(|(_, f)| f).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(rfc3339_ns(0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            rfc3339_ns(1_763_762_400_123_456_789),
+            "2025-11-21T22:00:00.123456789Z"
+        );
+        assert_eq!(
+            rfc3339_ns(951_782_400_000_000_001),
+            "2000-02-29T00:00:00.000000001Z"
+        );
+    }
+}
