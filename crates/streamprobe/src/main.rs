@@ -1,1 +1,136 @@
-fn main() {}
+//! streamprobe: finds every video stream in a capture and says how healthy it is.
+
+mod config;
+mod table;
+
+use analysis::{AnalysisConfig, Analyzer};
+use capture::{PcapFileSource, Record};
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Watches video streams (RTP, MPEG-TS) and measures their transport health.
+#[derive(Debug, Parser)]
+#[command(name = "streamprobe", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Analyse a pcap/pcapng capture: every RTP and MPEG-TS stream found, with loss,
+    /// duplicates, reordering, jitter (RFC 3550), frame rate and bitrate.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct AnalyzeArgs {
+    /// The capture file (pcap or pcapng).
+    file: PathBuf,
+    /// Write the JSON document `streamprobe.analyze/1` instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// TOML config file (discovery payload types, probation, clock rates).
+    #[arg(long, env = "STREAMPROBE_CONFIG")]
+    config: Option<PathBuf>,
+    /// List non-media UDP flows too (kind `udp`).
+    #[arg(long)]
+    all_flows: bool,
+    /// Consecutive sequence numbers that confirm a stream (overrides the config).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
+    probation: Option<u8>,
+    /// Show a progress bar: auto (on a terminal), always, never.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
+    progress: String,
+}
+
+#[derive(Serialize)]
+struct AnalyzeDocument<'a> {
+    schema: &'static str,
+    #[serde(flatten)]
+    report: &'a analysis::AnalysisReport,
+}
+
+fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
+    let mut config = match &args.config {
+        Some(path) => config::load(path)?,
+        None => AnalysisConfig::default(),
+    };
+    if let Some(p) = args.probation {
+        config.probation = p;
+    }
+    let mut source = PcapFileSource::open(&args.file).map_err(|e| e.to_string())?;
+    let show_progress = match args.progress.as_str() {
+        "always" => true,
+        "never" => false,
+        _ => std::io::stderr().is_terminal(),
+    };
+    let bar = show_progress.then(|| {
+        let bar = indicatif::ProgressBar::new(source.size());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                .expect("static template"),
+        );
+        bar
+    });
+    let mut analyzer = Analyzer::new(config);
+    let mut unsupported_link = false;
+    while source.read_batch(4096, |record| match record {
+        Record::Frame(f) => {
+            unsupported_link |= matches!(f.link, wire::LinkType::Unknown(_));
+            analyzer.on_frame(f.arrival_ns, f.link, f.data, f.wire_len);
+        }
+        Record::Skipped(reason) => analyzer.skip(reason),
+    }) {
+        if let Some(bar) = &bar {
+            bar.set_position(source.position());
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let mut report = analyzer.finish();
+    report.capture.file = args.file.display().to_string();
+    if !args.all_flows {
+        report.flows.retain(|f| f.kind != "udp");
+    }
+    let skipped = &report.capture.skipped;
+    if skipped["record_truncated"] > 0 {
+        eprintln!("warning: {}: the file ends inside a record (truncated capture); figures cover the records before it", args.file.display());
+    }
+    if skipped["record_corrupt"] > 0 {
+        eprintln!("warning: {}: corrupt record; reading stopped there, figures cover the records before it", args.file.display());
+    }
+    if unsupported_link {
+        eprintln!("warning: {}: some interfaces have a link type streamprobe does not decode (counted as unsupported_link_type)", args.file.display());
+    }
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        let doc = AnalyzeDocument { schema: "streamprobe.analyze/1", report: &report };
+        serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| e.to_string()).and_then(|_| writeln!(out).map_err(|e| e.to_string()))
+    } else {
+        table::write(&mut out, &report).map_err(|e| e.to_string())
+    };
+    match written {
+        // A closed pipe (`| head`) is not an error.
+        Err(e) if e.contains("Broken pipe") => Ok(()),
+        other => other,
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Analyze(args) => analyze(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
