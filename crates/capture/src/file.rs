@@ -86,27 +86,42 @@ struct BlockDecoder {
 
 impl std::fmt::Debug for PcapFileSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PcapFileSource").field("size", &self.size).finish()
+        f.debug_struct("PcapFileSource")
+            .field("size", &self.size)
+            .finish()
     }
 }
 
 impl PcapFileSource {
     /// Opens a capture file; fails with one clear line when it is not a capture.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
-        let io = |source| CaptureError::Io { path: path.to_owned(), source };
+        let io = |source| CaptureError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let file = File::open(path).map_err(io)?;
         let size = file.metadata().map_err(io)?.len();
         if size == 0 {
-            return Err(CaptureError::Empty { path: path.to_owned() });
+            return Err(CaptureError::Empty {
+                path: path.to_owned(),
+            });
         }
         Self::from_reader(file, size).map_err(|e| match e {
-            None => CaptureError::NotACapture { path: path.to_owned() },
-            Some(source) => CaptureError::Io { path: path.to_owned(), source },
+            None => CaptureError::NotACapture {
+                path: path.to_owned(),
+            },
+            Some(source) => CaptureError::Io {
+                path: path.to_owned(),
+                source,
+            },
         })
     }
 
     /// Reads a capture from any byte stream of `size` bytes (for progress).
-    pub fn from_reader<R: Read + 'static>(reader: R, size: u64) -> Result<Self, Option<std::io::Error>> {
+    pub fn from_reader<R: Read + 'static>(
+        reader: R,
+        size: u64,
+    ) -> Result<Self, Option<std::io::Error>> {
         let reader = match create_reader(BUFFER, reader) {
             Ok(r) => r,
             Err(PcapError::ReadError) => {
@@ -114,7 +129,12 @@ impl PcapFileSource {
             }
             Err(_) => return Err(None),
         };
-        Ok(PcapFileSource { reader, blocks: BlockDecoder::default(), size, finished: false })
+        Ok(PcapFileSource {
+            reader,
+            blocks: BlockDecoder::default(),
+            size,
+            finished: false,
+        })
     }
 
     /// The file's size in bytes.
@@ -174,7 +194,10 @@ impl BlockDecoder {
     fn handle(&mut self, block: PcapBlockOwned<'_>, on: &mut impl FnMut(Record<'_>)) {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
-                self.legacy = Some((LinkType::from_linktype(h.network.0 as u32), h.is_nanosecond_precision()));
+                self.legacy = Some((
+                    LinkType::from_linktype(h.network.0 as u32),
+                    h.is_nanosecond_precision(),
+                ));
             }
             PcapBlockOwned::Legacy(b) => {
                 let (link, nanos) = self.legacy.unwrap_or((LinkType::Ethernet, false));
@@ -204,7 +227,8 @@ impl BlockDecoder {
                 let per = u128::from(iface.units_per_second);
                 let ns = (u128::from(units) / per) * 1_000_000_000
                     + (u128::from(units) % per) * 1_000_000_000 / per;
-                let arrival_ns = (ns as i64).saturating_add(iface.offset_s.saturating_mul(1_000_000_000));
+                let arrival_ns =
+                    (ns as i64).saturating_add(iface.offset_s.saturating_mul(1_000_000_000));
                 let len = (epb.caplen as usize).min(epb.data.len());
                 self.emit(on, arrival_ns, iface.link, &epb.data[..len], epb.origlen);
             }
@@ -221,8 +245,20 @@ impl BlockDecoder {
         }
     }
 
-    fn emit(&mut self, on: &mut impl FnMut(Record<'_>), arrival_ns: i64, link: LinkType, data: &[u8], wire_len: u32) {
+    fn emit(
+        &mut self,
+        on: &mut impl FnMut(Record<'_>),
+        arrival_ns: i64,
+        link: LinkType,
+        data: &[u8],
+        wire_len: u32,
+    ) {
         self.last_ns = arrival_ns;
-        on(Record::Frame(Frame { arrival_ns, link, data, wire_len: wire_len.max(data.len() as u32) }));
+        on(Record::Frame(Frame {
+            arrival_ns,
+            link,
+            data,
+            wire_len: wire_len.max(data.len() as u32),
+        }));
     }
 }

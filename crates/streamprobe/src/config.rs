@@ -56,7 +56,8 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Reads and checks a config file. The error is one line: `FILE:LINE:COL: what`.
 pub fn load(path: &Path) -> Result<AnalysisConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     parse(&text).map_err(|(offset, msg)| match offset {
         Some(o) => {
             let (line, col) = line_col(&text, o);
@@ -76,7 +77,10 @@ pub fn parse(text: &str) -> Result<AnalysisConfig, (Option<usize>, String)> {
     let mut config = AnalysisConfig::default();
     if let Some(p) = file.discovery.probation {
         if !(1..=analysis::config::MAX_PROBATION).contains(&p) {
-            return Err((find("probation"), format!("discovery.probation = {p}: must be 1 to 16")));
+            return Err((
+                find("probation"),
+                format!("discovery.probation = {p}: must be 1 to 16"),
+            ));
         }
         config.probation = p;
     }
@@ -86,15 +90,25 @@ pub fn parse(text: &str) -> Result<AnalysisConfig, (Option<usize>, String)> {
             let (from, to) = match entry {
                 PayloadTypes::One(pt) => (*pt, *pt),
                 PayloadTypes::Range(r) => {
-                    let parsed = r.split_once('-').and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
+                    let parsed = r
+                        .split_once('-')
+                        .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
                     match parsed {
                         Some((a, b)) if a <= b => (a, b),
-                        _ => return Err((find(r.as_str()), format!("discovery.payload_types: \"{r}\" is not a range like \"96-127\""))),
+                        _ => return Err((
+                            find(r.as_str()),
+                            format!(
+                                "discovery.payload_types: \"{r}\" is not a range like \"96-127\""
+                            ),
+                        )),
                     }
                 }
             };
             if to > 127 {
-                return Err((find("payload_types"), format!("discovery.payload_types: {to} is not a payload type (0-127)")));
+                return Err((
+                    find("payload_types"),
+                    format!("discovery.payload_types: {to} is not a payload type (0-127)"),
+                ));
             }
             for pt in from..=to {
                 set |= 1u128 << pt;
@@ -105,10 +119,18 @@ pub fn parse(text: &str) -> Result<AnalysisConfig, (Option<usize>, String)> {
     for (pt, &rate) in &file.rtp.clock_rates {
         let n: u8 = match pt.parse() {
             Ok(n) if n < 128 => n,
-            _ => return Err((find(pt.as_str()), format!("rtp.clock_rates: \"{pt}\" is not a payload type (0-127)"))),
+            _ => {
+                return Err((
+                    find(pt.as_str()),
+                    format!("rtp.clock_rates: \"{pt}\" is not a payload type (0-127)"),
+                ))
+            }
         };
         if rate == 0 {
-            return Err((find(pt.as_str()), format!("rtp.clock_rates.{pt}: clock rate must be above 0")));
+            return Err((
+                find(pt.as_str()),
+                format!("rtp.clock_rates.{pt}: clock rate must be above 0"),
+            ));
         }
         config.clock_rates[usize::from(n)] = rate;
     }
@@ -123,7 +145,11 @@ mod tests {
     fn good_config() {
         let c = parse("[discovery]\nprobation = 2\npayload_types = [\"96-100\", 33]\n[rtp]\nclock_rates = { \"97\" = 48000 }\n").unwrap();
         assert_eq!(c.probation, 2);
-        assert!(c.accepts_payload_type(33) && c.accepts_payload_type(100) && !c.accepts_payload_type(101));
+        assert!(
+            c.accepts_payload_type(33)
+                && c.accepts_payload_type(100)
+                && !c.accepts_payload_type(101)
+        );
         assert_eq!(c.clock_rate(97), 48000);
     }
 
@@ -135,7 +161,13 @@ mod tests {
         assert!(msg.contains("probaton"), "{msg}");
         let (offset, msg) = parse("[discovery]\nprobation = 40\n").unwrap_err();
         assert!(offset.is_some() && msg.contains("1 to 16"), "{msg}");
-        assert!(parse("[discovery]\npayload_types = [\"x-1\"]\n").unwrap_err().1.contains("x-1"));
-        assert!(parse("[rtp]\nclock_rates = { \"300\" = 8000 }\n").unwrap_err().1.contains("300"));
+        assert!(parse("[discovery]\npayload_types = [\"x-1\"]\n")
+            .unwrap_err()
+            .1
+            .contains("x-1"));
+        assert!(parse("[rtp]\nclock_rates = { \"300\" = 8000 }\n")
+            .unwrap_err()
+            .1
+            .contains("300"));
     }
 }

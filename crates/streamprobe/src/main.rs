@@ -71,8 +71,10 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
     let bar = show_progress.then(|| {
         let bar = indicatif::ProgressBar::new(source.size());
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .expect("static template"),
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("static template"),
         );
         bar
     });
@@ -109,8 +111,13 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
     }
     let mut out = std::io::stdout().lock();
     let written = if args.json {
-        let doc = AnalyzeDocument { schema: "streamprobe.analyze/1", report: &report };
-        serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| e.to_string()).and_then(|_| writeln!(out).map_err(|e| e.to_string()))
+        let doc = AnalyzeDocument {
+            schema: "streamprobe.analyze/1",
+            report: &report,
+        };
+        serde_json::to_writer_pretty(&mut out, &doc)
+            .map_err(|e| e.to_string())
+            .and_then(|_| writeln!(out).map_err(|e| e.to_string()))
     } else {
         table::write(&mut out, &report).map_err(|e| e.to_string())
     };

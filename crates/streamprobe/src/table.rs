@@ -22,7 +22,20 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
     writeln!(
         out,
         "{:<46} {:<10} {:<6} {:<7} {:>8} {:>6} {:>5} {:>5} {:>5} {:>9} {:>9} {:>9} {:>7} {:>8}",
-        "FLOW (src > dst)", "SSRC", "KIND", "PAYLOAD", "PACKETS", "LOST", "DUP", "REORD", "JUMPS", "JIT MAX", "JIT MEAN", "MAX GAP", "FPS", "MBIT/S"
+        "FLOW (src > dst)",
+        "SSRC",
+        "KIND",
+        "PAYLOAD",
+        "PACKETS",
+        "LOST",
+        "DUP",
+        "REORD",
+        "JUMPS",
+        "JIT MAX",
+        "JIT MEAN",
+        "MAX GAP",
+        "FPS",
+        "MBIT/S"
     )?;
     for f in &r.flows {
         let flow = format!("{} > {}", f.src, f.dst);
@@ -50,7 +63,20 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
         "discovery: {} candidates, {} confirmed, {} rejected; other UDP: {} flows, {} packets; unmatched RTCP: {}",
         d.candidates, d.confirmed, d.rejected, c.other_udp.flows, c.other_udp.packets, c.rtcp_unmatched
     )?;
-    let skipped: Vec<String> = c.skipped.iter().filter(|(_, &n)| n > 0).map(|(k, n)| format!("{k} {n}")).collect();
-    writeln!(out, "skipped: {}", if skipped.is_empty() { "none".to_string() } else { skipped.join(", ") })?;
+    let skipped: Vec<String> = c
+        .skipped
+        .iter()
+        .filter(|(_, &n)| n > 0)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    writeln!(
+        out,
+        "skipped: {}",
+        if skipped.is_empty() {
+            "none".to_string()
+        } else {
+            skipped.join(", ")
+        }
+    )?;
     Ok(())
 }

@@ -22,8 +22,10 @@ impl<W: Write> PcapWriter<W> {
 
     /// Writes one frame captured at `ns` (ns since the epoch), `wire_len` long on the wire.
     pub fn write_frame(&mut self, ns: i64, frame: &[u8], wire_len: usize) -> io::Result<()> {
-        self.out.write_all(&((ns / 1_000_000_000) as u32).to_le_bytes())?;
-        self.out.write_all(&((ns % 1_000_000_000) as u32).to_le_bytes())?;
+        self.out
+            .write_all(&((ns / 1_000_000_000) as u32).to_le_bytes())?;
+        self.out
+            .write_all(&((ns % 1_000_000_000) as u32).to_le_bytes())?;
         self.out.write_all(&(frame.len() as u32).to_le_bytes())?;
         self.out.write_all(&(wire_len as u32).to_le_bytes())?;
         self.out.write_all(frame)
@@ -42,6 +44,8 @@ pub fn udp_frame(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[
         .ipv4(src, dst, 16)
         .udp(sport, dport);
     let mut frame = Vec::with_capacity(builder.size(payload.len()));
-    builder.write(&mut frame, payload).expect("writing to a Vec cannot fail");
+    builder
+        .write(&mut frame, payload)
+        .expect("writing to a Vec cannot fail");
     frame
 }

@@ -46,12 +46,20 @@ struct Options {
 }
 
 fn parse_args() -> Options {
-    let mut o = Options { reorder_depth: 3, warmup: 30, burst_exit: 0.5, ..Default::default() };
+    let mut o = Options {
+        reorder_depth: 3,
+        warmup: 30,
+        burst_exit: 0.5,
+        ..Default::default()
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
         let v = args.get(i + 1).cloned().unwrap_or_default();
-        let f = || v.parse::<f64>().unwrap_or_else(|_| panic!("{} needs a number", args[i]));
+        let f = || {
+            v.parse::<f64>()
+                .unwrap_or_else(|_| panic!("{} needs a number", args[i]))
+        };
         match args[i].as_str() {
             "--a" => o.a = v.clone(),
             "--b" => o.b = v.clone(),
@@ -73,7 +81,10 @@ fn parse_args() -> Options {
         }
         i += 2;
     }
-    assert!(!o.a.is_empty() && !o.b.is_empty() && !o.truth.is_empty(), "usage: impair-relay --a IF --b IF --truth FILE [impairments]");
+    assert!(
+        !o.a.is_empty() && !o.b.is_empty() && !o.truth.is_empty(),
+        "usage: impair-relay --a IF --b IF --truth FILE [impairments]"
+    );
     o
 }
 
@@ -89,19 +100,49 @@ impl Port {
             let ifindex = libc::if_nametoindex(cname.as_ptr());
             assert!(ifindex != 0, "no interface {name}");
             let proto = (libc::ETH_P_ALL as u16).to_be();
-            let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_NONBLOCK, i32::from(proto));
-            assert!(fd >= 0, "socket: {} (needs CAP_NET_RAW)", std::io::Error::last_os_error());
+            let fd = libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK,
+                i32::from(proto),
+            );
+            assert!(
+                fd >= 0,
+                "socket: {} (needs CAP_NET_RAW)",
+                std::io::Error::last_os_error()
+            );
             let one: libc::c_int = 1;
             // PACKET_IGNORE_OUTGOING (23): never see our own transmissions.
-            libc::setsockopt(fd, libc::SOL_PACKET, 23, &one as *const _ as *const libc::c_void, 4);
+            libc::setsockopt(
+                fd,
+                libc::SOL_PACKET,
+                23,
+                &one as *const _ as *const libc::c_void,
+                4,
+            );
             let size: libc::c_int = 32 << 20;
-            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &size as *const _ as *const libc::c_void, 4);
-            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &size as *const _ as *const libc::c_void, 4);
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                &size as *const _ as *const libc::c_void,
+                4,
+            );
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUFFORCE,
+                &size as *const _ as *const libc::c_void,
+                4,
+            );
             let mut sll: libc::sockaddr_ll = std::mem::zeroed();
             sll.sll_family = libc::AF_PACKET as u16;
             sll.sll_protocol = proto;
             sll.sll_ifindex = ifindex as i32;
-            let rc = libc::bind(fd, &sll as *const _ as *const libc::sockaddr, std::mem::size_of::<libc::sockaddr_ll>() as u32);
+            let rc = libc::bind(
+                fd,
+                &sll as *const _ as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            );
             assert!(rc == 0, "bind {name}: {}", std::io::Error::last_os_error());
             Port { fd }
         }
@@ -114,7 +155,14 @@ impl Port {
             unsafe {
                 let mut addr: libc::sockaddr_ll = std::mem::zeroed();
                 let mut len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
-                let n = libc::recvfrom(self.fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0, &mut addr as *mut _ as *mut libc::sockaddr, &mut len);
+                let n = libc::recvfrom(
+                    self.fd,
+                    buf.as_mut_ptr() as *mut libc::c_void,
+                    buf.len(),
+                    0,
+                    &mut addr as *mut _ as *mut libc::sockaddr,
+                    &mut len,
+                );
                 if n < 0 {
                     return None;
                 }
@@ -129,13 +177,23 @@ impl Port {
     fn send(&self, frame: &[u8]) {
         for _ in 0..1000 {
             // SAFETY: frame is a valid slice.
-            let n = unsafe { libc::send(self.fd, frame.as_ptr() as *const libc::c_void, frame.len(), 0) };
+            let n = unsafe {
+                libc::send(
+                    self.fd,
+                    frame.as_ptr() as *const libc::c_void,
+                    frame.len(),
+                    0,
+                )
+            };
             if n >= 0 {
                 return;
             }
             std::thread::sleep(Duration::from_micros(50));
         }
-        eprintln!("impair-relay: send failed: {}", std::io::Error::last_os_error());
+        eprintln!(
+            "impair-relay: send failed: {}",
+            std::io::Error::last_os_error()
+        );
     }
 
     fn kernel_drops(&self) -> u32 {
@@ -143,7 +201,13 @@ impl Port {
         unsafe {
             let mut stats = [0u32; 2];
             let mut len = 8u32;
-            libc::getsockopt(self.fd, libc::SOL_PACKET, 6, stats.as_mut_ptr() as *mut libc::c_void, &mut len);
+            libc::getsockopt(
+                self.fd,
+                libc::SOL_PACKET,
+                6,
+                stats.as_mut_ptr() as *mut libc::c_void,
+                &mut len,
+            );
             stats[1]
         }
     }
@@ -153,14 +217,30 @@ impl Port {
 fn classify(frame: &[u8]) -> Option<(String, Option<u16>)> {
     let sliced = etherparse::SlicedPacket::from_ethernet(frame).ok()?;
     let (src, dst) = match sliced.net? {
-        etherparse::NetSlice::Ipv4(v4) => (v4.header().source_addr().to_string(), v4.header().destination_addr().to_string()),
-        etherparse::NetSlice::Ipv6(v6) => (format!("[{}]", v6.header().source_addr()), format!("[{}]", v6.header().destination_addr())),
+        etherparse::NetSlice::Ipv4(v4) => (
+            v4.header().source_addr().to_string(),
+            v4.header().destination_addr().to_string(),
+        ),
+        etherparse::NetSlice::Ipv6(v6) => (
+            format!("[{}]", v6.header().source_addr()),
+            format!("[{}]", v6.header().destination_addr()),
+        ),
         _ => return None,
     };
-    let etherparse::TransportSlice::Udp(udp) = sliced.transport? else { return None };
+    let etherparse::TransportSlice::Udp(udp) = sliced.transport? else {
+        return None;
+    };
     let p = udp.payload();
-    let seq = (p.len() >= 12 && p[0] >> 6 == 2 && !(192..=223).contains(&p[1])).then(|| u16::from_be_bytes([p[2], p[3]]));
-    Some((format!("{src}:{}>{dst}:{}", udp.source_port(), udp.destination_port()), seq))
+    let seq = (p.len() >= 12 && p[0] >> 6 == 2 && !(192..=223).contains(&p[1]))
+        .then(|| u16::from_be_bytes([p[2], p[3]]));
+    Some((
+        format!(
+            "{src}:{}>{dst}:{}",
+            udp.source_port(),
+            udp.destination_port()
+        ),
+        seq,
+    ))
 }
 
 #[derive(Default)]
@@ -228,9 +308,15 @@ impl Relay {
         let index = st.seen;
         let warm = st.seen > o.warmup;
         let elapsed = now.duration_since(self.start).as_secs_f64();
-        let in_outage = o.outage.is_some_and(|(s, d)| elapsed >= s && elapsed < s + d);
+        let in_outage = o
+            .outage
+            .is_some_and(|(s, d)| elapsed >= s && elapsed < s + d);
         if warm {
-            st.bad = if st.bad { !self.rng.chance(o.burst_exit) } else { self.rng.chance(o.burst_enter) };
+            st.bad = if st.bad {
+                !self.rng.chance(o.burst_exit)
+            } else {
+                self.rng.chance(o.burst_enter)
+            };
         }
         let bad = st.bad;
         let action = if !warm {
@@ -252,7 +338,13 @@ impl Relay {
             "hold" => {
                 self.counts[3] += 1;
                 let depth = self.rng.range(1, o.reorder_depth.max(1));
-                self.flows.get_mut(&flow).unwrap().held.push((frame.to_vec(), depth, 0, seq, index));
+                self.flows.get_mut(&flow).unwrap().held.push((
+                    frame.to_vec(),
+                    depth,
+                    0,
+                    seq,
+                    index,
+                ));
                 self.log("hold", &flow, seq);
             }
             "dup" => {
@@ -270,7 +362,15 @@ impl Relay {
 
     /// Sends `copies` of a frame, after a random extra delay when one is configured, and
     /// always behind the frames of its flow still waiting: delay never reorders a flow.
-    fn send_in_order(&mut self, out: &Port, flow: String, frame: &[u8], copies: usize, warm: bool, index: u64) {
+    fn send_in_order(
+        &mut self,
+        out: &Port,
+        flow: String,
+        frame: &[u8],
+        copies: usize,
+        warm: bool,
+        index: u64,
+    ) {
         let now = Instant::now();
         let extra = if self.o.delay_ms > 0.0 && warm {
             Duration::from_secs_f64(self.rng.unit() * self.o.delay_ms / 1000.0)
@@ -288,7 +388,8 @@ impl Relay {
         let due = (now + extra).max(st.last_release.unwrap_or(now));
         st.last_release = Some(due);
         for _ in 0..copies {
-            self.delayed.push_back((due, flow.clone(), frame.to_vec(), index));
+            self.delayed
+                .push_back((due, flow.clone(), frame.to_vec(), index));
         }
     }
 
@@ -324,12 +425,28 @@ fn main() {
     let a = Port::open(&o.a);
     let b = Port::open(&o.b);
     let truth = std::io::BufWriter::new(std::fs::File::create(&o.truth).expect("truth file"));
-    let mut relay = Relay { rng: SplitMix64::new(o.seed), o, flows: HashMap::new(), delayed: VecDeque::new(), truth, start: Instant::now(), counts: [0; 5] };
+    let mut relay = Relay {
+        rng: SplitMix64::new(o.seed),
+        o,
+        flows: HashMap::new(),
+        delayed: VecDeque::new(),
+        truth,
+        start: Instant::now(),
+        counts: [0; 5],
+    };
     eprintln!("impair-relay: ready");
     let mut buf = vec![0u8; 65536];
     let mut fds = [
-        libc::pollfd { fd: a.fd, events: libc::POLLIN, revents: 0 },
-        libc::pollfd { fd: b.fd, events: libc::POLLIN, revents: 0 },
+        libc::pollfd {
+            fd: a.fd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: b.fd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
     ];
     while !STOP.load(Ordering::SeqCst) {
         let timeout = if relay.delayed.is_empty() { 20 } else { 1 };
@@ -358,6 +475,12 @@ fn main() {
     let c = relay.counts;
     eprintln!(
         "impair-relay: udp {} pass {} drop {} dup {} hold {} kernel_drops a={} b={}",
-        c[4], c[0], c[1], c[2], c[3], a.kernel_drops(), b.kernel_drops()
+        c[4],
+        c[0],
+        c[1],
+        c[2],
+        c[3],
+        a.kernel_drops(),
+        b.kernel_drops()
     );
 }

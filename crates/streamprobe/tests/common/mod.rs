@@ -1,0 +1,92 @@
+//! Shared by the end-to-end tests: run the binary, compare with reference figures.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Runs `streamprobe ARGS`.
+pub fn streamprobe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .args(args)
+        .output()
+        .expect("run streamprobe")
+}
+
+/// `streamprobe analyze --json FILE`, parsed.
+pub fn analyze(file: &Path) -> Value {
+    let out = streamprobe(&[
+        "analyze",
+        "--json",
+        "--progress",
+        "never",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "analyze {} failed: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+/// The flow whose id starts with `src>dst` (RTP ids end with /0xSSRC).
+pub fn flow<'a>(doc: &'a Value, key: &str) -> &'a Value {
+    doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"].as_str().unwrap().starts_with(key))
+        .unwrap_or_else(|| panic!("no flow {key} in report"))
+}
+
+/// Checks every RTP flow of a reference (from scripts/rtp_reference.py) against the report:
+/// lost, duplicates, reordered equal the relay's ground truth; jitter equals the literal A.8
+/// computation within `jitter_tol_ms`; tshark's lost equals ours net of duplicates.
+/// Returns the number of flows checked.
+pub fn check_against_reference(doc: &Value, reference: &Value, jitter_tol_ms: f64) -> usize {
+    let mut checked = 0;
+    for (key, r) in reference["flows"].as_object().unwrap() {
+        let f = flow(doc, key);
+        let rtp = &f["rtp"];
+        let truth = &r["truth"];
+        let a8 = &r["a8"];
+        eprintln!(
+            "{key}: ours lost {} dup {} reord {} jitter max {} mean {} | truth {} | A.8 max {:.6} mean {:.6} | tshark {}",
+            rtp["lost"], rtp["duplicates"], rtp["reordered"], rtp["jitter_ms_max"], rtp["jitter_ms_mean"], truth,
+            a8["jitter_ms_max"].as_f64().unwrap(), a8["jitter_ms_mean"].as_f64().unwrap(), r["tshark"]
+        );
+        if !truth.is_null() {
+            assert_eq!(rtp["lost"], truth["lost"], "{key}: lost");
+            assert_eq!(rtp["duplicates"], truth["duplicates"], "{key}: duplicates");
+            assert_eq!(rtp["reordered"], truth["reordered"], "{key}: reordered");
+        }
+        assert_eq!(f["packets"], a8["packets"], "{key}: packets");
+        for field in ["jitter_ms_max", "jitter_ms_mean"] {
+            let ours = rtp[field].as_f64().unwrap();
+            let theirs = a8[field].as_f64().unwrap();
+            assert!(
+                (ours - theirs).abs() <= jitter_tol_ms,
+                "{key}: {field} ours {ours} A.8 {theirs}"
+            );
+        }
+        let ts = &r["tshark"];
+        assert_eq!(ts["packets"], f["packets"], "{key}: tshark packets");
+        assert_eq!(
+            ts["lost"].as_i64().unwrap(),
+            rtp["lost"].as_i64().unwrap() - rtp["duplicates"].as_i64().unwrap(),
+            "{key}: tshark counts lost net of duplicates"
+        );
+        checked += 1;
+    }
+    checked
+}

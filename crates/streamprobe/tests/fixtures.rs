@@ -1,0 +1,274 @@
+//! End-to-end tests on committed captures of real impaired streams (no root, no tools).
+//! The fixtures and their reference figures come from scripts/make-fixtures.sh.
+
+mod common;
+
+use common::{analyze, check_against_reference, flow, root, streamprobe};
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn fixture(rel: &str) -> PathBuf {
+    root().join("tests/fixtures").join(rel)
+}
+
+fn reference(name: &str) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(fixture(&format!("{name}/reference.json"))).unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn impaired_streams_match_ground_truth_and_a8() {
+    let doc = analyze(&fixture("impaired/capture.pcap"));
+    assert_eq!(doc["schema"], "streamprobe.analyze/1");
+    assert_eq!(
+        check_against_reference(&doc, &reference("impaired"), 2e-6),
+        3
+    );
+    // Every kind of impairment happened in this capture.
+    let flows = doc["flows"].as_array().unwrap();
+    let sum = |k: &str| {
+        flows
+            .iter()
+            .filter_map(|f| f["rtp"][k].as_u64())
+            .sum::<u64>()
+    };
+    assert!(sum("lost") > 0 && sum("duplicates") > 0 && sum("reordered") > 0);
+}
+
+#[test]
+fn burst_loss_and_outage_match_ground_truth_and_a8() {
+    let doc = analyze(&fixture("burst/capture.pcap"));
+    assert_eq!(check_against_reference(&doc, &reference("burst"), 2e-6), 3);
+}
+
+#[test]
+fn streams_kinds_payloads_and_frame_rates() {
+    let doc = analyze(&fixture("impaired/capture.pcap"));
+    let flows = doc["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 4, "GStreamer RTP, ffmpeg RTP, TS/UDP, TS/RTP");
+    let kinds: Vec<(&str, &str)> = flows
+        .iter()
+        .map(|f| (f["kind"].as_str().unwrap(), f["payload"].as_str().unwrap()))
+        .collect();
+    for expected in [("rtp", "h264"), ("udp-ts", "mp2t"), ("rtp-ts", "mp2t")] {
+        assert!(kinds.contains(&expected), "{expected:?} in {kinds:?}");
+    }
+    for f in flows.iter().filter(|f| f["payload"] == "h264") {
+        // 25 fps senders; losses can remove a few marker packets.
+        let fps = f["rtp"]["fps"].as_f64().unwrap();
+        assert!((23.5..=25.5).contains(&fps), "{}: fps {fps}", f["id"]);
+        assert_eq!(f["rtp"]["clock_rate"], 90000);
+        assert!(f["bitrate_bps"].as_u64().unwrap() > 100_000);
+    }
+    // Stable order: by destination, then source.
+    let dsts: Vec<&str> = flows.iter().map(|f| f["dst"].as_str().unwrap()).collect();
+    assert_eq!(
+        dsts,
+        [
+            "10.231.9.2:5004",
+            "10.231.9.2:5006",
+            "239.1.1.1:5000",
+            "239.1.1.2:5002"
+        ]
+    );
+}
+
+#[test]
+fn output_is_deterministic() {
+    let file = fixture("impaired/capture.pcap");
+    let a = streamprobe(&["analyze", "--json", file.to_str().unwrap()]);
+    let b = streamprobe(&["analyze", "--json", file.to_str().unwrap()]);
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+}
+
+fn without_file_fields(mut doc: Value) -> Value {
+    doc["capture"]["file"] = Value::Null;
+    // Only the link header differs between variants, so the wire bytes differ too.
+    doc["capture"]["bytes"] = Value::Null;
+    doc
+}
+
+#[test]
+fn every_link_layer_variant_gives_the_same_figures() {
+    let base = analyze(&fixture("impaired/capture.pcap"));
+    for v in ["sll", "sll2", "raw", "vlan", "qinq"] {
+        let doc = analyze(&fixture(&format!("variants/{v}.pcap")));
+        assert_eq!(doc["flows"], base["flows"], "{v}");
+        assert_eq!(
+            without_file_fields(doc.clone())["capture"],
+            without_file_fields(base.clone())["capture"],
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn microsecond_pcap_gives_the_same_counts_and_jitter_within_a_microsecond() {
+    let base = analyze(&fixture("impaired/capture.pcap"));
+    let usec = analyze(&fixture("variants/usec.pcap"));
+    for (a, b) in base["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(usec["flows"].as_array().unwrap())
+    {
+        assert_eq!(a["id"], b["id"]);
+        for k in ["lost", "duplicates", "reordered", "expected", "frames"] {
+            assert_eq!(a["rtp"][k], b["rtp"][k], "{} {k}", a["id"]);
+        }
+        if !a["rtp"].is_null() {
+            let d = (a["rtp"]["jitter_ms_max"].as_f64().unwrap()
+                - b["rtp"]["jitter_ms_max"].as_f64().unwrap())
+            .abs();
+            assert!(d < 1e-3, "{} jitter differs by {d} ms", a["id"]);
+        }
+    }
+}
+
+#[test]
+fn pcapng_with_two_interfaces_and_resolutions() {
+    let doc = analyze(&fixture("variants/two-interfaces.pcapng"));
+    assert_eq!(doc["flows"].as_array().unwrap().len(), 8);
+    // Interface 0 has nanosecond timestamps: the impaired flows are exact.
+    assert_eq!(
+        check_against_reference(&doc, &reference("impaired"), 2e-6),
+        3
+    );
+    // Interface 1 has microsecond timestamps: the burst flows' counts are exact.
+    for (key, r) in reference("burst")["flows"].as_object().unwrap() {
+        let f = flow(&doc, key);
+        assert_eq!(f["rtp"]["lost"], r["truth"]["lost"], "{key}");
+        let d = (f["rtp"]["jitter_ms_max"].as_f64().unwrap()
+            - r["a8"]["jitter_ms_max"].as_f64().unwrap())
+        .abs();
+        assert!(d < 1e-3, "{key}: {d}");
+    }
+}
+
+#[test]
+fn truncated_capture_keeps_what_was_read_and_says_so() {
+    let file = fixture("variants/truncated.pcap");
+    let out = streamprobe(&["analyze", "--json", file.to_str().unwrap()]);
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["capture"]["skipped"]["record_truncated"], 1);
+    assert!(doc["capture"]["packets"].as_u64().unwrap() > 300);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("truncated") && err.contains("truncated.pcap"),
+        "{err}"
+    );
+}
+
+fn one_error_line(args: &[&str], must_name: &str) {
+    let out = streamprobe(args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains(must_name),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreadable_files_and_bad_configs_give_one_clear_line() {
+    let dir = std::env::temp_dir().join(format!("sp-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let garbage = dir.join("garbage.pcap");
+    std::fs::write(
+        &garbage,
+        b"this is not a capture file at all, just text\n".repeat(10),
+    )
+    .unwrap();
+    let missing = dir.join("missing.pcap");
+    let bad_config = dir.join("bad.toml");
+    std::fs::write(
+        &bad_config,
+        "[discovery]\nprobation = 3\npayload_typos = [96]\n",
+    )
+    .unwrap();
+    one_error_line(&["analyze", empty.to_str().unwrap()], "empty.pcap");
+    one_error_line(
+        &["analyze", garbage.to_str().unwrap()],
+        "not a pcap or pcapng",
+    );
+    one_error_line(&["analyze", missing.to_str().unwrap()], "missing.pcap");
+    let capture = fixture("impaired/capture.pcap");
+    one_error_line(
+        &[
+            "analyze",
+            "--config",
+            bad_config.to_str().unwrap(),
+            capture.to_str().unwrap(),
+        ],
+        "bad.toml:3:",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn config_changes_discovery() {
+    let dir = std::env::temp_dir().join(format!("sp-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Only PT 33 may start a stream: the H.264 flows (PT 96) become other UDP.
+    let config = dir.join("ts-only.toml");
+    std::fs::write(&config, "[discovery]\npayload_types = [33]\n").unwrap();
+    let capture = fixture("impaired/capture.pcap");
+    let out = streamprobe(&[
+        "analyze",
+        "--json",
+        "--config",
+        config.to_str().unwrap(),
+        capture.to_str().unwrap(),
+    ]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> = doc["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["udp-ts", "rtp-ts"]);
+    assert_eq!(doc["capture"]["other_udp"]["flows"], 2);
+    // --all-flows lists them.
+    let out = streamprobe(&[
+        "analyze",
+        "--json",
+        "--all-flows",
+        "--config",
+        config.to_str().unwrap(),
+        capture.to_str().unwrap(),
+    ]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "udp")
+            .count(),
+        2
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn table_output_lists_every_flow() {
+    let capture = fixture("impaired/capture.pcap");
+    let out = streamprobe(&["analyze", capture.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("10.231.9.1:"))
+            .count(),
+        4,
+        "{text}"
+    );
+    assert!(text.contains("skipped: none"));
+}
