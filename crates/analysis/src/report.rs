@@ -256,7 +256,7 @@ impl AnalysisReport {
                 },
             ));
         }
-        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        keyed.sort_by_key(|k| k.0);
         AnalysisReport {
             capture: CaptureReport {
                 file: String::new(),

@@ -95,12 +95,14 @@ pub fn parse(text: &str) -> Result<AnalysisConfig, (Option<usize>, String)> {
                         .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)));
                     match parsed {
                         Some((a, b)) if a <= b => (a, b),
-                        _ => return Err((
-                            find(r.as_str()),
-                            format!(
+                        _ => {
+                            return Err((
+                                find(r.as_str()),
+                                format!(
                                 "discovery.payload_types: \"{r}\" is not a range like \"96-127\""
                             ),
-                        )),
+                            ))
+                        }
                     }
                 }
             };

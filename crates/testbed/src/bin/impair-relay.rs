@@ -166,7 +166,7 @@ impl Port {
                 if n < 0 {
                     return None;
                 }
-                if addr.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+                if addr.sll_pkttype == libc::PACKET_OUTGOING {
                     continue;
                 }
                 return Some(n as usize);
@@ -243,14 +243,24 @@ fn classify(frame: &[u8]) -> Option<(String, Option<u16>)> {
     ))
 }
 
+/// A frame held back to be reordered.
+struct Held {
+    frame: Vec<u8>,
+    /// Later frames of the flow still to send before it.
+    remaining: u64,
+    /// Later frames of the flow sent so far.
+    after: u64,
+    seq: Option<u16>,
+    /// Its arrival index in the flow.
+    index: u64,
+}
+
 #[derive(Default)]
 struct FlowState {
     seen: u64,
     bad: bool,
     last_release: Option<Instant>,
-    /// Held frames: (frame, later packets still to send before it, later packets sent so far,
-    /// seq, arrival index).
-    held: Vec<(Vec<u8>, u64, u64, Option<u16>, u64)>,
+    held: Vec<Held>,
 }
 
 struct Relay {
@@ -277,22 +287,22 @@ impl Relay {
         out.send(frame);
         let mut released = Vec::new();
         if let Some(st) = self.flows.get_mut(flow) {
-            for h in st.held.iter_mut().filter(|h| h.4 < index) {
-                h.2 += 1;
-                h.1 = h.1.saturating_sub(1);
+            for h in st.held.iter_mut().filter(|h| h.index < index) {
+                h.after += 1;
+                h.remaining = h.remaining.saturating_sub(1);
             }
             let mut i = 0;
             while i < st.held.len() {
-                if st.held[i].1 == 0 {
+                if st.held[i].remaining == 0 {
                     released.push(st.held.remove(i));
                 } else {
                     i += 1;
                 }
             }
         }
-        for (f, _, after, seq, _) in released {
-            out.send(&f);
-            self.log(&format!("release {after}"), flow, seq);
+        for h in released {
+            out.send(&h.frame);
+            self.log(&format!("release {}", h.after), flow, h.seq);
         }
     }
 
@@ -338,13 +348,13 @@ impl Relay {
             "hold" => {
                 self.counts[3] += 1;
                 let depth = self.rng.range(1, o.reorder_depth.max(1));
-                self.flows.get_mut(&flow).unwrap().held.push((
-                    frame.to_vec(),
-                    depth,
-                    0,
+                self.flows.get_mut(&flow).unwrap().held.push(Held {
+                    frame: frame.to_vec(),
+                    remaining: depth,
+                    after: 0,
                     seq,
                     index,
-                ));
+                });
                 self.log("hold", &flow, seq);
             }
             "dup" => {
@@ -466,9 +476,9 @@ fn main() {
     let flows: Vec<String> = relay.flows.keys().cloned().collect();
     for flow in flows {
         let held = std::mem::take(&mut relay.flows.get_mut(&flow).unwrap().held);
-        for (f, _, after, seq, _) in held {
-            b.send(&f);
-            relay.log(&format!("release {after}"), &flow, seq);
+        for h in held {
+            b.send(&h.frame);
+            relay.log(&format!("release {}", h.after), &flow, h.seq);
         }
     }
     relay.truth.flush().unwrap();

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what building streamprobe needs on Debian, when missing. Pass --test for the tools
+# the test suite uses too (real encoders, tcpdump, tshark, iproute2...).
+set -euo pipefail
+need=()
+pkgs=(gcc pkg-config)
+if [ "${1:-}" = "--test" ]; then
+  pkgs+=(ffmpeg tshark tcpdump iproute2 ethtool python3
+         gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+         gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
+fi
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "installing: ${need[*]}" >&2
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive TMPDIR=/var/tmp/apt-tmp
+$SUDO mkdir -p "$TMPDIR"
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
