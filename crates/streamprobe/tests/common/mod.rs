@@ -51,7 +51,8 @@ pub fn flow<'a>(doc: &'a Value, key: &str) -> &'a Value {
 
 /// Checks every RTP flow of a reference (from scripts/rtp_reference.py) against the report:
 /// lost, duplicates, reordered equal the relay's ground truth; jitter equals the literal A.8
-/// computation within `jitter_tol_ms`; tshark's lost equals ours net of duplicates.
+/// computation within `jitter_tol_ms`; tshark's lost equals ours net of duplicates (on flows
+/// without reordering).
 /// Returns the number of flows checked.
 pub fn check_against_reference(doc: &Value, reference: &Value, jitter_tol_ms: f64) -> usize {
     let mut checked = 0;
@@ -81,11 +82,15 @@ pub fn check_against_reference(doc: &Value, reference: &Value, jitter_tol_ms: f6
         }
         let ts = &r["tshark"];
         assert_eq!(ts["packets"], f["packets"], "{key}: tshark packets");
-        assert_eq!(
-            ts["lost"].as_i64().unwrap(),
-            rtp["lost"].as_i64().unwrap() - rtp["duplicates"].as_i64().unwrap(),
-            "{key}: tshark counts lost net of duplicates"
-        );
+        // tshark counts duplicates as received; with reordering its count follows no fixed
+        // rule (docs/figures.md), so the relation is asserted only without reordering.
+        if rtp["reordered"] == 0 {
+            assert_eq!(
+                ts["lost"].as_i64().unwrap(),
+                rtp["lost"].as_i64().unwrap() - rtp["duplicates"].as_i64().unwrap(),
+                "{key}: tshark counts lost net of duplicates"
+            );
+        }
         checked += 1;
     }
     checked
