@@ -109,7 +109,7 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
     if unsupported_link {
         eprintln!("warning: {}: some interfaces have a link type streamprobe does not decode (counted as unsupported_link_type)", args.file.display());
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let written = if args.json {
         let doc = AnalyzeDocument {
             schema: "streamprobe.analyze/1",
@@ -121,6 +121,7 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
     } else {
         table::write(&mut out, &report).map_err(|e| e.to_string())
     };
+    let written = written.and_then(|()| out.flush().map_err(|e| e.to_string()));
     match written {
         // A closed pipe (`| head`) is not an error.
         Err(e) if e.contains("Broken pipe") => Ok(()),

@@ -1,0 +1,64 @@
+//! synth-cameras: writes a pcap of N H.264-over-RTP cameras (FU-A packets, marker on each
+//! frame's last packet, 25 fps), all sending to 10.0.0.1:5004 from their own address, in
+//! global time order. For benchmarks: `synth-cameras OUT.pcap CAMERAS PACKETS [PAYLOAD_BYTES]`.
+
+use std::io::BufWriter;
+use testbed::pcap_writer::{udp_frame, PcapWriter};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let out = args
+        .get(1)
+        .expect("usage: synth-cameras OUT.pcap CAMERAS PACKETS [PAYLOAD_BYTES]");
+    let cameras: u32 = args.get(2).map_or(55_000, |s| s.parse().unwrap());
+    let packets: u64 = args.get(3).map_or(1_000_000, |s| s.parse().unwrap());
+    let payload_len: usize = args.get(4).map_or(1_388, |s| s.parse().unwrap());
+    // 1 Mbit/s per camera at this payload size, 25 frames/s.
+    let pps = (1_000_000.0 / 8.0 / payload_len as f64).max(25.0);
+    let round_ns = (1e9 / pps) as i64;
+    let per_frame = (pps / 25.0).round().max(1.0) as u64;
+    let mut w = PcapWriter::new(BufWriter::with_capacity(
+        1 << 22,
+        std::fs::File::create(out).unwrap(),
+    ))
+    .unwrap();
+    let mut payload = vec![0u8; 12 + payload_len];
+    let start_ns: i64 = 1_767_225_600_000_000_000;
+    let mut written = 0u64;
+    let mut round = 0u64;
+    'outer: loop {
+        for c in 0..cameras {
+            let seq = (round as u16).wrapping_add(c as u16);
+            let frame_index = round / per_frame;
+            let last_of_frame = round % per_frame == per_frame - 1;
+            payload[0] = 0x80;
+            payload[1] = 96 | if last_of_frame { 0x80 } else { 0 };
+            payload[2..4].copy_from_slice(&seq.to_be_bytes());
+            payload[4..8].copy_from_slice(
+                &((frame_index * 3600) as u32)
+                    .wrapping_add(c * 7)
+                    .to_be_bytes(),
+            );
+            payload[8..12].copy_from_slice(&(0x1000_0000 + c).to_be_bytes());
+            // FU-A of a non-IDR slice: start, middle or end fragment.
+            payload[12] = 0x7c;
+            payload[13] = match round % per_frame {
+                0 => 0x81,
+                _ if last_of_frame => 0x41,
+                _ => 0x01,
+            };
+            let src = [10, 1 + (c >> 16) as u8, (c >> 8) as u8, c as u8];
+            let frame = udp_frame(src, 5004, [10, 0, 0, 1], 5004, &payload);
+            let ns =
+                start_ns + round as i64 * round_ns + i64::from(c) * round_ns / i64::from(cameras);
+            w.write_frame(ns, &frame, frame.len()).unwrap();
+            written += 1;
+            if written == packets {
+                break 'outer;
+            }
+        }
+        round += 1;
+    }
+    w.into_inner().unwrap();
+    eprintln!("synth-cameras: {written} packets, {cameras} cameras, {per_frame} packets per frame");
+}
