@@ -1,0 +1,57 @@
+//! Per-packet cost of the analysis path (decode + flow lookup + RTP state), without file I/O:
+//! frames of N interleaved H.264/RTP cameras, already in memory.
+
+use analysis::{AnalysisConfig, Analyzer};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use testbed::pcap_writer::udp_frame;
+use wire::LinkType;
+
+fn frames(cameras: u32, per_camera: u32) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity((cameras * per_camera) as usize);
+    let mut payload = vec![0u8; 12 + 200];
+    for round in 0..per_camera {
+        for c in 0..cameras {
+            payload[0] = 0x80;
+            payload[1] = 96 | if round % 4 == 3 { 0x80 } else { 0 };
+            payload[2..4].copy_from_slice(&(round as u16).to_be_bytes());
+            payload[4..8].copy_from_slice(&((round / 4) * 3600).to_be_bytes());
+            payload[8..12].copy_from_slice(&(0x1000_0000 + c).to_be_bytes());
+            payload[12] = 0x7c;
+            payload[13] = if round % 4 == 0 { 0x81 } else { 0x01 };
+            let src = [10, 1 + (c >> 16) as u8, (c >> 8) as u8, c as u8];
+            out.push(udp_frame(src, 5004, [10, 0, 0, 1], 5004, &payload));
+        }
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("analyze");
+    for cameras in [1_000u32, 55_000] {
+        let per_camera = 2_000_000 / cameras / 10;
+        let frames = frames(cameras, per_camera);
+        group.throughput(Throughput::Elements(frames.len() as u64));
+        group.sample_size(10);
+        group.bench_function(format!("{cameras}_cameras"), |b| {
+            b.iter_batched(
+                || Analyzer::new(AnalysisConfig::default()),
+                |mut analyzer| {
+                    for (i, f) in frames.iter().enumerate() {
+                        analyzer.on_frame(i as i64 * 200, LinkType::Ethernet, f, f.len() as u32);
+                    }
+                    analyzer
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    let frames = frames(1, 1);
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("decode_frame", |b| {
+        b.iter(|| wire::decode_frame(LinkType::Ethernet, std::hint::black_box(&frames[0])))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
