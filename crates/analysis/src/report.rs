@@ -4,6 +4,7 @@ use crate::frames::PayloadFormat;
 use crate::stream::{RtpStream, UdpFlow, UdpKind, Volume};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use wire::SkipReason;
 
 /// Discovery counters (`capture.discovery`).
@@ -126,6 +127,36 @@ pub struct AnalysisReport {
     pub flows: Vec<FlowReport>,
 }
 
+impl FlowReport {
+    /// The figures every flow has; `ssrc` and `rtp` are filled in by RTP flows.
+    fn new(
+        id: String,
+        src: SocketAddr,
+        dst: SocketAddr,
+        kind: &'static str,
+        payload: &'static str,
+        v: &Volume,
+        origin: i64,
+    ) -> Self {
+        let (bitrate_bps, packet_rate_pps) = rates(v);
+        FlowReport {
+            id,
+            src: src.to_string(),
+            dst: dst.to_string(),
+            ssrc: None,
+            kind,
+            payload,
+            packets: v.packets,
+            bytes: v.bytes,
+            first_s: seconds(v.first_ns - origin),
+            last_s: seconds(v.last_ns - origin),
+            bitrate_bps,
+            packet_rate_pps,
+            rtp: None,
+        }
+    }
+}
+
 fn round(x: f64, decimals: i32) -> f64 {
     let f = 10f64.powi(decimals);
     (x * f).round() / f
@@ -185,46 +216,34 @@ impl AnalysisReport {
         for s in &streams {
             let format = s.payload_format();
             let (frames, fps) = s.frames.frames(format);
-            let (bitrate_bps, packet_rate_pps) = rates(&s.volume);
             let ms = |units: f64| round(units / f64::from(s.clock_rate) * 1000.0, 6);
-            keyed.push((
-                (s.dst, s.src, Some(s.ssrc)),
-                FlowReport {
-                    id: format!("{}>{}/0x{:08x}", s.src, s.dst, s.ssrc),
-                    src: s.src.to_string(),
-                    dst: s.dst.to_string(),
-                    ssrc: Some(s.ssrc),
-                    kind: if format == PayloadFormat::Mp2t {
-                        "rtp-ts"
-                    } else {
-                        "rtp"
-                    },
-                    payload: format.as_str(),
-                    packets: s.volume.packets,
-                    bytes: s.volume.bytes,
-                    first_s: seconds(s.volume.first_ns - origin),
-                    last_s: seconds(s.volume.last_ns - origin),
-                    bitrate_bps,
-                    packet_rate_pps,
-                    rtp: Some(RtpReport {
-                        payload_type: s.payload_type,
-                        clock_rate: s.clock_rate,
-                        expected: s.seq.expected(),
-                        lost: s.seq.lost(),
-                        duplicates: s.seq.duplicates(),
-                        reordered: s.seq.reordered(),
-                        seq_jumps: s.seq.restarts() + s.ssrc_changes,
-                        ssrc_changes: s.ssrc_changes,
-                        new_ssrc: s.new_ssrc,
-                        jitter_ms_max: ms(s.jitter.max()),
-                        jitter_ms_mean: ms(s.jitter.mean()),
-                        max_delta_ms: round(s.max_delta_ns as f64 / 1e6, 6),
-                        frames,
-                        fps: round(fps, 3),
-                        rtcp_packets: s.rtcp_packets,
-                    }),
-                },
-            ));
+            let id = format!("{}>{}/0x{:08x}", s.src, s.dst, s.ssrc);
+            let kind = if format == PayloadFormat::Mp2t {
+                "rtp-ts"
+            } else {
+                "rtp"
+            };
+            let mut report =
+                FlowReport::new(id, s.src, s.dst, kind, format.as_str(), &s.volume, origin);
+            report.ssrc = Some(s.ssrc);
+            report.rtp = Some(RtpReport {
+                payload_type: s.payload_type,
+                clock_rate: s.clock_rate,
+                expected: s.seq.expected(),
+                lost: s.seq.lost(),
+                duplicates: s.seq.duplicates(),
+                reordered: s.seq.reordered(),
+                seq_jumps: s.seq.restarts() + s.ssrc_changes,
+                ssrc_changes: s.ssrc_changes,
+                new_ssrc: s.new_ssrc,
+                jitter_ms_max: ms(s.jitter.max()),
+                jitter_ms_mean: ms(s.jitter.mean()),
+                max_delta_ms: round(s.max_delta_ns as f64 / 1e6, 6),
+                frames,
+                fps: round(fps, 3),
+                rtcp_packets: s.rtcp_packets,
+            });
+            keyed.push(((s.dst, s.src, Some(s.ssrc)), report));
         }
         for f in &udp_flows {
             if f.kind == UdpKind::Other {
@@ -232,29 +251,20 @@ impl AnalysisReport {
                 other.packets += f.volume.packets;
                 other.bytes += f.volume.bytes;
             }
-            let (bitrate_bps, packet_rate_pps) = rates(&f.volume);
             let (kind, payload) = match f.kind {
                 UdpKind::Ts => ("udp-ts", "mp2t"),
                 UdpKind::Other => ("udp", "unknown"),
             };
-            keyed.push((
-                (f.dst, f.src, None),
-                FlowReport {
-                    id: format!("{}>{}", f.src, f.dst),
-                    src: f.src.to_string(),
-                    dst: f.dst.to_string(),
-                    ssrc: None,
-                    kind,
-                    payload,
-                    packets: f.volume.packets,
-                    bytes: f.volume.bytes,
-                    first_s: seconds(f.volume.first_ns - origin),
-                    last_s: seconds(f.volume.last_ns - origin),
-                    bitrate_bps,
-                    packet_rate_pps,
-                    rtp: None,
-                },
-            ));
+            let report = FlowReport::new(
+                format!("{}>{}", f.src, f.dst),
+                f.src,
+                f.dst,
+                kind,
+                payload,
+                &f.volume,
+                origin,
+            );
+            keyed.push(((f.dst, f.src, None), report));
         }
         keyed.sort_by_key(|k| k.0);
         AnalysisReport {
