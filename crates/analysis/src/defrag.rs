@@ -127,7 +127,8 @@ impl Reassembler {
 
     fn expire(&mut self, now_ns: i64) {
         let before: u64 = self.pending.iter().map(|p| p.fragments).sum();
-        self.pending.retain(|p| now_ns - p.first_ns <= TIMEOUT_NS);
+        self.pending
+            .retain(|p| now_ns.saturating_sub(p.first_ns) <= TIMEOUT_NS);
         let after: u64 = self.pending.iter().map(|p| p.fragments).sum();
         self.expired_fragments += before - after;
     }

@@ -49,7 +49,7 @@ impl Tally {
         if self.frames < 2 || self.last_ns <= self.first_ns {
             return 0.0;
         }
-        (self.frames - 1) as f64 / ((self.last_ns - self.first_ns) as f64 / 1e9)
+        (self.frames - 1) as f64 / (self.last_ns.saturating_sub(self.first_ns) as f64 / 1e9)
     }
 }
 

@@ -18,7 +18,7 @@ impl InterarrivalJitter {
     /// backward timestamps (B-frames) are handled as A.8 intends.
     pub fn update(&mut self, arrival_ns: i64, rtp_timestamp: u32, clock_rate: u32) {
         if let Some((prev_ns, prev_ts)) = self.prev {
-            let arrival = (arrival_ns - prev_ns) as f64 * f64::from(clock_rate) / 1e9;
+            let arrival = arrival_ns.saturating_sub(prev_ns) as f64 * f64::from(clock_rate) / 1e9;
             let media = f64::from(rtp_timestamp.wrapping_sub(prev_ts) as i32);
             let d = arrival - media;
             self.j += (d.abs() - self.j) / 16.0;

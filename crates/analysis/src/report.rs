@@ -148,8 +148,8 @@ impl FlowReport {
             payload,
             packets: v.packets,
             bytes: v.bytes,
-            first_s: seconds(v.first_ns - origin),
-            last_s: seconds(v.last_ns - origin),
+            first_s: seconds(v.first_ns.saturating_sub(origin)),
+            last_s: seconds(v.last_ns.saturating_sub(origin)),
             bitrate_bps,
             packet_rate_pps,
             rtp: None,
@@ -167,7 +167,7 @@ fn seconds(ns: i64) -> f64 {
 }
 
 fn rates(v: &Volume) -> (u64, f64) {
-    let duration = (v.last_ns - v.first_ns) as f64 / 1e9;
+    let duration = v.last_ns.saturating_sub(v.first_ns) as f64 / 1e9;
     if duration <= 0.0 {
         return (0, 0.0);
     }
@@ -273,7 +273,7 @@ impl AnalysisReport {
                 start: (capture.packets > 0).then(|| rfc3339_ns(capture.first_ns)),
                 packets: capture.packets,
                 bytes: capture_bytes,
-                duration_s: seconds(capture.last_ns - capture.first_ns),
+                duration_s: seconds(capture.last_ns.saturating_sub(capture.first_ns)),
                 skipped: SkipReason::ALL
                     .iter()
                     .map(|r| (r.as_str(), skipped[r.index()]))

@@ -94,7 +94,9 @@ impl RtpStream {
     pub fn update(&mut self, p: &MediaPacket) {
         let Some(rtp) = p.rtp else { return };
         if self.volume.packets > 0 {
-            self.max_delta_ns = self.max_delta_ns.max(p.arrival_ns - self.volume.last_ns);
+            self.max_delta_ns = self
+                .max_delta_ns
+                .max(p.arrival_ns.saturating_sub(self.volume.last_ns));
         }
         self.volume.add(p.arrival_ns, p.udp_payload_len);
         match self.seq.update(rtp.seq) {

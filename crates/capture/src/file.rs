@@ -12,6 +12,8 @@ use wire::{LinkType, SkipReason};
 const BUFFER: usize = 4 << 20;
 /// A record larger than this is taken as corruption rather than data.
 const MAX_BUFFER: usize = 256 << 20;
+/// Latest capture time accepted (2^62 ns, in 2116).
+pub const MAX_TIME_NS: i64 = 1 << 62;
 
 /// One captured frame.
 #[derive(Clone, Copy, Debug)]
@@ -229,8 +231,9 @@ impl BlockDecoder {
                 let per = u128::from(iface.units_per_second);
                 let ns = (u128::from(units) / per) * 1_000_000_000
                     + (u128::from(units) % per) * 1_000_000_000 / per;
-                let arrival_ns =
-                    (ns as i64).saturating_add(iface.offset_s.saturating_mul(1_000_000_000));
+                let arrival_ns = i64::try_from(ns)
+                    .unwrap_or(i64::MAX)
+                    .saturating_add(iface.offset_s.saturating_mul(1_000_000_000));
                 let len = (epb.caplen as usize).min(epb.data.len());
                 self.emit(on, arrival_ns, iface.link, &epb.data[..len], epb.origlen);
             }
@@ -255,6 +258,9 @@ impl BlockDecoder {
         data: &[u8],
         wire_len: u32,
     ) {
+        // Times outside 1970..2116 (a corrupt record, an absurd pcapng offset) are clamped, so
+        // that any difference of two capture times fits in an i64.
+        let arrival_ns = arrival_ns.clamp(0, MAX_TIME_NS);
         self.last_ns = arrival_ns;
         on(Record::Frame(Frame {
             arrival_ns,

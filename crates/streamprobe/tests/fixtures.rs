@@ -272,3 +272,22 @@ fn table_output_lists_every_flow() {
     );
     assert!(text.contains("skipped: none"));
 }
+
+#[test]
+fn inputs_found_by_fuzzing_do_not_crash() {
+    // Each file once crashed a fuzz target; each must now be analysed or refused cleanly.
+    for entry in std::fs::read_dir(fixture("fuzz")).unwrap() {
+        let path = entry.unwrap().path();
+        let out = streamprobe(&["analyze", "--json", path.to_str().unwrap()]);
+        assert!(
+            matches!(out.status.code(), Some(0) | Some(2)),
+            "{}: {:?}",
+            path.display(),
+            out.status
+        );
+        if out.status.success() {
+            let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert!(doc["capture"]["duration_s"].as_f64().unwrap() >= 0.0);
+        }
+    }
+}
