@@ -84,6 +84,8 @@ struct BlockDecoder {
     legacy: Option<(LinkType, bool)>,
     interfaces: Vec<Interface>,
     last_ns: i64,
+    /// Byte order of the current pcapng section, once its header was seen.
+    big_endian: Option<bool>,
 }
 
 impl std::fmt::Debug for PcapFileSource {
@@ -155,6 +157,11 @@ impl PcapFileSource {
     pub fn read_batch(&mut self, max: usize, mut on: impl FnMut(Record<'_>)) -> bool {
         let mut n = 0;
         while n < max && !self.finished {
+            if self.blocks.impossible_pcapng_block(self.reader.data()) {
+                on(Record::Skipped(SkipReason::RecordCorrupt));
+                self.finished = true;
+                break;
+            }
             match self.reader.next() {
                 Ok((offset, block)) => {
                     n += 1;
@@ -194,7 +201,33 @@ impl PcapFileSource {
     }
 }
 
+/// pcapng Section Header Block type: the same bytes in either byte order.
+const PCAPNG_SHB: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
 impl BlockDecoder {
+    /// True when the next pcapng block declares a total length below the 12 bytes of its own
+    /// header and trailer. pcap-parser (0.16 and 0.17) computes `length - 12` unchecked and
+    /// would underflow, so such a block is caught here as corruption.
+    fn impossible_pcapng_block(&mut self, data: &[u8]) -> bool {
+        if data.len() < 12 || self.legacy.is_some() {
+            return false;
+        }
+        if data[..4] == PCAPNG_SHB {
+            // The byte-order magic 0x1A2B3C4D tells the section's endianness.
+            self.big_endian = Some(data[8..12] == [0x1a, 0x2b, 0x3c, 0x4d]);
+        }
+        let Some(big_endian) = self.big_endian else {
+            return false;
+        };
+        let len = [data[4], data[5], data[6], data[7]];
+        let len = if big_endian {
+            u32::from_be_bytes(len)
+        } else {
+            u32::from_le_bytes(len)
+        };
+        len < 12
+    }
+
     fn handle(&mut self, block: PcapBlockOwned<'_>, on: &mut impl FnMut(Record<'_>)) {
         match block {
             PcapBlockOwned::LegacyHeader(h) => {
