@@ -133,15 +133,11 @@ impl Analyzer {
                     // A known SSRC again (several sources share the 4-tuple): make it current.
                     streams.swap(0, i);
                     streams[0].1
-                } else if streams.len() >= self.config.max_ssrcs_per_tuple
-                    || !self.config.accepts_payload_type(rtp.payload_type())
-                {
-                    let reason = if streams.len() >= self.config.max_ssrcs_per_tuple {
-                        SkipReason::SsrcLimit
-                    } else {
-                        SkipReason::RtpInvalid
-                    };
-                    self.skipped[reason.index()] += 1;
+                } else if streams.len() >= self.config.max_ssrcs_per_tuple {
+                    self.skipped[SkipReason::SsrcLimit.index()] += 1;
+                    return;
+                } else if !self.config.accepts_payload_type(rtp.payload_type()) {
+                    self.skipped[SkipReason::RtpInvalid.index()] += 1;
                     return;
                 } else {
                     // A new SSRC on a confirmed 4-tuple: a new stream at once (the 4-tuple is

@@ -104,7 +104,7 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
         eprintln!("warning: {}: the file ends inside a record (truncated capture); figures cover the records before it", args.file.display());
     }
     if skipped["record_corrupt"] > 0 {
-        eprintln!("warning: {}: corrupt record; reading stopped there, figures cover the records before it", args.file.display());
+        eprintln!("warning: {}: {} corrupt record(s) skipped (a block naming an undescribed interface is skipped; an impossible record header stops reading there)", args.file.display(), skipped["record_corrupt"]);
     }
     if unsupported_link {
         eprintln!("warning: {}: some interfaces have a link type streamprobe does not decode (counted as unsupported_link_type)", args.file.display());
@@ -116,16 +116,15 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
             report: &report,
         };
         serde_json::to_writer_pretty(&mut out, &doc)
-            .map_err(|e| e.to_string())
-            .and_then(|_| writeln!(out).map_err(|e| e.to_string()))
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
     } else {
-        table::write(&mut out, &report).map_err(|e| e.to_string())
+        table::write(&mut out, &report)
     };
-    let written = written.and_then(|()| out.flush().map_err(|e| e.to_string()));
-    match written {
+    match written.and_then(|()| out.flush()) {
         // A closed pipe (`| head`) is not an error.
-        Err(e) if e.contains("Broken pipe") => Ok(()),
-        other => other,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|e| format!("writing the report: {e}")),
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{analyze, check_against_reference, flow, root, streamprobe};
+use common::{analyze, analyze_with, check_against_reference, flow, root, streamprobe};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -220,14 +220,8 @@ fn config_changes_discovery() {
     let config = dir.join("ts-only.toml");
     std::fs::write(&config, "[discovery]\npayload_types = [33]\n").unwrap();
     let capture = fixture("impaired/capture.pcap");
-    let out = streamprobe(&[
-        "analyze",
-        "--json",
-        "--config",
-        config.to_str().unwrap(),
-        capture.to_str().unwrap(),
-    ]);
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let config = config.to_str().unwrap();
+    let doc = analyze_with(&["--config", config], &capture);
     let kinds: Vec<&str> = doc["flows"]
         .as_array()
         .unwrap()
@@ -237,15 +231,7 @@ fn config_changes_discovery() {
     assert_eq!(kinds, ["udp-ts", "rtp-ts"]);
     assert_eq!(doc["capture"]["other_udp"]["flows"], 2);
     // --all-flows lists them.
-    let out = streamprobe(&[
-        "analyze",
-        "--json",
-        "--all-flows",
-        "--config",
-        config.to_str().unwrap(),
-        capture.to_str().unwrap(),
-    ]);
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = analyze_with(&["--all-flows", "--config", config], &capture);
     assert_eq!(
         doc["flows"]
             .as_array()

@@ -21,15 +21,12 @@ pub fn streamprobe(args: &[&str]) -> Output {
         .expect("run streamprobe")
 }
 
-/// `streamprobe analyze --json FILE`, parsed.
-pub fn analyze(file: &Path) -> Value {
-    let out = streamprobe(&[
-        "analyze",
-        "--json",
-        "--progress",
-        "never",
-        file.to_str().unwrap(),
-    ]);
+/// `streamprobe analyze --json --progress never [OPTIONS] FILE`, which must succeed, parsed.
+pub fn analyze_with(options: &[&str], file: &Path) -> Value {
+    let mut args = vec!["analyze", "--json", "--progress", "never"];
+    args.extend_from_slice(options);
+    args.push(file.to_str().unwrap());
+    let out = streamprobe(&args);
     assert!(
         out.status.success(),
         "analyze {} failed: {}",
@@ -37,6 +34,11 @@ pub fn analyze(file: &Path) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+/// `streamprobe analyze --json FILE`, parsed.
+pub fn analyze(file: &Path) -> Value {
+    analyze_with(&[], file)
 }
 
 /// The flow whose id starts with `src>dst` (RTP ids end with /0xSSRC).

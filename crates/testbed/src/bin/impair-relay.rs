@@ -28,10 +28,18 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
-#[derive(Debug, Default, Clone)]
+/// Where to relay and where to log.
+#[derive(Debug, Default)]
 struct Options {
     a: String,
     b: String,
+    truth: String,
+    imp: Impairments,
+}
+
+/// What to do to the frames: plain `Copy` data, read once per frame.
+#[derive(Debug, Default, Clone, Copy)]
+struct Impairments {
     seed: u64,
     loss: f64,
     burst_enter: f64,
@@ -42,14 +50,16 @@ struct Options {
     delay_ms: f64,
     outage: Option<(f64, f64)>,
     warmup: u64,
-    truth: String,
 }
 
 fn parse_args() -> Options {
     let mut o = Options {
-        reorder_depth: 3,
-        warmup: 30,
-        burst_exit: 0.5,
+        imp: Impairments {
+            reorder_depth: 3,
+            warmup: 30,
+            burst_exit: 0.5,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -63,19 +73,19 @@ fn parse_args() -> Options {
         match args[i].as_str() {
             "--a" => o.a = v.clone(),
             "--b" => o.b = v.clone(),
-            "--seed" => o.seed = f() as u64,
-            "--loss" => o.loss = f(),
-            "--burst-enter" => o.burst_enter = f(),
-            "--burst-exit" => o.burst_exit = f(),
-            "--dup" => o.dup = f(),
-            "--reorder" => o.reorder = f(),
-            "--reorder-depth" => o.reorder_depth = f() as u64,
-            "--delay-ms" => o.delay_ms = f(),
-            "--warmup" => o.warmup = f() as u64,
+            "--seed" => o.imp.seed = f() as u64,
+            "--loss" => o.imp.loss = f(),
+            "--burst-enter" => o.imp.burst_enter = f(),
+            "--burst-exit" => o.imp.burst_exit = f(),
+            "--dup" => o.imp.dup = f(),
+            "--reorder" => o.imp.reorder = f(),
+            "--reorder-depth" => o.imp.reorder_depth = f() as u64,
+            "--delay-ms" => o.imp.delay_ms = f(),
+            "--warmup" => o.imp.warmup = f() as u64,
             "--truth" => o.truth = v.clone(),
             "--outage" => {
                 let (s, d) = v.split_once(':').expect("--outage START_S:DURATION_S");
-                o.outage = Some((s.parse().unwrap(), d.parse().unwrap()));
+                o.imp.outage = Some((s.parse().unwrap(), d.parse().unwrap()));
             }
             other => panic!("unknown option {other}"),
         }
@@ -264,7 +274,7 @@ struct FlowState {
 }
 
 struct Relay {
-    o: Options,
+    o: Impairments,
     rng: SplitMix64,
     flows: HashMap<String, FlowState>,
     /// Frames waiting for their release time, per flow in order: (due, flow, frame, arrival index).
@@ -312,7 +322,7 @@ impl Relay {
             return;
         };
         let now = Instant::now();
-        let o = self.o.clone();
+        let o = self.o;
         let st = self.flows.entry(flow.clone()).or_default();
         st.seen += 1;
         let index = st.seen;
@@ -436,8 +446,8 @@ fn main() {
     let b = Port::open(&o.b);
     let truth = std::io::BufWriter::new(std::fs::File::create(&o.truth).expect("truth file"));
     let mut relay = Relay {
-        rng: SplitMix64::new(o.seed),
-        o,
+        rng: SplitMix64::new(o.imp.seed),
+        o: o.imp,
         flows: HashMap::new(),
         delayed: VecDeque::new(),
         truth,
