@@ -5,9 +5,7 @@ use capture::{PcapFileSource, Record};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut source) =
-        PcapFileSource::from_reader(std::io::Cursor::new(data.to_vec()), data.len() as u64)
-    else {
+    let Some(mut source) = PcapFileSource::from_bytes(data.to_vec()) else {
         return;
     };
     let mut analyzer = analysis::Analyzer::new(analysis::AnalysisConfig::default());

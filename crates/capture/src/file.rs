@@ -1,19 +1,27 @@
-//! pcap / pcapng files through pcap-parser's streaming readers.
+//! pcap / pcapng files, memory-mapped and parsed in place.
+//!
+//! Why not pcap-parser's streaming reader: it `read()`s the file into a buffer and moves the
+//! buffer's tail on every refill. On a 1.4 GB capture of full-size video packets that copy was
+//! a third of the whole analysis time (profile in docs/architecture.md). Mapping the file
+//! reads it straight from the page cache; only the cache lines of the headers we look at are
+//! ever touched. Legacy pcap record headers (16 bytes) are read here; pcapng blocks go
+//! through pcap-parser's slice parsers.
+//!
+//! Memory stays constant: pages already read are handed back to the kernel (they stay in the
+//! page cache) every [`RELEASE_STEP`] bytes, so the resident set does not grow with the file.
 
-use pcap_parser::pcapng::Block;
-use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
+use memmap2::Mmap;
+use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block};
 use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use wire::{LinkType, SkipReason};
 
-/// Starting read buffer; grown (up to [`MAX_BUFFER`]) when one record is larger.
-const BUFFER: usize = 4 << 20;
 /// A record larger than this is taken as corruption rather than data.
-const MAX_BUFFER: usize = 256 << 20;
+const MAX_RECORD: usize = 256 << 20;
 /// Latest capture time accepted (2^62 ns, in 2116).
 pub const MAX_TIME_NS: i64 = 1 << 62;
+/// Consumed pages are released to the kernel in steps of this many bytes.
+const RELEASE_STEP: usize = 8 << 20;
 
 /// One captured frame.
 #[derive(Clone, Copy, Debug)]
@@ -54,6 +62,12 @@ pub enum CaptureError {
         /// The file.
         path: PathBuf,
     },
+    /// A directory, pipe or device.
+    #[error("{path}: not a regular file (give a pcap or pcapng file)")]
+    NotAFile {
+        /// The file.
+        path: PathBuf,
+    },
     /// Neither pcap nor pcapng.
     #[error("{path}: not a pcap or pcapng capture (unrecognised file header)")]
     NotACapture {
@@ -69,19 +83,49 @@ struct Interface {
     offset_s: i64,
 }
 
-/// A pcap or pcapng file, read as a stream.
+/// The bytes of a capture: a mapped file, or bytes already in memory.
+enum Bytes {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// The container format, from the file header.
+#[derive(Clone, Copy, Debug)]
+enum Format {
+    /// Legacy pcap: one link type, micro- or nanosecond times, either byte order.
+    Pcap {
+        link: LinkType,
+        nanos: bool,
+        big_endian: bool,
+    },
+    /// pcapng: link type and time resolution per interface.
+    Pcapng,
+}
+
+/// A pcap or pcapng file, read record by record.
 pub struct PcapFileSource {
-    reader: Box<dyn PcapReaderIterator>,
+    bytes: Bytes,
+    format: Format,
+    /// Offset of the next record.
+    pos: usize,
+    /// Everything before this offset was handed back to the kernel.
+    released: usize,
     blocks: BlockDecoder,
-    size: u64,
     finished: bool,
 }
 
-/// Per-file state needed to turn blocks into frames (kept apart from the reader, whose buffer
-/// the blocks borrow).
+/// Per-file state needed to turn pcapng blocks into frames.
 #[derive(Debug, Default)]
 struct BlockDecoder {
-    legacy: Option<(LinkType, bool)>,
     interfaces: Vec<Interface>,
     last_ns: i64,
     /// Byte order of the current pcapng section, once its header was seen.
@@ -91,163 +135,264 @@ struct BlockDecoder {
 impl std::fmt::Debug for PcapFileSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PcapFileSource")
-            .field("size", &self.size)
+            .field("size", &self.size())
+            .field("format", &self.format)
+            .field("pos", &self.pos)
             .finish()
+    }
+}
+
+/// Reads a u32 at `at` in the given byte order; the caller checked the bounds.
+fn u32_at(data: &[u8], at: usize, big_endian: bool) -> u32 {
+    let b = [data[at], data[at + 1], data[at + 2], data[at + 3]];
+    if big_endian {
+        u32::from_be_bytes(b)
+    } else {
+        u32::from_le_bytes(b)
     }
 }
 
 impl PcapFileSource {
     /// Opens a capture file; fails with one clear line when it is not a capture.
+    ///
+    /// The file is memory-mapped: it must not be truncated by another process while it is
+    /// read (appending, as a running tcpdump does, is fine; the part present at open is read).
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         let io = |source| CaptureError::Io {
             path: path.to_owned(),
             source,
         };
         let file = File::open(path).map_err(io)?;
-        let size = file.metadata().map_err(io)?.len();
-        if size == 0 {
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(CaptureError::NotAFile {
+                path: path.to_owned(),
+            });
+        }
+        if meta.len() == 0 {
             return Err(CaptureError::Empty {
                 path: path.to_owned(),
             });
         }
-        Self::from_reader(file, size).map_err(|e| match e {
-            None => CaptureError::NotACapture {
-                path: path.to_owned(),
-            },
-            Some(source) => CaptureError::Io {
-                path: path.to_owned(),
-                source,
-            },
+        // SAFETY: the map is read-only and private to this reader. The one hazard is another
+        // process truncating the file while it is mapped (SIGBUS); documented above.
+        #[allow(unsafe_code)]
+        #[allow(unsafe_code)]
+        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        // Readahead in large steps; we read front to back once.
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Self::from_bytes_inner(Bytes::Mapped(map)).ok_or_else(|| CaptureError::NotACapture {
+            path: path.to_owned(),
         })
     }
 
-    /// Reads a capture from any byte stream of `size` bytes (for progress).
-    pub fn from_reader<R: Read + 'static>(
-        reader: R,
-        size: u64,
-    ) -> Result<Self, Option<std::io::Error>> {
-        let reader = match create_reader(BUFFER, reader) {
-            Ok(r) => r,
-            Err(PcapError::ReadError) => {
-                return Err(Some(std::io::Error::other("read failed")));
+    /// Reads a capture already in memory; `None` when it is not pcap or pcapng.
+    pub fn from_bytes(bytes: Vec<u8>) -> Option<Self> {
+        Self::from_bytes_inner(Bytes::Owned(bytes))
+    }
+
+    fn from_bytes_inner(bytes: Bytes) -> Option<Self> {
+        let data = bytes.as_slice();
+        if data.len() < 4 {
+            return None;
+        }
+        let (format, pos) = if data[..4] == PCAPNG_SHB {
+            (Format::Pcapng, 0)
+        } else {
+            if data.len() < 24 {
+                return None;
             }
-            Err(_) => return Err(None),
+            let (big_endian, nanos) = match u32_at(data, 0, false) {
+                0xa1b2_c3d4 => (false, false),
+                0xa1b2_3c4d => (false, true),
+                0xd4c3_b2a1 => (true, false),
+                0x4d3c_b2a1 => (true, true),
+                _ => return None,
+            };
+            // The link type is the low 26 bits; the bits above carry FCS information.
+            let network = u32_at(data, 20, big_endian) & 0x03ff_ffff;
+            let format = Format::Pcap {
+                link: LinkType::from_linktype(network),
+                nanos,
+                big_endian,
+            };
+            (format, 24)
         };
-        Ok(PcapFileSource {
-            reader,
+        Some(PcapFileSource {
+            bytes,
+            format,
+            pos,
+            released: 0,
             blocks: BlockDecoder::default(),
-            size,
             finished: false,
         })
     }
 
     /// The file's size in bytes.
     pub fn size(&self) -> u64 {
-        self.size
+        self.bytes.as_slice().len() as u64
     }
 
     /// Bytes consumed so far.
     pub fn position(&self) -> u64 {
-        self.reader.consumed() as u64
+        self.pos as u64
     }
 
     /// Reads up to `max` records, handing each to `on`. Returns false at the end of the file.
     /// A truncated or corrupt end is handed over as a skipped record, after which the file
     /// counts as finished: the records before it are kept.
     pub fn read_batch(&mut self, max: usize, mut on: impl FnMut(Record<'_>)) -> bool {
-        let mut n = 0;
-        while n < max && !self.finished {
-            if self.blocks.impossible_pcapng_block(self.reader.data()) {
-                on(Record::Skipped(SkipReason::RecordCorrupt));
-                self.finished = true;
-                break;
-            }
-            match self.reader.next() {
-                Ok((offset, block)) => {
-                    n += 1;
-                    self.blocks.handle(block, &mut on);
-                    // No compaction per record: refill() compacts when it needs room, so the
-                    // buffer is moved once per refill instead of every time half of it is read.
-                    self.reader.consume_noshift(offset);
-                }
-                Err(PcapError::Eof) => self.finished = true,
-                Err(PcapError::Incomplete(_)) => {
-                    if self.reader.refill().is_err() {
-                        on(Record::Skipped(SkipReason::RecordTruncated));
-                        self.finished = true;
-                    }
-                }
-                Err(PcapError::UnexpectedEof) => {
-                    on(Record::Skipped(SkipReason::RecordTruncated));
-                    self.finished = true;
-                }
-                Err(PcapError::BufferTooSmall) => {
-                    let capacity = self.reader.data().len().max(BUFFER) * 2;
-                    if capacity > MAX_BUFFER || !self.reader.grow(capacity) {
-                        on(Record::Skipped(SkipReason::RecordCorrupt));
-                        self.finished = true;
-                    } else if self.reader.refill().is_err() {
-                        on(Record::Skipped(SkipReason::RecordTruncated));
-                        self.finished = true;
-                    }
-                }
-                Err(_) => {
-                    on(Record::Skipped(SkipReason::RecordCorrupt));
-                    self.finished = true;
-                }
-            }
+        if self.finished {
+            return false;
         }
+        let data = self.bytes.as_slice();
+        let mut pos = self.pos;
+        let outcome = match self.format {
+            Format::Pcap {
+                link,
+                nanos,
+                big_endian,
+            } => read_pcap(data, &mut pos, max, link, nanos, big_endian, &mut on),
+            Format::Pcapng => self.blocks.read(data, &mut pos, max, &mut on),
+        };
+        self.pos = pos;
+        if let Some(end) = outcome {
+            if let Some(reason) = end {
+                on(Record::Skipped(reason));
+            }
+            self.finished = true;
+        }
+        self.release_consumed();
         !self.finished
     }
+
+    /// Hands pages already read back to the kernel, so the resident set stays small however
+    /// large the file is. They stay in the page cache.
+    fn release_consumed(&mut self) {
+        let Bytes::Mapped(map) = &self.bytes else {
+            return;
+        };
+        let page = 4096;
+        let upto = self.pos / page * page;
+        if upto < self.released + RELEASE_STEP && !(self.finished && upto > self.released) {
+            return;
+        }
+        // SAFETY: the range lies before `pos` and is never read again; the mapping is
+        // read-only and file-backed, so dropping its pages loses nothing.
+        #[allow(unsafe_code)]
+        let _ = unsafe {
+            map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                self.released,
+                upto - self.released,
+            )
+        };
+        self.released = upto;
+    }
+}
+
+/// Reads up to `max` legacy pcap records from `data[*pos..]`. Returns `Some(end)` when the
+/// file ends there: `Some(None)` cleanly, `Some(Some(reason))` inside a record.
+///
+/// Hand-written rather than pcap-parser's `parse_pcap_frame`: the record header is four
+/// integers and this loop runs once per packet.
+fn read_pcap(
+    data: &[u8],
+    pos: &mut usize,
+    max: usize,
+    link: LinkType,
+    nanos: bool,
+    big_endian: bool,
+    on: &mut impl FnMut(Record<'_>),
+) -> Option<Option<SkipReason>> {
+    let frac_scale = if nanos { 1 } else { 1_000 };
+    for _ in 0..max {
+        let at = *pos;
+        if at == data.len() {
+            return Some(None);
+        }
+        if data.len() - at < 16 {
+            return Some(Some(SkipReason::RecordTruncated));
+        }
+        let ts_sec = u32_at(data, at, big_endian);
+        let ts_frac = u32_at(data, at + 4, big_endian);
+        let caplen = u32_at(data, at + 8, big_endian) as usize;
+        let origlen = u32_at(data, at + 12, big_endian);
+        if caplen > MAX_RECORD {
+            return Some(Some(SkipReason::RecordCorrupt));
+        }
+        let Some(frame) = data.get(at + 16..at + 16 + caplen) else {
+            return Some(Some(SkipReason::RecordTruncated));
+        };
+        *pos = at + 16 + caplen;
+        let arrival_ns = i64::from(ts_sec) * 1_000_000_000 + i64::from(ts_frac) * frac_scale;
+        on(Record::Frame(Frame {
+            arrival_ns: arrival_ns.clamp(0, MAX_TIME_NS),
+            link,
+            data: frame,
+            wire_len: origlen.max(caplen as u32),
+        }));
+    }
+    None
 }
 
 /// pcapng Section Header Block type: the same bytes in either byte order.
 const PCAPNG_SHB: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
 impl BlockDecoder {
-    /// True when the next pcapng block declares a total length below the 12 bytes of its own
-    /// header and trailer. pcap-parser (0.16 and 0.17) computes `length - 12` unchecked and
-    /// would underflow, so such a block is caught here as corruption.
-    fn impossible_pcapng_block(&mut self, data: &[u8]) -> bool {
-        if data.len() < 12 || self.legacy.is_some() {
-            return false;
+    /// Reads up to `max` pcapng blocks from `data[*pos..]`; the same contract as [`read_pcap`].
+    fn read(
+        &mut self,
+        data: &[u8],
+        pos: &mut usize,
+        max: usize,
+        on: &mut impl FnMut(Record<'_>),
+    ) -> Option<Option<SkipReason>> {
+        for _ in 0..max {
+            let block = &data[*pos..];
+            if block.is_empty() {
+                return Some(None);
+            }
+            if block.len() < 12 {
+                return Some(Some(SkipReason::RecordTruncated));
+            }
+            if block[..4] == PCAPNG_SHB {
+                // The byte-order magic 0x1A2B3C4D tells the section's endianness.
+                self.big_endian = Some(block[8..12] == [0x1a, 0x2b, 0x3c, 0x4d]);
+            }
+            let big_endian = self.big_endian.unwrap_or(false);
+            // pcap-parser (0.16 and 0.17) computes `length - 12` unchecked for some block
+            // types and would underflow: a length below the block's own header and trailer is
+            // caught here as corruption.
+            if u32_at(block, 4, big_endian) < 12 {
+                return Some(Some(SkipReason::RecordCorrupt));
+            }
+            let parsed = if big_endian {
+                parse_block_be(block)
+            } else {
+                parse_block_le(block)
+            };
+            match parsed {
+                Ok((rest, parsed)) => {
+                    *pos = data.len() - rest.len();
+                    self.handle(parsed, on);
+                }
+                Err(pcap_parser::nom::Err::Incomplete(_)) => {
+                    return Some(Some(SkipReason::RecordTruncated))
+                }
+                Err(_) => return Some(Some(SkipReason::RecordCorrupt)),
+            }
         }
-        if data[..4] == PCAPNG_SHB {
-            // The byte-order magic 0x1A2B3C4D tells the section's endianness.
-            self.big_endian = Some(data[8..12] == [0x1a, 0x2b, 0x3c, 0x4d]);
-        }
-        let Some(big_endian) = self.big_endian else {
-            return false;
-        };
-        let len = [data[4], data[5], data[6], data[7]];
-        let len = if big_endian {
-            u32::from_be_bytes(len)
-        } else {
-            u32::from_le_bytes(len)
-        };
-        len < 12
+        None
     }
 
-    fn handle(&mut self, block: PcapBlockOwned<'_>, on: &mut impl FnMut(Record<'_>)) {
+    fn handle(&mut self, block: Block<'_>, on: &mut impl FnMut(Record<'_>)) {
         match block {
-            PcapBlockOwned::LegacyHeader(h) => {
-                self.legacy = Some((
-                    LinkType::from_linktype(h.network.0 as u32),
-                    h.is_nanosecond_precision(),
-                ));
-            }
-            PcapBlockOwned::Legacy(b) => {
-                let (link, nanos) = self.legacy.unwrap_or((LinkType::Ethernet, false));
-                let frac = i64::from(b.ts_usec) * if nanos { 1 } else { 1_000 };
-                let arrival_ns = i64::from(b.ts_sec) * 1_000_000_000 + frac;
-                let len = (b.caplen as usize).min(b.data.len());
-                self.emit(on, arrival_ns, link, &b.data[..len], b.origlen);
-            }
-            PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+            Block::SectionHeader(_) => {
                 // Interface numbers restart in each section.
                 self.interfaces.clear();
             }
-            PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+            Block::InterfaceDescription(idb) => {
                 self.interfaces.push(Interface {
                     link: LinkType::from_linktype(idb.linktype.0 as u32),
                     // pcapng if_tsresol: 10^-n or 2^-n seconds; default microseconds.
@@ -255,7 +400,7 @@ impl BlockDecoder {
                     offset_s: idb.ts_offset(),
                 });
             }
-            PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+            Block::EnhancedPacket(epb) => {
                 let Some(iface) = self.interfaces.get(epb.if_id as usize).copied() else {
                     on(Record::Skipped(SkipReason::RecordCorrupt));
                     return;
@@ -270,7 +415,7 @@ impl BlockDecoder {
                 let len = (epb.caplen as usize).min(epb.data.len());
                 self.emit(on, arrival_ns, iface.link, &epb.data[..len], epb.origlen);
             }
-            PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+            Block::SimplePacket(spb) => {
                 // No timestamp of its own: it takes the previous record's time.
                 let Some(iface) = self.interfaces.first().copied() else {
                     on(Record::Skipped(SkipReason::RecordCorrupt));
@@ -279,7 +424,7 @@ impl BlockDecoder {
                 let arrival_ns = self.last_ns;
                 self.emit(on, arrival_ns, iface.link, spb.data, spb.origlen);
             }
-            PcapBlockOwned::NG(_) => {}
+            _ => {}
         }
     }
 
@@ -301,5 +446,126 @@ impl BlockDecoder {
             data,
             wire_len: wire_len.max(data.len() as u32),
         }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A legacy pcap of the given records (caplen, data length) in either byte order.
+    fn pcap(big_endian: bool, nanos: bool, records: &[(u32, usize)]) -> Vec<u8> {
+        let put = |out: &mut Vec<u8>, v: u32| {
+            out.extend_from_slice(&if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            })
+        };
+        let mut out = Vec::new();
+        put(&mut out, if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 });
+        put(
+            &mut out,
+            0x0004_0002u32.rotate_left(if big_endian { 16 } else { 0 }),
+        );
+        put(&mut out, 0);
+        put(&mut out, 0);
+        put(&mut out, 65535);
+        put(&mut out, 1);
+        for (i, &(caplen, len)) in records.iter().enumerate() {
+            put(&mut out, 1_700_000_000 + i as u32);
+            put(&mut out, 250);
+            put(&mut out, caplen);
+            put(&mut out, caplen + 4);
+            out.extend(std::iter::repeat_n(0xab, len));
+        }
+        out
+    }
+
+    fn read_all(source: &mut PcapFileSource) -> (Vec<(i64, usize, u32)>, Vec<SkipReason>) {
+        let (mut frames, mut skipped) = (Vec::new(), Vec::new());
+        while source.read_batch(2, |r| match r {
+            Record::Frame(f) => frames.push((f.arrival_ns, f.data.len(), f.wire_len)),
+            Record::Skipped(reason) => skipped.push(reason),
+        }) {}
+        (frames, skipped)
+    }
+
+    #[test]
+    fn legacy_pcap_in_both_byte_orders_and_resolutions() {
+        for big_endian in [false, true] {
+            for nanos in [false, true] {
+                let bytes = pcap(big_endian, nanos, &[(60, 60), (0, 0), (1500, 1500)]);
+                let mut source = PcapFileSource::from_bytes(bytes).unwrap();
+                let (frames, skipped) = read_all(&mut source);
+                let frac = if nanos { 250 } else { 250_000 };
+                assert_eq!(
+                    frames,
+                    vec![
+                        (1_700_000_000_000_000_000 + frac, 60, 64),
+                        (1_700_000_001_000_000_000 + frac, 0, 4),
+                        (1_700_000_002_000_000_000 + frac, 1500, 1504)
+                    ],
+                    "big endian {big_endian}, nanos {nanos}"
+                );
+                assert!(skipped.is_empty());
+                assert_eq!(source.position(), source.size());
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_ending_inside_a_record_keeps_the_records_before_it() {
+        // The last record's data is cut short.
+        let mut source =
+            PcapFileSource::from_bytes(pcap(false, false, &[(60, 60), (60, 30)])).unwrap();
+        let (frames, skipped) = read_all(&mut source);
+        assert_eq!(
+            (frames.len(), skipped),
+            (1, vec![SkipReason::RecordTruncated])
+        );
+        // The last record's header is cut short.
+        let mut bytes = pcap(false, false, &[(60, 60)]);
+        bytes.extend_from_slice(&[1, 2, 3, 4, 5]);
+        let (frames, skipped) = read_all(&mut PcapFileSource::from_bytes(bytes).unwrap());
+        assert_eq!(
+            (frames.len(), skipped),
+            (1, vec![SkipReason::RecordTruncated])
+        );
+    }
+
+    #[test]
+    fn an_impossible_record_length_is_corruption() {
+        let bytes = pcap(true, false, &[(60, 60), (MAX_RECORD as u32 + 1, 10)]);
+        let (frames, skipped) = read_all(&mut PcapFileSource::from_bytes(bytes).unwrap());
+        assert_eq!(
+            (frames.len(), skipped),
+            (1, vec![SkipReason::RecordCorrupt])
+        );
+    }
+
+    #[test]
+    fn other_files_are_not_captures() {
+        assert!(PcapFileSource::from_bytes(b"GIF89a and then some more bytes".to_vec()).is_none());
+        assert!(PcapFileSource::from_bytes(vec![0xd4, 0xc3, 0xb2]).is_none());
+        // A pcap magic with a header cut short.
+        assert!(PcapFileSource::from_bytes(vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0]).is_none());
+    }
+
+    #[test]
+    fn open_names_what_is_wrong() {
+        let dir = std::env::temp_dir().join(format!("streamprobe-capture-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pcap");
+        std::fs::write(&empty, b"").unwrap();
+        let text = dir.join("notes.txt");
+        std::fs::write(&text, b"not a capture at all").unwrap();
+        let message = |p: &Path| PcapFileSource::open(p).unwrap_err().to_string();
+        assert!(message(&empty).ends_with("empty.pcap: empty file, not a pcap or pcapng capture"));
+        assert!(message(&text)
+            .ends_with("notes.txt: not a pcap or pcapng capture (unrecognised file header)"));
+        assert!(message(&dir).contains("not a regular file"));
+        assert!(message(&dir.join("missing.pcap")).contains("missing.pcap: cannot read: "));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
