@@ -97,6 +97,70 @@ const UDP_HEADER_LEN: usize = 8;
 
 /// Decodes a captured frame of the given link type down to UDP.
 pub fn decode_frame(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, SkipReason> {
+    let ip = match link {
+        LinkType::Ethernet => ethernet_ipv4_payload(frame),
+        LinkType::LinuxSll if frame.get(14..16) == Some(&[0x08, 0x00]) => {
+            Some(&frame[SLL_HEADER_LEN..])
+        }
+        LinkType::LinuxSll2 if frame.get(0..2) == Some(&[0x08, 0x00]) => {
+            frame.get(SLL2_HEADER_LEN..)
+        }
+        LinkType::RawIp => Some(frame),
+        _ => None,
+    };
+    if let Some(datagram) = ip.and_then(plain_ipv4_udp) {
+        return Ok(Decoded::Udp(datagram));
+    }
+    decode_frame_general(link, frame)
+}
+
+/// The IPv4 packet of an Ethernet frame with at most two VLAN tags (802.1Q, 802.1ad).
+#[inline]
+fn ethernet_ipv4_payload(frame: &[u8]) -> Option<&[u8]> {
+    let mut at = 12;
+    for _ in 0..3 {
+        let ether_type = frame.get(at..at + 2)?;
+        match ether_type {
+            [0x08, 0x00] => return frame.get(at + 2..),
+            [0x81, 0x00] | [0x88, 0xa8] => at += 4,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The fast path for the packets a probe sees nearly always: an IPv4 header without options,
+/// not fragmented, carrying a whole UDP datagram whose lengths agree with the IP header.
+/// Anything else returns `None` and goes through [`decode_frame_general`], which decodes every
+/// case and names what is wrong; a property test checks that both agree wherever this one
+/// answers. Why our own: etherparse's lax slicer builds a large general structure and took
+/// about 96 ns per packet, the largest single cost of the analysis (docs/architecture.md).
+#[inline]
+fn plain_ipv4_udp(ip: &[u8]) -> Option<UdpDatagram<'_>> {
+    // Version 4, IHL 5 (no options), protocol UDP, no MF flag and fragment offset 0.
+    if ip.len() < 28 || ip[0] != 0x45 || ip[9] != 17 || (ip[6] & 0x3f) != 0 || ip[7] != 0 {
+        return None;
+    }
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    if total < 28 || total > ip.len() {
+        return None;
+    }
+    let udp = &ip[20..total];
+    let udp_len = usize::from(u16::from_be_bytes([udp[4], udp[5]]));
+    if udp_len < UDP_HEADER_LEN || udp_len > udp.len() {
+        return None;
+    }
+    let addr = |at: usize| Ipv4Addr::new(ip[at], ip[at + 1], ip[at + 2], ip[at + 3]);
+    Some(UdpDatagram {
+        src: SocketAddr::new(IpAddr::V4(addr(12)), u16::from_be_bytes([udp[0], udp[1]])),
+        dst: SocketAddr::new(IpAddr::V4(addr(16)), u16::from_be_bytes([udp[2], udp[3]])),
+        payload: &udp[UDP_HEADER_LEN..udp_len],
+        payload_len: (udp_len - UDP_HEADER_LEN) as u16,
+    })
+}
+
+/// Decodes any frame of the given link type down to UDP, naming what is wrong when it cannot.
+fn decode_frame_general(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, SkipReason> {
     let sliced = match link {
         LinkType::Ethernet => {
             LaxSlicedPacket::from_ethernet(frame).map_err(|_| SkipReason::LinkTruncated)?
@@ -418,6 +482,57 @@ mod tests {
             decode_frame(LinkType::Ethernet, &bad),
             Err(SkipReason::UdpLengthInvalid)
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        /// Wherever the fast path answers, the general path gives the same datagram; and the
+        /// fast path answers for every plain IPv4/UDP frame. Frames are built valid, then
+        /// some header bytes are overwritten and the frame may be cut.
+        #[test]
+        fn fast_path_agrees_with_the_general_path(
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            vlan_tags in 0usize..3,
+            link in 0usize..4,
+            edits in proptest::collection::vec((0usize..60, proptest::num::u8::ANY), 0..3),
+            cut in 0usize..120,
+        ) {
+            let eth = udp_v4(&payload);
+            let mut frame = match link {
+                0 => {
+                    let mut f = eth[..12].to_vec();
+                    for _ in 0..vlan_tags {
+                        f.extend_from_slice(&[0x81, 0x00, 0x00, 0x0a]);
+                    }
+                    f.extend_from_slice(&eth[12..]);
+                    f
+                }
+                1 => [&[0u8; 14][..], &[0x08, 0x00], &eth[14..]].concat(),
+                2 => [&[0x08u8, 0x00][..], &[0u8; 18], &eth[14..]].concat(),
+                _ => eth[14..].to_vec(),
+            };
+            let link = [LinkType::Ethernet, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::RawIp][link];
+            let untouched = frame.clone();
+            for (at, value) in edits {
+                if let Some(b) = frame.get_mut(at) {
+                    *b = value;
+                }
+            }
+            let len = frame.len().saturating_sub(cut);
+            let frame = &frame[..if cut < 60 { len } else { frame.len() }];
+            let fast = decode_frame(link, frame);
+            let general = decode_frame_general(link, frame);
+            proptest::prop_assert_eq!(fast, general);
+            if frame == &untouched[..] {
+                let ip = match link {
+                    LinkType::Ethernet => ethernet_ipv4_payload(frame),
+                    LinkType::LinuxSll => Some(&frame[16..]),
+                    LinkType::LinuxSll2 => Some(&frame[20..]),
+                    _ => Some(frame),
+                };
+                proptest::prop_assert!(ip.and_then(plain_ipv4_udp).is_some());
+            }
+        }
     }
 
     #[test]
