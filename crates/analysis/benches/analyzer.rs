@@ -1,10 +1,11 @@
 //! Per-packet cost of the analysis path (decode + flow lookup + RTP state), without file I/O:
-//! frames of N interleaved H.264/RTP cameras, already in memory.
+//! frames of N interleaved H.264/RTP cameras, already in memory, fed one by one
+//! (`on_frame`) and in groups (`on_frames`, as `streamprobe analyze` does).
 
 use analysis::{AnalysisConfig, Analyzer};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use testbed::pcap_writer::udp_frame;
-use wire::LinkType;
+use wire::{Frame, LinkType};
 
 fn frames(cameras: u32, per_camera: u32) -> Vec<Vec<u8>> {
     let mut out = Vec::with_capacity((cameras * per_camera) as usize);
@@ -32,6 +33,28 @@ fn bench(c: &mut Criterion) {
         let frames = frames(cameras, per_camera);
         group.throughput(Throughput::Elements(frames.len() as u64));
         group.sample_size(10);
+        let batch: Vec<Frame<'_>> = frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| Frame {
+                arrival_ns: i as i64 * 200,
+                link: LinkType::Ethernet,
+                data: f,
+                wire_len: f.len() as u32,
+            })
+            .collect();
+        group.bench_function(format!("{cameras}_cameras_in_groups"), |b| {
+            b.iter_batched(
+                || Analyzer::new(AnalysisConfig::default()),
+                |mut analyzer| {
+                    for group in batch.chunks(analysis::analyzer::LANES) {
+                        analyzer.on_frames(group);
+                    }
+                    analyzer
+                },
+                BatchSize::PerIteration,
+            )
+        });
         group.bench_function(format!("{cameras}_cameras"), |b| {
             b.iter_batched(
                 || Analyzer::new(AnalysisConfig::default()),

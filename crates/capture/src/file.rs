@@ -14,7 +14,7 @@ use memmap2::Mmap;
 use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use wire::{LinkType, SkipReason};
+use wire::{Frame, LinkType, SkipReason};
 
 /// A record larger than this is taken as corruption rather than data.
 const MAX_RECORD: usize = 256 << 20;
@@ -22,19 +22,6 @@ const MAX_RECORD: usize = 256 << 20;
 pub const MAX_TIME_NS: i64 = 1 << 62;
 /// Consumed pages are released to the kernel in steps of this many bytes.
 const RELEASE_STEP: usize = 8 << 20;
-
-/// One captured frame.
-#[derive(Clone, Copy, Debug)]
-pub struct Frame<'a> {
-    /// Capture time, ns since the Unix epoch.
-    pub arrival_ns: i64,
-    /// Link type of the interface it was captured on.
-    pub link: LinkType,
-    /// The bytes captured (at most the snap length).
-    pub data: &'a [u8],
-    /// The frame's length on the wire.
-    pub wire_len: u32,
-}
 
 /// What the reader hands over.
 #[derive(Clone, Copy, Debug)]
@@ -111,10 +98,18 @@ enum Format {
     Pcapng,
 }
 
-/// A pcap or pcapng file, read record by record.
+/// A pcap or pcapng file. [`PcapFileSource::reader`] reads its records; the frames borrow
+/// the source, so a caller may keep a batch of them while it reads on.
 pub struct PcapFileSource {
     bytes: Bytes,
     format: Format,
+    /// Offset of the first record.
+    start: usize,
+}
+
+/// Reads the records of a [`PcapFileSource`] front to back.
+pub struct PcapReader<'a> {
+    source: &'a PcapFileSource,
     /// Offset of the next record.
     pos: usize,
     /// Everything before this offset was handed back to the kernel.
@@ -137,7 +132,6 @@ impl std::fmt::Debug for PcapFileSource {
         f.debug_struct("PcapFileSource")
             .field("size", &self.size())
             .field("format", &self.format)
-            .field("pos", &self.pos)
             .finish()
     }
 }
@@ -221,10 +215,7 @@ impl PcapFileSource {
         Some(PcapFileSource {
             bytes,
             format,
-            pos,
-            released: 0,
-            blocks: BlockDecoder::default(),
-            finished: false,
+            start: pos,
         })
     }
 
@@ -233,6 +224,27 @@ impl PcapFileSource {
         self.bytes.as_slice().len() as u64
     }
 
+    /// A reader at the first record.
+    pub fn reader(&self) -> PcapReader<'_> {
+        PcapReader {
+            source: self,
+            pos: self.start,
+            released: 0,
+            blocks: BlockDecoder::default(),
+            finished: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for PcapReader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PcapReader")
+            .field("pos", &self.pos)
+            .finish()
+    }
+}
+
+impl<'a> PcapReader<'a> {
     /// Bytes consumed so far.
     pub fn position(&self) -> u64 {
         self.pos as u64
@@ -241,13 +253,14 @@ impl PcapFileSource {
     /// Reads up to `max` records, handing each to `on`. Returns false at the end of the file.
     /// A truncated or corrupt end is handed over as a skipped record, after which the file
     /// counts as finished: the records before it are kept.
-    pub fn read_batch(&mut self, max: usize, mut on: impl FnMut(Record<'_>)) -> bool {
+    pub fn read_batch(&mut self, max: usize, mut on: impl FnMut(Record<'a>)) -> bool {
         if self.finished {
             return false;
         }
-        let data = self.bytes.as_slice();
+        let source = self.source;
+        let data = source.bytes.as_slice();
         let mut pos = self.pos;
-        let outcome = match self.format {
+        let outcome = match source.format {
             Format::Pcap {
                 link,
                 nanos,
@@ -269,7 +282,7 @@ impl PcapFileSource {
     /// Hands pages already read back to the kernel, so the resident set stays small however
     /// large the file is. They stay in the page cache.
     fn release_consumed(&mut self) {
-        let Bytes::Mapped(map) = &self.bytes else {
+        let Bytes::Mapped(map) = &self.source.bytes else {
             return;
         };
         let page = 4096;
@@ -291,23 +304,51 @@ impl PcapFileSource {
     }
 }
 
+/// How far ahead of the record being read its bytes are prefetched.
+const PREFETCH_DISTANCE: usize = 16 << 10;
+
+/// Asks the CPU to bring the cache line holding `byte` closer: a hint that changes nothing
+/// observable.
+#[inline(always)]
+fn prefetch_line(byte: &u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address; this one is inside the file.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (byte as *const u8).cast(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = byte;
+}
+
 /// Reads up to `max` legacy pcap records from `data[*pos..]`. Returns `Some(end)` when the
 /// file ends there: `Some(None)` cleanly, `Some(Some(reason))` inside a record.
 ///
 /// Hand-written rather than pcap-parser's `parse_pcap_frame`: the record header is four
 /// integers and this loop runs once per packet.
-fn read_pcap(
-    data: &[u8],
+fn read_pcap<'a>(
+    data: &'a [u8],
     pos: &mut usize,
     max: usize,
     link: LinkType,
     nanos: bool,
     big_endian: bool,
-    on: &mut impl FnMut(Record<'_>),
+    on: &mut impl FnMut(Record<'a>),
 ) -> Option<Option<SkipReason>> {
     let frac_scale = if nanos { 1 } else { 1_000 };
+    // Each record's header gives the next one's offset, so reading a pcap is a chain of
+    // dependent loads, each a cache miss on a file read from the page cache. Prefetching the
+    // bytes PREFETCH_DISTANCE ahead line by line breaks the chain: measured on 1.46 GB of
+    // 1.4 kB packets, 25 % less time per record.
+    let mut ahead = *pos + PREFETCH_DISTANCE;
     for _ in 0..max {
         let at = *pos;
+        while ahead < (at + 2 * PREFETCH_DISTANCE).min(data.len()) {
+            prefetch_line(&data[ahead]);
+            ahead += 64;
+        }
         if at == data.len() {
             return Some(None);
         }
@@ -341,12 +382,12 @@ const PCAPNG_SHB: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
 impl BlockDecoder {
     /// Reads up to `max` pcapng blocks from `data[*pos..]`; the same contract as [`read_pcap`].
-    fn read(
+    fn read<'a>(
         &mut self,
-        data: &[u8],
+        data: &'a [u8],
         pos: &mut usize,
         max: usize,
-        on: &mut impl FnMut(Record<'_>),
+        on: &mut impl FnMut(Record<'a>),
     ) -> Option<Option<SkipReason>> {
         for _ in 0..max {
             let block = &data[*pos..];
@@ -386,7 +427,7 @@ impl BlockDecoder {
         None
     }
 
-    fn handle(&mut self, block: Block<'_>, on: &mut impl FnMut(Record<'_>)) {
+    fn handle<'a>(&mut self, block: Block<'a>, on: &mut impl FnMut(Record<'a>)) {
         match block {
             Block::SectionHeader(_) => {
                 // Interface numbers restart in each section.
@@ -428,12 +469,12 @@ impl BlockDecoder {
         }
     }
 
-    fn emit(
+    fn emit<'a>(
         &mut self,
-        on: &mut impl FnMut(Record<'_>),
+        on: &mut impl FnMut(Record<'a>),
         arrival_ns: i64,
         link: LinkType,
-        data: &[u8],
+        data: &'a [u8],
         wire_len: u32,
     ) {
         // Times outside 1970..2116 (a corrupt record, an absurd pcapng offset) are clamped, so
@@ -482,9 +523,10 @@ mod tests {
         out
     }
 
-    fn read_all(source: &mut PcapFileSource) -> (Vec<(i64, usize, u32)>, Vec<SkipReason>) {
+    fn read_all(source: &PcapFileSource) -> (Vec<(i64, usize, u32)>, Vec<SkipReason>) {
         let (mut frames, mut skipped) = (Vec::new(), Vec::new());
-        while source.read_batch(2, |r| match r {
+        let mut reader = source.reader();
+        while reader.read_batch(2, |r| match r {
             Record::Frame(f) => frames.push((f.arrival_ns, f.data.len(), f.wire_len)),
             Record::Skipped(reason) => skipped.push(reason),
         }) {}
@@ -496,8 +538,8 @@ mod tests {
         for big_endian in [false, true] {
             for nanos in [false, true] {
                 let bytes = pcap(big_endian, nanos, &[(60, 60), (0, 0), (1500, 1500)]);
-                let mut source = PcapFileSource::from_bytes(bytes).unwrap();
-                let (frames, skipped) = read_all(&mut source);
+                let source = PcapFileSource::from_bytes(bytes).unwrap();
+                let (frames, skipped) = read_all(&source);
                 let frac = if nanos { 250 } else { 250_000 };
                 assert_eq!(
                     frames,
@@ -509,7 +551,9 @@ mod tests {
                     "big endian {big_endian}, nanos {nanos}"
                 );
                 assert!(skipped.is_empty());
-                assert_eq!(source.position(), source.size());
+                let mut reader = source.reader();
+                while reader.read_batch(100, |_| {}) {}
+                assert_eq!(reader.position(), source.size());
             }
         }
     }
@@ -517,9 +561,8 @@ mod tests {
     #[test]
     fn a_file_ending_inside_a_record_keeps_the_records_before_it() {
         // The last record's data is cut short.
-        let mut source =
-            PcapFileSource::from_bytes(pcap(false, false, &[(60, 60), (60, 30)])).unwrap();
-        let (frames, skipped) = read_all(&mut source);
+        let source = PcapFileSource::from_bytes(pcap(false, false, &[(60, 60), (60, 30)])).unwrap();
+        let (frames, skipped) = read_all(&source);
         assert_eq!(
             (frames.len(), skipped),
             (1, vec![SkipReason::RecordTruncated])
@@ -527,7 +570,7 @@ mod tests {
         // The last record's header is cut short.
         let mut bytes = pcap(false, false, &[(60, 60)]);
         bytes.extend_from_slice(&[1, 2, 3, 4, 5]);
-        let (frames, skipped) = read_all(&mut PcapFileSource::from_bytes(bytes).unwrap());
+        let (frames, skipped) = read_all(&PcapFileSource::from_bytes(bytes).unwrap());
         assert_eq!(
             (frames.len(), skipped),
             (1, vec![SkipReason::RecordTruncated])
@@ -537,7 +580,7 @@ mod tests {
     #[test]
     fn an_impossible_record_length_is_corruption() {
         let bytes = pcap(true, false, &[(60, 60), (MAX_RECORD as u32 + 1, 10)]);
-        let (frames, skipped) = read_all(&mut PcapFileSource::from_bytes(bytes).unwrap());
+        let (frames, skipped) = read_all(&PcapFileSource::from_bytes(bytes).unwrap());
         assert_eq!(
             (frames.len(), skipped),
             (1, vec![SkipReason::RecordCorrupt])

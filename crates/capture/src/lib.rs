@@ -8,4 +8,5 @@
 
 pub mod file;
 
-pub use file::{CaptureError, Frame, PcapFileSource, Record};
+pub use file::{CaptureError, PcapFileSource, PcapReader, Record};
+pub use wire::Frame;

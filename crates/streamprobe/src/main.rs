@@ -42,10 +42,17 @@ struct AnalyzeArgs {
     /// Consecutive sequence numbers that confirm a stream (overrides the config).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
     probation: Option<u8>,
+    /// Print to stderr how long reading and analysing took, in packets per second, and how
+    /// long the report took.
+    #[arg(long)]
+    timing: bool,
     /// Show a progress bar: auto (on a terminal), always, never.
     #[arg(long, default_value = "auto", value_parser = ["auto", "always", "never"])]
     progress: String,
 }
+
+/// Records read between two progress updates.
+const BATCH: usize = 4096;
 
 #[derive(Serialize)]
 struct AnalyzeDocument<'a> {
@@ -62,7 +69,7 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
     if let Some(p) = args.probation {
         config.probation = p;
     }
-    let mut source = PcapFileSource::open(&args.file).map_err(|e| e.to_string())?;
+    let source = PcapFileSource::open(&args.file).map_err(|e| e.to_string())?;
     let show_progress = match args.progress.as_str() {
         "always" => true,
         "never" => false,
@@ -78,23 +85,35 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
         );
         bar
     });
+    let t0 = std::time::Instant::now();
     let mut analyzer = Analyzer::new(config);
     let mut unsupported_link = false;
-    while source.read_batch(4096, |record| match record {
+    let mut reader = source.reader();
+    // Frames borrow the mapped file, so they are handed to the analyzer in groups, which it
+    // decodes and looks up together (see `Analyzer::on_frames`).
+    let mut group = Vec::with_capacity(analysis::analyzer::LANES);
+    while reader.read_batch(BATCH, |record| match record {
         Record::Frame(f) => {
             unsupported_link |= matches!(f.link, wire::LinkType::Unknown(_));
-            analyzer.on_frame(f.arrival_ns, f.link, f.data, f.wire_len);
+            group.push(f);
+            if group.len() == analysis::analyzer::LANES {
+                analyzer.on_frames(&group);
+                group.clear();
+            }
         }
         Record::Skipped(reason) => analyzer.skip(reason),
     }) {
         if let Some(bar) = &bar {
-            bar.set_position(source.position());
+            bar.set_position(reader.position());
         }
     }
+    analyzer.on_frames(&group);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    let t1 = std::time::Instant::now();
     let mut report = analyzer.finish();
+    let analysis_s = (t1 - t0).as_secs_f64();
     report.capture.file = args.file.display().to_string();
     if !args.all_flows {
         report.flows.retain(|f| f.kind != "udp");
@@ -121,7 +140,16 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
     } else {
         table::write(&mut out, &report)
     };
-    match written.and_then(|()| out.flush()) {
+    let written = written.and_then(|()| out.flush());
+    if args.timing {
+        let packets = report.capture.packets;
+        eprintln!(
+            "timing: {packets} packets read and analysed in {analysis_s:.3} s = {:.0} packets/s; report in {:.3} s",
+            packets as f64 / analysis_s.max(1e-9),
+            t1.elapsed().as_secs_f64()
+        );
+    }
+    match written {
         // A closed pipe (`| head`) is not an error.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other.map_err(|e| format!("writing the report: {e}")),

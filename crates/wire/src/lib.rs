@@ -14,7 +14,7 @@ pub mod rtp;
 pub mod skip;
 pub mod ts;
 
-pub use link::{decode_frame, Decoded, IpFragment, LinkType, UdpDatagram};
+pub use link::{decode_frame, Decoded, Frame, IpFragment, LinkType, UdpDatagram};
 pub use rtcp::RtcpPacket;
 pub use rtp::{RtpError, RtpPacket};
 pub use skip::SkipReason;

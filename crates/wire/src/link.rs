@@ -41,6 +41,19 @@ impl LinkType {
     }
 }
 
+/// One captured frame, as a source hands it over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// Capture time, ns since the Unix epoch.
+    pub arrival_ns: i64,
+    /// Link type of the interface it was captured on.
+    pub link: LinkType,
+    /// The bytes captured (at most the snap length).
+    pub data: &'a [u8],
+    /// The frame's length on the wire.
+    pub wire_len: u32,
+}
+
 /// A UDP datagram inside a frame: addresses, ports and the payload as captured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UdpDatagram<'a> {
