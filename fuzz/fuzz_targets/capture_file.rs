@@ -5,13 +5,22 @@ use capture::{PcapFileSource, Record};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some(mut source) = PcapFileSource::from_bytes(data.to_vec()) else {
+    let Some(source) = PcapFileSource::from_bytes(data.to_vec()) else {
         return;
     };
     let mut analyzer = analysis::Analyzer::new(analysis::AnalysisConfig::default());
+    let mut reader = source.reader();
+    let mut group = Vec::new();
     let mut batches = 0;
-    while source.read_batch(64, |r| match r {
-        Record::Frame(f) => analyzer.on_frame(f.arrival_ns, f.link, f.data, f.wire_len),
+    // Frames go to the analyzer in groups of 5, as `streamprobe analyze` hands them over.
+    while reader.read_batch(64, |r| match r {
+        Record::Frame(f) => {
+            group.push(f);
+            if group.len() == 5 {
+                analyzer.on_frames(&group);
+                group.clear();
+            }
+        }
         Record::Skipped(reason) => analyzer.skip(reason),
     }) {
         batches += 1;
@@ -19,5 +28,6 @@ fuzz_target!(|data: &[u8]| {
             break;
         }
     }
+    analyzer.on_frames(&group);
     let _ = analyzer.finish();
 });
