@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Times `streamprobe analyze` against `tshark -q -z rtp,streams` (jitter on: decode-as for the
 # port and H.264 for PT 96, so tshark knows the 90 kHz clock) on the same synthetic capture of
-# CAMERAS H.264/RTP cameras, and prints packets/s for each and the ratio.
+# CAMERAS H.264/RTP cameras, and prints packets/s for each and the ratio. streamprobe's line
+# counts the whole run (reading, analysis and the report of every flow); its `--timing` line
+# gives reading + analysis alone.
 #   scripts/bench.sh [CAMERAS] [PACKETS]      (default 55000 cameras, 1,000,000 packets)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,10 +14,11 @@ cargo build --release --locked -p streamprobe -p streamprobe-testbed --bin strea
 [ -f "$file" ] || target/release/synth-cameras "$file" "$cameras" "$packets"
 cat "$file" >/dev/null   # both tools read from the page cache
 now() { date +%s.%N; }
-t0=$(now); target/release/streamprobe analyze --json --progress never "$file" >bench-data/streamprobe.json; t1=$(now)
+t0=$(now); target/release/streamprobe analyze --timing --json --progress never "$file" >bench-data/streamprobe.json 2>bench-data/streamprobe.timing; t1=$(now)
 flows=$(python3 -c "import json;print(len(json.load(open('bench-data/streamprobe.json'))['flows']))")
 sp=$(python3 -c "print($packets/($t1-$t0))")
-printf 'streamprobe: %d packets, %d flows in %.3f s = %.0f packets/s (one core)\n' "$packets" "$flows" "$(python3 -c "print($t1-$t0)")" "$sp"
+printf 'streamprobe: %d packets, %d flows in %.3f s = %.0f packets/s end to end (one core, report included)\n' "$packets" "$flows" "$(python3 -c "print($t1-$t0)")" "$sp"
+sed 's/^timing: /streamprobe: /' bench-data/streamprobe.timing
 if command -v tshark >/dev/null && [ "${SKIP_TSHARK:-0}" != 1 ]; then
   t0=$(now); tshark -q -r "$file" -d udp.port==5004,rtp -d rtp.pt==96,h264 -z rtp,streams >bench-data/tshark.txt 2>/dev/null; t1=$(now)
   ts=$(python3 -c "print($packets/($t1-$t0))")
