@@ -17,6 +17,7 @@ use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use wire::link::decode_udp;
+use wire::prefetch::prefetch;
 use wire::{
     decode_frame, Decoded, Frame, LinkType, RtcpPacket, RtpPacket, SkipReason, UdpDatagram,
 };
@@ -200,28 +201,6 @@ impl FlowTable {
     }
 }
 
-/// Asks the CPU to bring the cache lines of `value` closer. A hint: it never faults and
-/// changes nothing observable.
-#[inline(always)]
-fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let start = (value as *const T).cast::<i8>();
-        for line in (0..std::mem::size_of::<T>()).step_by(64) {
-            // SAFETY: prefetching is a hint that never faults, whatever the address; this one
-            // lies inside `value`.
-            #[allow(unsafe_code)]
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    start.wrapping_add(line),
-                );
-            }
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
-}
-
 /// Frames decoded together: the flow table is looked up for the whole group, then the
 /// packets are accounted in order, by which time their state is in cache.
 pub const LANES: usize = 16;
@@ -272,20 +251,24 @@ impl Analyzer {
     /// of a large flow table overlap instead of following one another.
     pub fn on_frames(&mut self, frames: &[Frame<'_>]) {
         for group in frames.chunks(LANES) {
-            let mut lanes: [Option<(UdpDatagram<'_>, FlowKey, u64)>; LANES] = [None; LANES];
-            for (lane, f) in lanes.iter_mut().zip(group) {
-                if let Ok(Decoded::Udp(d)) = decode_frame(f.link, f.data) {
-                    let key = FlowKey::new(d.src, d.dst);
-                    let hash = key.hash();
+            // Lanes past the group's end keep this placeholder and are never read.
+            let mut decoded: [Result<Decoded<'_>, SkipReason>; LANES] =
+                [Err(SkipReason::NonIp); LANES];
+            let mut keys: [Option<(FlowKey, u64)>; LANES] = [None; LANES];
+            for ((decoded, key), f) in decoded.iter_mut().zip(&mut keys).zip(group) {
+                *decoded = decode_frame(f.link, f.data);
+                if let Ok(Decoded::Udp(d)) = decoded {
+                    let k = FlowKey::new(d.src, d.dst);
+                    let hash = k.hash();
                     self.table.prefetch_slot(hash);
-                    *lane = Some((d, key, hash));
+                    *key = Some((k, hash));
                 }
             }
             let mut hints = [None; LANES];
-            for (hint, (_, _, hash)) in hints
+            for (hint, (_, hash)) in hints
                 .iter_mut()
-                .zip(&lanes)
-                .filter_map(|(h, l)| Some((h, l.as_ref()?)))
+                .zip(&keys)
+                .filter_map(|(h, k)| Some((h, k.as_ref()?)))
             {
                 *hint = self.table.hint(*hash);
                 if let Some(i) = *hint {
@@ -297,11 +280,13 @@ impl Analyzer {
                     prefetch(&self.streams[stream as usize]);
                 }
             }
-            for (lane, f) in lanes.iter().zip(group) {
+            for ((decoded, key), f) in decoded.iter().zip(&keys).zip(group) {
                 self.count_frame(f);
-                match lane {
-                    Some((d, key, hash)) => self.dispatch(*key, *hash, f.arrival_ns, d),
-                    None => self.decode_other(f),
+                match (decoded, key) {
+                    (Ok(Decoded::Udp(d)), Some((key, hash))) => {
+                        self.dispatch(*key, *hash, f.arrival_ns, d)
+                    }
+                    _ => self.on_decoded(f.arrival_ns, *decoded),
                 }
             }
         }
@@ -316,26 +301,24 @@ impl Analyzer {
         self.capture_bytes += u64::from(f.wire_len);
     }
 
-    /// A frame that is not a whole UDP datagram: a fragment to reassemble, or a skip.
-    fn decode_other(&mut self, f: &Frame<'_>) {
-        match decode_frame(f.link, f.data) {
-            Ok(Decoded::Udp(d)) => self.on_datagram(f.arrival_ns, &d),
-            Ok(Decoded::Fragment(fragment)) => {
-                match self.reassembler.push(f.arrival_ns, &fragment) {
-                    FragmentOutcome::Pending => {}
-                    FragmentOutcome::Dropped(reason, n) => self.skipped[reason.index()] += n,
-                    FragmentOutcome::Complete(r) => {
-                        if r.protocol != 17 {
-                            self.skip(SkipReason::NonUdp);
-                        } else {
-                            match decode_udp(r.src, r.dst, &r.payload, false) {
-                                Ok(d) => self.on_datagram(f.arrival_ns, &d),
-                                Err(reason) => self.skip(reason),
-                            }
+    /// A decoded frame: a datagram, a fragment to reassemble, or a skip.
+    fn on_decoded(&mut self, arrival_ns: i64, decoded: Result<Decoded<'_>, SkipReason>) {
+        match decoded {
+            Ok(Decoded::Udp(d)) => self.on_datagram(arrival_ns, &d),
+            Ok(Decoded::Fragment(fragment)) => match self.reassembler.push(arrival_ns, &fragment) {
+                FragmentOutcome::Pending => {}
+                FragmentOutcome::Dropped(reason, n) => self.skipped[reason.index()] += n,
+                FragmentOutcome::Complete(r) => {
+                    if r.protocol != 17 {
+                        self.skip(SkipReason::NonUdp);
+                    } else {
+                        match decode_udp(r.src, r.dst, &r.payload, false) {
+                            Ok(d) => self.on_datagram(arrival_ns, &d),
+                            Err(reason) => self.skip(reason),
                         }
                     }
                 }
-            }
+            },
             Err(reason) => self.skip(reason),
         }
         let expired = std::mem::take(&mut self.reassembler.expired_fragments);
@@ -576,11 +559,12 @@ impl Analyzer {
     pub fn finish(mut self) -> AnalysisReport {
         let mut tuples = std::mem::take(&mut self.table.tuples);
         for tuple in &mut tuples {
-            if let TupleState::Probation(prob) = &tuple.state {
+            if let TupleState::Probation(prob) =
+                std::mem::replace(&mut tuple.state, TupleState::Rtcp)
+            {
                 self.discovery.rejected += 1;
                 let (src, dst) = tuple.key.addresses();
-                let held = prob.held.clone();
-                tuple.state = self.new_udp_flow(src, dst, UdpKind::Other, &held);
+                tuple.state = self.new_udp_flow(src, dst, UdpKind::Other, &prob.held);
             }
         }
         self.skipped[SkipReason::FragmentIncomplete.index()] += self.reassembler.flush();

@@ -14,6 +14,7 @@ use memmap2::Mmap;
 use pcap_parser::pcapng::{parse_block_be, parse_block_le, Block};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use wire::prefetch::prefetch;
 use wire::{Frame, LinkType, SkipReason};
 
 /// A record larger than this is taken as corruption rather than data.
@@ -171,7 +172,6 @@ impl PcapFileSource {
         // SAFETY: the map is read-only and private to this reader. The one hazard is another
         // process truncating the file while it is mapped (SIGBUS); documented above.
         #[allow(unsafe_code)]
-        #[allow(unsafe_code)]
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
         // Readahead in large steps; we read front to back once.
         let _ = map.advise(memmap2::Advice::Sequential);
@@ -307,22 +307,6 @@ impl<'a> PcapReader<'a> {
 /// How far ahead of the record being read its bytes are prefetched.
 const PREFETCH_DISTANCE: usize = 16 << 10;
 
-/// Asks the CPU to bring the cache line holding `byte` closer: a hint that changes nothing
-/// observable.
-#[inline(always)]
-fn prefetch_line(byte: &u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults, whatever the address; this one is inside the file.
-    #[allow(unsafe_code)]
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (byte as *const u8).cast(),
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = byte;
-}
-
 /// Reads up to `max` legacy pcap records from `data[*pos..]`. Returns `Some(end)` when the
 /// file ends there: `Some(None)` cleanly, `Some(Some(reason))` inside a record.
 ///
@@ -341,12 +325,14 @@ fn read_pcap<'a>(
     // Each record's header gives the next one's offset, so reading a pcap is a chain of
     // dependent loads, each a cache miss on a file read from the page cache. Prefetching the
     // bytes PREFETCH_DISTANCE ahead line by line breaks the chain: measured on 1.46 GB of
-    // 1.4 kB packets, 25 % less time per record.
+    // 1.4 kB packets, about 20 % less time per record in a scratch test; in 12 alternating
+    // runs of `analyze` on 1 M records, minimum 211 ms instead of 256, median 264 instead
+    // of 282.
     let mut ahead = *pos + PREFETCH_DISTANCE;
     for _ in 0..max {
         let at = *pos;
         while ahead < (at + 2 * PREFETCH_DISTANCE).min(data.len()) {
-            prefetch_line(&data[ahead]);
+            prefetch(&data[ahead]);
             ahead += 64;
         }
         if at == data.len() {

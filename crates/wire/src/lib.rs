@@ -5,10 +5,13 @@
 //! says which layer failed and why. Once a checked constructor (`new_checked`, [`decode_frame`])
 //! succeeds, no accessor of the returned view panics. Nothing here allocates, locks or does I/O,
 //! so the functions are safe to call once per packet on the hot path.
-#![forbid(unsafe_code)]
+//!
+//! `unsafe` is denied but for the one cache prefetch hint in [`prefetch`], which says why.
+#![deny(unsafe_code)]
 
 pub mod link;
 pub mod nal;
+pub mod prefetch;
 pub mod rtcp;
 pub mod rtp;
 pub mod skip;
