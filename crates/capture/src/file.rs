@@ -116,6 +116,7 @@ pub struct PcapReader<'a> {
     /// Everything before this offset was handed back to the kernel.
     released: usize,
     blocks: BlockDecoder,
+    lookahead: Lookahead,
     finished: bool,
 }
 
@@ -231,6 +232,7 @@ impl PcapFileSource {
             pos: self.start,
             released: 0,
             blocks: BlockDecoder::default(),
+            lookahead: Lookahead::new(self.start),
             finished: false,
         }
     }
@@ -265,7 +267,14 @@ impl<'a> PcapReader<'a> {
                 link,
                 nanos,
                 big_endian,
-            } => read_pcap(data, &mut pos, max, link, nanos, big_endian, &mut on),
+            } => {
+                let record = RecordFormat {
+                    link,
+                    nanos,
+                    big_endian,
+                };
+                read_pcap(data, &mut pos, max, record, &mut self.lookahead, &mut on)
+            }
             Format::Pcapng => self.blocks.read(data, &mut pos, max, &mut on),
         };
         self.pos = pos;
@@ -304,8 +313,128 @@ impl<'a> PcapReader<'a> {
     }
 }
 
-/// How far ahead of the record being read its bytes are prefetched.
-const PREFETCH_DISTANCE: usize = 16 << 10;
+/// How a legacy pcap file's records are laid out.
+#[derive(Debug, Clone, Copy)]
+struct RecordFormat {
+    link: LinkType,
+    nanos: bool,
+    big_endian: bool,
+}
+
+/// How many records ahead of the reader the scout walks the record chain.
+const SCOUT_RECORDS: usize = 8;
+/// How many records ahead of the scout the stride prediction reaches.
+const STRIDE_RECORDS: usize = 8;
+/// Records per verdict on the stride prediction.
+const VERDICT_RECORDS: u32 = 256;
+/// Hits out of [`VERDICT_RECORDS`] above which the prediction is trusted.
+const VERDICT_HITS: u32 = 192;
+/// How far ahead of the record being read the bytes are streamed when the prediction fails.
+const STREAM_DISTANCE: usize = 16 << 10;
+
+/// Keeps the cache lines of the next records on their way while earlier ones are analysed.
+///
+/// Each pcap record's header gives the next one's offset, so reading a pcap is a chain of
+/// dependent loads, each a DRAM access (about 75 ns here) on a file much larger than the
+/// cache. Two ways break the chain:
+/// - **Stride prediction**: cameras send runs of equal-sized packets, so the record
+///   [`STRIDE_RECORDS`] ahead usually starts `STRIDE_RECORDS x` the last record's length
+///   further on. Prefetching that one line per record costs almost nothing.
+/// - **Streaming**: prefetching every line [`STREAM_DISTANCE`] ahead needs no prediction but
+///   moves every byte of the file through the cache, about 1.4 kB per packet: memory
+///   bandwidth then bounds the reader.
+///
+/// A scout walks the chain [`SCOUT_RECORDS`] ahead of the reader and prefetches each record's
+/// header lines for it; it also checks where the prediction made [`STRIDE_RECORDS`] records
+/// earlier said its record would be. Every [`VERDICT_RECORDS`] records the reader uses the
+/// prediction if at least [`VERDICT_HITS`] of them hit, and streams otherwise. Measured on
+/// 5 M records of 55,000 cameras (reading and analysis, alternating runs): equal lengths
+/// 0.73 s predicted against 1.1-1.2 s streamed; lengths differing from record to record,
+/// where prediction fails, streaming 1.07-1.15 s against 1.24-1.31 s for the scout alone.
+#[derive(Debug)]
+struct Lookahead {
+    /// Offset of the next record the scout will read.
+    scout: usize,
+    /// Records between the reader and the scout.
+    scouted: usize,
+    /// Records the scout has read; indexes `predicted`.
+    count: usize,
+    /// Where the scout expects each of the next [`STRIDE_RECORDS`] records to start.
+    predicted: [usize; STRIDE_RECORDS],
+    hits: u32,
+    judged: u32,
+    /// Whether stride prediction is trusted (otherwise bytes are streamed).
+    predict: bool,
+    /// Streaming: every line before this offset has been prefetched.
+    streamed: usize,
+}
+
+impl Lookahead {
+    fn new(start: usize) -> Self {
+        Lookahead {
+            scout: start,
+            scouted: 0,
+            count: 0,
+            predicted: [usize::MAX; STRIDE_RECORDS],
+            hits: 0,
+            judged: 0,
+            predict: true,
+            streamed: start,
+        }
+    }
+
+    /// Called before the reader reads the record at `at`.
+    #[inline(always)]
+    fn advance(&mut self, data: &[u8], at: usize, big_endian: bool) {
+        if self.scout < at {
+            // The scout stopped at a record it could not read; the reader has gone past.
+            self.scout = at;
+            self.scouted = 0;
+        }
+        while self.scouted < SCOUT_RECORDS {
+            let Some(header) = data.get(self.scout..self.scout + 16) else {
+                break;
+            };
+            let caplen = u32_at(header, 8, big_endian) as usize;
+            if caplen > MAX_RECORD {
+                break;
+            }
+            let length = 16 + caplen;
+            // The lines holding the record header and the packet's Ethernet, IP, UDP and RTP
+            // headers (16 + 14 + 20 + 8 + 12 + 2 bytes).
+            if let Some(byte) = data.get(self.scout + 72) {
+                prefetch(byte);
+            }
+            let slot = self.count % STRIDE_RECORDS;
+            self.hits += u32::from(self.predicted[slot] == self.scout);
+            let guess = self.scout + STRIDE_RECORDS * length;
+            self.predicted[slot] = guess;
+            if self.predict {
+                if let Some(byte) = data.get(guess) {
+                    prefetch(byte);
+                }
+            }
+            self.count += 1;
+            self.judged += 1;
+            if self.judged == VERDICT_RECORDS {
+                self.predict = self.hits >= VERDICT_HITS;
+                self.hits = 0;
+                self.judged = 0;
+            }
+            self.scout += length;
+            self.scouted += 1;
+        }
+        self.scouted = self.scouted.saturating_sub(1);
+        if !self.predict {
+            self.streamed = self.streamed.max(at + STREAM_DISTANCE);
+            let until = (at + 2 * STREAM_DISTANCE).min(data.len());
+            while self.streamed < until {
+                prefetch(&data[self.streamed]);
+                self.streamed += 64;
+            }
+        }
+    }
+}
 
 /// Reads up to `max` legacy pcap records from `data[*pos..]`. Returns `Some(end)` when the
 /// file ends there: `Some(None)` cleanly, `Some(Some(reason))` inside a record.
@@ -316,25 +445,19 @@ fn read_pcap<'a>(
     data: &'a [u8],
     pos: &mut usize,
     max: usize,
-    link: LinkType,
-    nanos: bool,
-    big_endian: bool,
+    format: RecordFormat,
+    lookahead: &mut Lookahead,
     on: &mut impl FnMut(Record<'a>),
 ) -> Option<Option<SkipReason>> {
+    let RecordFormat {
+        link,
+        nanos,
+        big_endian,
+    } = format;
     let frac_scale = if nanos { 1 } else { 1_000 };
-    // Each record's header gives the next one's offset, so reading a pcap is a chain of
-    // dependent loads, each a cache miss on a file read from the page cache. Prefetching the
-    // bytes PREFETCH_DISTANCE ahead line by line breaks the chain: measured on 1.46 GB of
-    // 1.4 kB packets, about 20 % less time per record in a scratch test; in 12 alternating
-    // runs of `analyze` on 1 M records, minimum 211 ms instead of 256, median 264 instead
-    // of 282.
-    let mut ahead = *pos + PREFETCH_DISTANCE;
     for _ in 0..max {
         let at = *pos;
-        while ahead < (at + 2 * PREFETCH_DISTANCE).min(data.len()) {
-            prefetch(&data[ahead]);
-            ahead += 64;
-        }
+        lookahead.advance(data, at, big_endian);
         if at == data.len() {
             return Some(None);
         }
@@ -540,6 +663,34 @@ mod tests {
                 let mut reader = source.reader();
                 while reader.read_batch(100, |_| {}) {}
                 assert_eq!(reader.position(), source.size());
+            }
+        }
+    }
+
+    /// The lookahead only prefetches: whichever way it goes, every record is read as written,
+    /// in batches of any size, and the prediction is trusted exactly when lengths repeat.
+    #[test]
+    fn lookahead_predicts_equal_lengths_and_streams_varying_ones() {
+        let equal: Vec<(u32, usize)> = vec![(100, 100); 1_000];
+        let varying: Vec<(u32, usize)> = (0..1_000u32)
+            .map(|i| {
+                let len = 20 + (i * 37) % 200;
+                (len, len as usize)
+            })
+            .collect();
+        for (records, predicted) in [(&equal, true), (&varying, false)] {
+            let source = PcapFileSource::from_bytes(pcap(false, false, records)).unwrap();
+            for batch in [1, 7, 4096] {
+                let mut reader = source.reader();
+                let mut lengths = Vec::new();
+                while reader.read_batch(batch, |r| match r {
+                    Record::Frame(f) => lengths.push(f.data.len() as u32),
+                    Record::Skipped(reason) => panic!("{reason:?}"),
+                }) {}
+                let expected: Vec<u32> = records.iter().map(|r| r.0).collect();
+                assert_eq!(lengths, expected, "batch {batch}");
+                assert_eq!(reader.lookahead.predict, predicted, "batch {batch}");
+                assert_eq!(reader.lookahead.count, 1_000);
             }
         }
     }

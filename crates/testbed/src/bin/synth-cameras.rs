@@ -1,6 +1,12 @@
 //! synth-cameras: writes a pcap of N H.264-over-RTP cameras (FU-A packets, marker on each
 //! frame's last packet, 25 fps), all sending to 10.0.0.1:5004 from their own address, in
-//! global time order. For benchmarks: `synth-cameras OUT.pcap CAMERAS PACKETS [PAYLOAD_BYTES]`.
+//! global time order. For benchmarks:
+//! `synth-cameras OUT.pcap CAMERAS PACKETS [PAYLOAD_BYTES|mixed]`.
+//!
+//! By default every packet carries PAYLOAD_BYTES (1,388) of payload, so every record has the
+//! same length. `mixed` gives each camera its own payload size between 1,200 and 1,460 bytes
+//! (as different encoder makes do) and makes each frame's last packet shorter (between 100
+//! bytes and the camera's size), so no two neighbouring records need have the same length.
 
 use std::io::BufWriter;
 use testbed::pcap_writer::{udp_frame, PcapWriter};
@@ -9,10 +15,14 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let out = args
         .get(1)
-        .expect("usage: synth-cameras OUT.pcap CAMERAS PACKETS [PAYLOAD_BYTES]");
+        .expect("usage: synth-cameras OUT.pcap CAMERAS PACKETS [PAYLOAD_BYTES|mixed]");
     let cameras: u32 = args.get(2).map_or(55_000, |s| s.parse().unwrap());
     let packets: u64 = args.get(3).map_or(1_000_000, |s| s.parse().unwrap());
-    let payload_len: usize = args.get(4).map_or(1_388, |s| s.parse().unwrap());
+    let mixed = args.get(4).is_some_and(|s| s == "mixed");
+    let payload_len: usize = match args.get(4) {
+        Some(s) if !mixed => s.parse().unwrap(),
+        _ => 1_388,
+    };
     // 1 Mbit/s per camera at this payload size, 25 frames/s.
     let pps = (1_000_000.0 / 8.0 / payload_len as f64).max(25.0);
     let round_ns = (1e9 / pps) as i64;
@@ -22,7 +32,7 @@ fn main() {
         std::fs::File::create(out).unwrap(),
     ))
     .unwrap();
-    let mut payload = vec![0u8; 12 + payload_len];
+    let mut payload = vec![0u8; 12 + 1_460.max(payload_len)];
     let start_ns: i64 = 1_767_225_600_000_000_000;
     let mut written = 0u64;
     let mut round = 0u64;
@@ -48,7 +58,18 @@ fn main() {
                 _ => 0x01,
             };
             let src = [10, 1 + (c >> 16) as u8, (c >> 8) as u8, c as u8];
-            let frame = udp_frame(src, 5004, [10, 0, 0, 1], 5004, &payload);
+            let len = if !mixed {
+                payload_len
+            } else {
+                // A fixed size per camera; a frame's last packet carries what is left.
+                let camera_len = 1_200 + (c as usize * 37) % 261;
+                if last_of_frame {
+                    100 + (frame_index as usize * 7_919 + c as usize * 104_729) % (camera_len - 99)
+                } else {
+                    camera_len
+                }
+            };
+            let frame = udp_frame(src, 5004, [10, 0, 0, 1], 5004, &payload[..12 + len]);
             let ns =
                 start_ns + round as i64 * round_ns + i64::from(c) * round_ns / i64::from(cameras);
             w.write_frame(ns, &frame, frame.len()).unwrap();
