@@ -1,5 +1,6 @@
 //! Per-flow analysis: discovery of RTP and MPEG-TS flows, RTP sequence accounting
-//! (RFC 3550 A.1), interarrival jitter (A.8), frame counting and payload detection.
+//! (RFC 3550 A.1), interarrival jitter (A.8), frame counting and payload detection, and
+//! MPEG-TS health (ETSI TR 101 290).
 //!
 //! Pure and deterministic: every function takes the packet and its arrival time and updates
 //! state; nothing reads a clock or does I/O, so the same capture always gives the same figures.
@@ -17,6 +18,7 @@ pub mod packet;
 pub mod report;
 pub mod seq;
 pub mod stream;
+pub mod ts;
 
 pub use analyzer::Analyzer;
 pub use config::AnalysisConfig;

@@ -45,7 +45,11 @@ pub fn ts_datagram_packet_size(buf: &[u8]) -> Option<usize> {
     [188usize, 204]
         .into_iter()
         .find(|&size| buf.len() % size == 0 && (buf.len() == size || buf[size] == SYNC_BYTE))
-        .or_else(|| [188usize, 204].into_iter().find(|&size| buf.len() % size == 0))
+        .or_else(|| {
+            [188usize, 204]
+                .into_iter()
+                .find(|&size| buf.len() % size == 0)
+        })
 }
 
 /// Why 188 bytes are not a usable TS packet.
@@ -253,6 +257,11 @@ pub const TABLE_STUFFING: u8 = 0xff;
 /// CRC-32/MPEG-2 (ISO/IEC 13818-1 annex A): a section whose CRC is right gives 0 over its
 /// whole length, CRC included.
 const CRC_MPEG2: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_MPEG_2);
+
+/// CRC-32/MPEG-2 of `bytes`: what a section's CRC_32 field holds for the bytes before it.
+pub fn crc32_mpeg2(bytes: &[u8]) -> u32 {
+    CRC_MPEG2.checksum(bytes)
+}
 
 /// The total length (header included) of a section whose first 3 bytes are `header`.
 pub fn section_total_len(header: [u8; 3]) -> usize {
