@@ -18,6 +18,7 @@ use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use wire::link::decode_udp;
 use wire::prefetch::prefetch;
+use wire::ts::ts_datagram_packet_size;
 use wire::{
     decode_frame, Decoded, Frame, LinkType, RtcpPacket, RtpPacket, SkipReason, UdpDatagram,
 };
@@ -86,6 +87,22 @@ struct Probation {
     candidate: Candidate,
     run: u8,
     held: Vec<MediaPacket>,
+    /// Copies of the held packets' TS payloads (empty for others), replayed into the TS
+    /// analysis on confirmation so no packet of a TS flow is left out.
+    held_ts: Vec<Box<[u8]>>,
+}
+
+/// A copy of a held packet's TS payload (RTP payload or UDP payload), empty when it is not TS.
+fn ts_copy(p: &MediaPacket, udp_payload: &[u8]) -> Box<[u8]> {
+    if p.ts_packets == 0 {
+        return Box::default();
+    }
+    let payload = if p.rtp.is_some() {
+        RtpPacket::new_checked(udp_payload).map_or(&[][..], |r| r.payload())
+    } else {
+        udp_payload
+    };
+    payload.into()
 }
 
 /// No entry in `ssrc_sets`.
@@ -378,13 +395,17 @@ impl Analyzer {
                     old.ssrc_changes += 1;
                     old.new_ssrc = Some(new);
                     let index = self.streams.len() as u32;
-                    self.streams.push(RtpStream::new(
+                    let mut fresh = RtpStream::new(
                         d.src,
                         d.dst,
                         new,
                         rtp.payload_type(),
                         self.config.clock_rate(rtp.payload_type()),
-                    ));
+                    );
+                    if rtp.payload_type() == 33 || p.ts_packets > 0 {
+                        fresh.carry_ts(self.config.ts);
+                    }
+                    self.streams.push(fresh);
                     self.discovery.confirmed += 1;
                     if *set == NO_SET {
                         *set = self.ssrc_sets.len() as u32;
@@ -395,16 +416,16 @@ impl Analyzer {
                     *stream = index;
                     index
                 };
-                self.streams[target as usize].update(&p);
+                self.streams[target as usize].update(&p, rtp.payload());
             }
             TupleState::Udp(i) => {
                 let flow = &mut self.udp_flows[*i as usize];
                 let p = MediaPacket::from_udp(arrival_ns, d.payload_len, d.payload);
-                if flow.kind == UdpKind::Ts && p.ts_packets == 0 {
+                if flow.kind == UdpKind::Ts && ts_datagram_packet_size(d.payload).is_none() {
                     self.skipped[SkipReason::TsInvalid.index()] += 1;
                     return;
                 }
-                flow.update(&p);
+                flow.update(&p, d.payload);
             }
             TupleState::Rtcp => self.on_rtcp(d),
             TupleState::Probation(_) => self.on_probation(index, arrival_ns, d),
@@ -464,6 +485,7 @@ impl Analyzer {
             candidate,
             run: 1,
             held: vec![p],
+            held_ts: vec![ts_copy(&p, d.payload)],
         };
         let state = if self.config.probation <= 1 {
             self.confirm(d.src, d.dst, probation)
@@ -502,6 +524,7 @@ impl Analyzer {
         let state = match p {
             Some(p) if usize::from(MAX_PROBATION) > prob.held.len() => {
                 prob.held.push(p);
+                prob.held_ts.push(ts_copy(&p, d.payload));
                 if prob.run >= self.config.probation {
                     self.confirm(d.src, d.dst, *prob)
                 } else {
@@ -522,12 +545,22 @@ impl Analyzer {
     fn confirm(&mut self, src: SocketAddr, dst: SocketAddr, prob: Probation) -> TupleState {
         self.discovery.confirmed += 1;
         match prob.candidate {
-            Candidate::Ts => self.new_udp_flow(src, dst, UdpKind::Ts, &prob.held),
+            Candidate::Ts => {
+                let mut flow = UdpFlow::new(src, dst, UdpKind::Ts, self.config.ts);
+                for (p, payload) in prob.held.iter().zip(&prob.held_ts) {
+                    flow.update(p, payload);
+                }
+                self.udp_flows.push(flow);
+                TupleState::Udp(self.udp_flows.len() as u32 - 1)
+            }
             Candidate::Rtp { ssrc, .. } => {
                 let pt = prob.held[0].rtp.map_or(0, |r| r.payload_type);
                 let mut stream = RtpStream::new(src, dst, ssrc, pt, self.config.clock_rate(pt));
-                for p in &prob.held {
-                    stream.update(p);
+                if pt == 33 || prob.held.iter().any(|p| p.ts_packets > 0) {
+                    stream.carry_ts(self.config.ts);
+                }
+                for (p, payload) in prob.held.iter().zip(&prob.held_ts) {
+                    stream.update(p, payload);
                 }
                 self.streams.push(stream);
                 TupleState::Rtp {
@@ -546,9 +579,9 @@ impl Analyzer {
         kind: UdpKind,
         packets: &[MediaPacket],
     ) -> TupleState {
-        let mut flow = UdpFlow::new(src, dst, kind);
+        let mut flow = UdpFlow::new(src, dst, kind, self.config.ts);
         for p in packets {
-            flow.update(p);
+            flow.update(p, &[]);
         }
         self.udp_flows.push(flow);
         TupleState::Udp(self.udp_flows.len() as u32 - 1)
@@ -575,6 +608,16 @@ impl Analyzer {
                 .unwrap_or(0);
         }
         let rtcp_unmatched = self.rtcp.values().sum();
+        for s in &mut self.streams {
+            if let Some(ts) = &mut s.ts {
+                ts.finish(s.volume.last_ns);
+            }
+        }
+        for f in &mut self.udp_flows {
+            if let Some(ts) = &mut f.ts {
+                ts.finish(f.volume.last_ns);
+            }
+        }
         AnalysisReport::build(
             self.capture,
             self.capture_bytes,

@@ -1,5 +1,7 @@
 //! What discovery accepts and how RTP clocks are chosen.
 
+use crate::ts::TsLimits;
+
 /// Settings of the analysis. `Default` gives the documented defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AnalysisConfig {
@@ -11,6 +13,8 @@ pub struct AnalysisConfig {
     pub clock_rates: [u32; 128],
     /// Most streams (SSRCs) tracked on one 4-tuple; more are skipped as `ssrc_limit`.
     pub max_ssrcs_per_tuple: usize,
+    /// Limits of the TR 101 290 checks on MPEG-TS flows.
+    pub ts: TsLimits,
 }
 
 /// Default payload types: dynamic 96-127, and the static video types 26 (JPEG), 32 (MPV),
@@ -28,6 +32,7 @@ impl Default for AnalysisConfig {
             probation: 3,
             clock_rates: [0; 128],
             max_ssrcs_per_tuple: 64,
+            ts: TsLimits::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::frames::PayloadFormat;
 use crate::stream::{RtpStream, UdpFlow, UdpKind, Volume};
+use crate::ts::{Indicator, TsAnalyzer};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -116,6 +117,218 @@ pub struct FlowReport {
     pub packet_rate_pps: f64,
     /// RTP figures (null for flows that are not RTP).
     pub rtp: Option<RtpReport>,
+    /// MPEG-TS figures (only on TS flows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ts: Option<TsReport>,
+}
+
+/// One TR 101 290 indicator's events.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IndicatorReport {
+    /// TR 101 290 priority (1, 2 or 3).
+    pub priority: u8,
+    /// Occurrences.
+    pub count: u64,
+    /// First occurrence, seconds since the capture's first packet (null when none).
+    pub first_s: Option<f64>,
+    /// Last occurrence.
+    pub last_s: Option<f64>,
+}
+
+/// The indicators in TR 101 290 order, as a JSON object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tr101290Report(pub Vec<(&'static str, IndicatorReport)>);
+
+impl Serialize for Tr101290Report {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, events) in &self.0 {
+            map.serialize_entry(name, events)?;
+        }
+        map.end()
+    }
+}
+
+/// One elementary stream of a program.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EsReport {
+    /// elementary_PID.
+    pub pid: u16,
+    /// stream_type.
+    pub stream_type: u8,
+    /// Codec name from the stream_type (and descriptors).
+    pub codec: &'static str,
+}
+
+/// One program of the PAT, with what its PMT and the SDT say.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ProgramReport {
+    /// program_number (the SDT's service_id).
+    pub number: u16,
+    /// PID of the PMT.
+    pub pmt_pid: u16,
+    /// PCR_PID (null when the PMT says none, or no PMT was seen).
+    pub pcr_pid: Option<u16>,
+    /// Service name from the SDT.
+    pub service_name: Option<String>,
+    /// Provider name from the SDT.
+    pub provider: Option<String>,
+    /// Elementary streams.
+    pub streams: Vec<EsReport>,
+}
+
+/// Figures of one PID.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PidReport {
+    /// The PID.
+    pub pid: u16,
+    /// What it carries: a table (`pat`, `pmt`, ...), a codec, `pcr`, `ca`, `null` or
+    /// `unreferenced`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Packets.
+    pub packets: u64,
+    /// Continuity events.
+    pub cc_errors: u64,
+    /// Packets estimated missing from the continuity counter.
+    pub missing_packets: u64,
+    /// Packets with transport_error_indicator.
+    pub transport_errors: u64,
+    /// Scrambled packets.
+    pub scrambled: u64,
+    /// PCRs.
+    pub pcrs: u64,
+    /// Largest PCR inaccuracy against the constant-rate estimate, ns.
+    pub pcr_jitter_ns_max: f64,
+    /// PCR_repetition_error events.
+    pub pcr_repetition_errors: u64,
+    /// PCR_discontinuity_indicator_error events.
+    pub pcr_discontinuity_errors: u64,
+    /// PCR_accuracy_error events.
+    pub pcr_accuracy_errors: u64,
+    /// PTS_error events.
+    pub pts_errors: u64,
+    /// CRC_error events.
+    pub crc_errors: u64,
+    /// PID_error events.
+    pub pid_errors: u64,
+}
+
+/// Which PSI/SI tables were seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct TablesReport {
+    /// PAT.
+    pub pat: bool,
+    /// CAT.
+    pub cat: bool,
+    /// NIT actual.
+    pub nit: bool,
+    /// SDT actual.
+    pub sdt: bool,
+    /// EIT present/following actual.
+    pub eit: bool,
+    /// TDT.
+    pub tdt: bool,
+}
+
+/// MPEG-TS figures of a flow.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TsReport {
+    /// TS packets.
+    pub packets: u64,
+    /// Packets with a reserved adaptation_field_control or an overlong adaptation field.
+    pub invalid_packets: u64,
+    /// transport_stream_id from the PAT.
+    pub transport_stream_id: Option<u16>,
+    /// Tables seen.
+    pub tables: TablesReport,
+    /// Programs of the PAT.
+    pub programs: Vec<ProgramReport>,
+    /// PIDs, by number.
+    pub pids: Vec<PidReport>,
+    /// TR 101 290 indicators.
+    pub tr101290: Tr101290Report,
+}
+
+impl TsReport {
+    fn new(ts: &TsAnalyzer, origin_ns: i64) -> Self {
+        let since = |ns: i64| round((ns - origin_ns) as f64 / 1e9, 9);
+        let mut pids: Vec<PidReport> = ts
+            .pids()
+            .iter()
+            .filter(|p| p.packets > 0 || p.pid_errors > 0)
+            .map(|p| PidReport {
+                pid: p.pid,
+                kind: p.role.as_str(),
+                packets: p.packets,
+                cc_errors: p.cc_errors,
+                missing_packets: p.missing_packets,
+                transport_errors: p.transport_errors,
+                scrambled: p.scrambled,
+                pcrs: p.pcrs,
+                pcr_jitter_ns_max: round(p.pcr_jitter_ns_max, 1),
+                pcr_repetition_errors: p.pcr_repetition_errors,
+                pcr_discontinuity_errors: p.pcr_discontinuity_errors,
+                pcr_accuracy_errors: p.pcr_accuracy_errors,
+                pts_errors: p.pts_errors,
+                crc_errors: p.crc_errors,
+                pid_errors: p.pid_errors,
+            })
+            .collect();
+        pids.sort_by_key(|p| p.pid);
+        TsReport {
+            packets: ts.packets,
+            invalid_packets: ts.invalid_packets,
+            transport_stream_id: ts.transport_stream_id,
+            tables: TablesReport {
+                pat: ts.transport_stream_id.is_some(),
+                cat: ts.si_present.cat,
+                nit: ts.si_present.nit,
+                sdt: ts.si_present.sdt,
+                eit: ts.si_present.eit,
+                tdt: ts.si_present.tdt,
+            },
+            programs: ts
+                .programs
+                .iter()
+                .map(|p| ProgramReport {
+                    number: p.number,
+                    pmt_pid: p.pmt_pid,
+                    pcr_pid: p.pcr_pid,
+                    service_name: p.service_name.clone(),
+                    provider: p.provider.clone(),
+                    streams: p
+                        .streams
+                        .iter()
+                        .map(|&(pid, stream_type, codec)| EsReport {
+                            pid,
+                            stream_type,
+                            codec,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            pids,
+            tr101290: Tr101290Report(
+                Indicator::ALL
+                    .iter()
+                    .map(|&i| {
+                        let e = ts.indicators.get(i);
+                        (
+                            i.as_str(),
+                            IndicatorReport {
+                                priority: i.priority(),
+                                count: e.count,
+                                first_s: (e.count > 0).then(|| since(e.first_ns)),
+                                last_s: (e.count > 0).then(|| since(e.last_ns)),
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// The whole report.
@@ -153,6 +366,7 @@ impl FlowReport {
             bitrate_bps,
             packet_rate_pps,
             rtp: None,
+            ts: None,
         }
     }
 }
@@ -243,6 +457,7 @@ impl AnalysisReport {
                 fps: round(fps, 3),
                 rtcp_packets: s.rtcp_packets,
             });
+            report.ts = s.ts.as_ref().map(|ts| TsReport::new(ts, origin));
             keyed.push(((s.dst, s.src, Some(s.ssrc)), report));
         }
         for f in &udp_flows {
@@ -255,7 +470,7 @@ impl AnalysisReport {
                 UdpKind::Ts => ("udp-ts", "mp2t"),
                 UdpKind::Other => ("udp", "unknown"),
             };
-            let report = FlowReport::new(
+            let mut report = FlowReport::new(
                 format!("{}>{}", f.src, f.dst),
                 f.src,
                 f.dst,
@@ -264,6 +479,7 @@ impl AnalysisReport {
                 &f.volume,
                 origin,
             );
+            report.ts = f.ts.as_ref().map(|ts| TsReport::new(ts, origin));
             keyed.push(((f.dst, f.src, None), report));
         }
         keyed.sort_by_key(|k| k.0);

@@ -4,7 +4,9 @@ use crate::frames::{FrameCounter, PayloadDetector, PayloadFormat};
 use crate::jitter::InterarrivalJitter;
 use crate::packet::MediaPacket;
 use crate::seq::{SeqVerdict, SequenceTracker};
+use crate::ts::{TsAnalyzer, TsLimits};
 use std::net::SocketAddr;
+use wire::ts::ts_datagram_packet_size;
 
 /// Packets, bytes and times common to every flow.
 #[derive(Clone, Copy, Debug, Default)]
@@ -61,6 +63,8 @@ pub struct RtpStream {
     pub new_ssrc: Option<u32>,
     /// RTCP packets attributed to this stream.
     pub rtcp_packets: u64,
+    /// MPEG-TS analysis, when the stream carries TS (PT 33 or TS-framed payloads).
+    pub ts: Option<Box<TsAnalyzer>>,
 }
 
 impl RtpStream {
@@ -87,11 +91,19 @@ impl RtpStream {
             ssrc_changes: 0,
             new_ssrc: None,
             rtcp_packets: 0,
+            ts: None,
         }
     }
 
-    /// Accounts one packet of this stream, in arrival order.
-    pub fn update(&mut self, p: &MediaPacket) {
+    /// Starts TS analysis on this stream (its payloads are TS).
+    pub fn carry_ts(&mut self, limits: TsLimits) {
+        self.ts
+            .get_or_insert_with(|| Box::new(TsAnalyzer::new(limits)));
+    }
+
+    /// Accounts one packet of this stream, in arrival order; `payload` is its RTP payload
+    /// (needed for TS analysis only: may be empty otherwise).
+    pub fn update(&mut self, p: &MediaPacket, payload: &[u8]) {
         let Some(rtp) = p.rtp else { return };
         if self.volume.packets > 0 {
             self.max_delta_ns = self
@@ -108,6 +120,13 @@ impl RtpStream {
             .update(p.arrival_ns, rtp.timestamp, self.clock_rate);
         self.frames.update(p.arrival_ns, rtp.marker, p.h264, p.h265);
         self.detector.update(p.ts_packets, p.h264, p.h265);
+        if let Some(ts) = &mut self.ts {
+            // Duplicates and strays returned above: a duplicated datagram is RTP's figure, not
+            // a TS continuity error (docs/figures.md).
+            if let Some(size) = ts_datagram_packet_size(payload) {
+                ts.on_datagram(p.arrival_ns, payload, size);
+            }
+        }
     }
 
     /// The detected payload format.
@@ -138,23 +157,34 @@ pub struct UdpFlow {
     pub volume: Volume,
     /// TS packets carried (TS flows).
     pub ts_packets: u64,
+    /// MPEG-TS analysis (TS flows).
+    pub ts: Option<Box<TsAnalyzer>>,
 }
 
 impl UdpFlow {
     /// A flow with no packet yet.
-    pub fn new(src: SocketAddr, dst: SocketAddr, kind: UdpKind) -> Self {
+    pub fn new(src: SocketAddr, dst: SocketAddr, kind: UdpKind, limits: TsLimits) -> Self {
         UdpFlow {
             src,
             dst,
             kind,
             volume: Volume::default(),
             ts_packets: 0,
+            ts: (kind == UdpKind::Ts).then(|| Box::new(TsAnalyzer::new(limits))),
         }
     }
-    /// Accounts one datagram.
-    pub fn update(&mut self, p: &MediaPacket) {
+
+    /// Accounts one datagram; `payload` is its UDP payload (needed for TS flows only).
+    pub fn update(&mut self, p: &MediaPacket, payload: &[u8]) {
         self.volume.add(p.arrival_ns, p.udp_payload_len);
-        self.ts_packets += u64::from(p.ts_packets);
+        if let Some(ts) = &mut self.ts {
+            if let Some(size) = ts_datagram_packet_size(payload) {
+                self.ts_packets += (payload.len() / size) as u64;
+                ts.on_datagram(p.arrival_ns, payload, size);
+            }
+        } else {
+            self.ts_packets += u64::from(p.ts_packets);
+        }
     }
 }
 
@@ -190,10 +220,10 @@ mod tests {
             96,
             90_000,
         );
-        s.update(&pkt(0, 1, 0, true));
-        s.update(&pkt(40, 2, 3600, true));
-        s.update(&pkt(45, 2, 3600, true));
-        s.update(&pkt(80, 3, 7200, true));
+        s.update(&pkt(0, 1, 0, true), &[]);
+        s.update(&pkt(40, 2, 3600, true), &[]);
+        s.update(&pkt(45, 2, 3600, true), &[]);
+        s.update(&pkt(80, 3, 7200, true), &[]);
         assert_eq!(s.seq.duplicates(), 1);
         assert_eq!(s.frames.frames(PayloadFormat::Unknown).0, 3);
         assert_eq!(s.jitter.max(), 0.0);

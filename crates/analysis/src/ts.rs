@@ -203,7 +203,7 @@ impl Indicators {
 }
 
 /// Sections of one PID put together across packets (2.4.4.1-2: pointer_field, stuffing).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct SectionAssembler {
     data: Vec<u8>,
     /// Whether `data` holds the start of a section still being collected.
@@ -293,7 +293,7 @@ impl PidRole {
 }
 
 /// State and figures of one PID.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PidState {
     /// The PID.
     pub pid: u16,
@@ -423,7 +423,7 @@ pub struct Program {
 }
 
 /// TS analysis of one flow.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TsAnalyzer {
     limits: TsLimits,
     /// TS packets seen (sync byte good or not).
