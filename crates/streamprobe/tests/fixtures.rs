@@ -277,3 +277,79 @@ fn inputs_found_by_fuzzing_do_not_crash() {
         }
     }
 }
+
+/// TS flows made by ffmpeg: the PSI is read (one program, the service name ffmpeg writes, the
+/// codecs), a clean stretch has no priority-1 event, and every analysed datagram's 7 TS
+/// packets are counted once: RTP duplicates are left out of the TS analysis.
+#[test]
+fn ts_flows_show_programs_tables_and_priority_one_events() {
+    for (name, clean) in [
+        ("variants/truncated.pcap", true),
+        ("impaired/capture.pcap", false),
+    ] {
+        let file = fixture(name);
+        let doc = analyze(&file);
+        let ts_flows: Vec<&Value> = doc["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "udp-ts" || f["kind"] == "rtp-ts")
+            .collect();
+        assert_eq!(ts_flows.len(), 2, "{name}");
+        for f in ts_flows {
+            let ts = &f["ts"];
+            let program = &ts["programs"][0];
+            assert_eq!(program["service_name"], "Service01", "{name}");
+            assert_eq!(program["provider"], "FFmpeg", "{name}");
+            let codecs: Vec<&str> = program["streams"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["codec"].as_str().unwrap())
+                .collect();
+            let expected: &[&str] = if f["kind"] == "udp-ts" {
+                &["h264", "aac"]
+            } else {
+                &["h264"]
+            };
+            assert_eq!(codecs, expected, "{name}");
+            assert_eq!(ts["tables"]["pat"], true);
+            assert_eq!(ts["tables"]["sdt"], true);
+            assert_eq!(ts["tables"]["cat"], false);
+            let packets = ts["packets"].as_u64().unwrap();
+            let datagrams = f["packets"].as_u64().unwrap();
+            if f["kind"] == "udp-ts" {
+                assert_eq!(packets * 188, f["bytes"].as_u64().unwrap(), "{name}");
+            } else {
+                let duplicates = f["rtp"]["duplicates"].as_u64().unwrap();
+                assert_eq!(packets, 7 * (datagrams - duplicates), "{name}");
+            }
+            let pid_packets: u64 = ts["pids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["packets"].as_u64().unwrap())
+                .sum();
+            // No sync byte was broken: every TS packet belongs to a PID.
+            assert_eq!(pid_packets, packets, "{name}");
+            let p1 = |key: &str| ts["tr101290"][key]["count"].as_u64().unwrap();
+            for key in [
+                "sync_loss",
+                "sync_byte_error",
+                "pat_error",
+                "pmt_error",
+                "pid_error",
+            ] {
+                assert_eq!(p1(key), 0, "{name} {key}");
+                assert_eq!(ts["tr101290"][key]["priority"], 1);
+            }
+            if clean {
+                assert_eq!(p1("cc_error"), 0, "{name}");
+            } else {
+                // Datagrams were lost on both flows: continuity shows it.
+                assert!(p1("cc_error") > 0, "{name}");
+                assert!(ts["tr101290"]["cc_error"]["first_s"].as_f64().unwrap() > 0.0);
+            }
+        }
+    }
+}
