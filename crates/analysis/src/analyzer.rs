@@ -18,7 +18,6 @@ use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use wire::link::decode_udp;
 use wire::prefetch::prefetch;
-use wire::ts::ts_datagram_packet_size;
 use wire::{
     decode_frame, Decoded, Frame, LinkType, RtcpPacket, RtpPacket, SkipReason, UdpDatagram,
 };
@@ -92,17 +91,14 @@ struct Probation {
     held_ts: Vec<Box<[u8]>>,
 }
 
-/// A copy of a held packet's TS payload (RTP payload or UDP payload), empty when it is not TS.
-fn ts_copy(p: &MediaPacket, udp_payload: &[u8]) -> Box<[u8]> {
+/// A copy of a held packet's media payload (RTP payload, or UDP payload) when it is TS;
+/// empty otherwise.
+fn ts_copy(p: &MediaPacket, media: &[u8]) -> Box<[u8]> {
     if p.ts_packets == 0 {
-        return Box::default();
-    }
-    let payload = if p.rtp.is_some() {
-        RtpPacket::new_checked(udp_payload).map_or(&[][..], |r| r.payload())
+        Box::default()
     } else {
-        udp_payload
-    };
-    payload.into()
+        media.into()
+    }
 }
 
 /// No entry in `ssrc_sets`.
@@ -421,11 +417,9 @@ impl Analyzer {
             TupleState::Udp(i) => {
                 let flow = &mut self.udp_flows[*i as usize];
                 let p = MediaPacket::from_udp(arrival_ns, d.payload_len, d.payload);
-                if flow.kind == UdpKind::Ts && ts_datagram_packet_size(d.payload).is_none() {
+                if !flow.update(&p, d.payload) {
                     self.skipped[SkipReason::TsInvalid.index()] += 1;
-                    return;
                 }
-                flow.update(&p, d.payload);
             }
             TupleState::Rtcp => self.on_rtcp(d),
             TupleState::Probation(_) => self.on_probation(index, arrival_ns, d),
@@ -462,7 +456,7 @@ impl Analyzer {
             self.on_rtcp(d);
             return;
         }
-        let (candidate, p) = if let Some(rtp) = self.rtp_candidate(d.payload) {
+        let (candidate, p, media) = if let Some(rtp) = self.rtp_candidate(d.payload) {
             let p = MediaPacket::from_rtp(arrival_ns, d.payload_len, &rtp);
             (
                 Candidate::Rtp {
@@ -470,6 +464,7 @@ impl Analyzer {
                     last_seq: rtp.sequence_number(),
                 },
                 p,
+                rtp.payload(),
             )
         } else {
             let p = MediaPacket::from_udp(arrival_ns, d.payload_len, d.payload);
@@ -478,14 +473,14 @@ impl Analyzer {
                 self.table.insert(key, hash, state);
                 return;
             }
-            (Candidate::Ts, p)
+            (Candidate::Ts, p, d.payload)
         };
         self.discovery.candidates += 1;
         let probation = Probation {
             candidate,
             run: 1,
             held: vec![p],
-            held_ts: vec![ts_copy(&p, d.payload)],
+            held_ts: vec![ts_copy(&p, media)],
         };
         let state = if self.config.probation <= 1 {
             self.confirm(d.src, d.dst, probation)
@@ -510,21 +505,22 @@ impl Analyzer {
                     1
                 };
                 *last_seq = seq;
-                Some(MediaPacket::from_rtp(arrival_ns, d.payload_len, &rtp))
+                let p = MediaPacket::from_rtp(arrival_ns, d.payload_len, &rtp);
+                Some((p, rtp.payload()))
             }
             (Candidate::Ts, None) => {
                 let p = MediaPacket::from_udp(arrival_ns, d.payload_len, d.payload);
                 (p.ts_packets > 0).then(|| {
                     prob.run += 1;
-                    p
+                    (p, d.payload)
                 })
             }
             _ => None,
         };
         let state = match p {
-            Some(p) if usize::from(MAX_PROBATION) > prob.held.len() => {
+            Some((p, media)) if usize::from(MAX_PROBATION) > prob.held.len() => {
                 prob.held.push(p);
-                prob.held_ts.push(ts_copy(&p, d.payload));
+                prob.held_ts.push(ts_copy(&p, media));
                 if prob.run >= self.config.probation {
                     self.confirm(d.src, d.dst, *prob)
                 } else {

@@ -2,7 +2,7 @@
 
 use crate::frames::PayloadFormat;
 use crate::stream::{RtpStream, UdpFlow, UdpKind, Volume};
-use crate::ts::{Indicator, TsAnalyzer};
+use crate::ts::{Indicator, PidFigures, TsAnalyzer};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -187,32 +187,9 @@ pub struct PidReport {
     /// `unreferenced`.
     #[serde(rename = "type")]
     pub kind: &'static str,
-    /// Packets.
-    pub packets: u64,
-    /// Continuity events.
-    pub cc_errors: u64,
-    /// Packets estimated missing from the continuity counter.
-    pub missing_packets: u64,
-    /// Packets with transport_error_indicator.
-    pub transport_errors: u64,
-    /// Scrambled packets.
-    pub scrambled: u64,
-    /// PCRs.
-    pub pcrs: u64,
-    /// Largest PCR inaccuracy against the constant-rate estimate, ns.
-    pub pcr_jitter_ns_max: f64,
-    /// PCR_repetition_error events.
-    pub pcr_repetition_errors: u64,
-    /// PCR_discontinuity_indicator_error events.
-    pub pcr_discontinuity_errors: u64,
-    /// PCR_accuracy_error events.
-    pub pcr_accuracy_errors: u64,
-    /// PTS_error events.
-    pub pts_errors: u64,
-    /// CRC_error events.
-    pub crc_errors: u64,
-    /// PID_error events.
-    pub pid_errors: u64,
+    /// Packets, continuity, PCR, PTS, CRC and PID_error figures.
+    #[serde(flatten)]
+    pub figures: PidFigures,
 }
 
 /// Which PSI/SI tables were seen.
@@ -257,23 +234,14 @@ impl TsReport {
         let mut pids: Vec<PidReport> = ts
             .pids()
             .iter()
-            .filter(|p| p.packets > 0 || p.pid_errors > 0)
+            .filter(|p| p.figures.packets > 0 || p.figures.pid_errors > 0)
             .map(|p| PidReport {
                 pid: p.pid,
                 kind: p.role.as_str(),
-                packets: p.packets,
-                cc_errors: p.cc_errors,
-                missing_packets: p.missing_packets,
-                transport_errors: p.transport_errors,
-                scrambled: p.scrambled,
-                pcrs: p.pcrs,
-                pcr_jitter_ns_max: round(p.pcr_jitter_ns_max, 1),
-                pcr_repetition_errors: p.pcr_repetition_errors,
-                pcr_discontinuity_errors: p.pcr_discontinuity_errors,
-                pcr_accuracy_errors: p.pcr_accuracy_errors,
-                pts_errors: p.pts_errors,
-                crc_errors: p.crc_errors,
-                pid_errors: p.pid_errors,
+                figures: PidFigures {
+                    pcr_jitter_ns_max: round(p.figures.pcr_jitter_ns_max, 1),
+                    ..p.figures
+                },
             })
             .collect();
         pids.sort_by_key(|p| p.pid);

@@ -175,16 +175,19 @@ impl UdpFlow {
     }
 
     /// Accounts one datagram; `payload` is its UDP payload (needed for TS flows only).
-    pub fn update(&mut self, p: &MediaPacket, payload: &[u8]) {
-        self.volume.add(p.arrival_ns, p.udp_payload_len);
+    /// Returns false, accounting nothing, when a TS flow's datagram is not TS-framed.
+    pub fn update(&mut self, p: &MediaPacket, payload: &[u8]) -> bool {
         if let Some(ts) = &mut self.ts {
-            if let Some(size) = ts_datagram_packet_size(payload) {
-                self.ts_packets += (payload.len() / size) as u64;
-                ts.on_datagram(p.arrival_ns, payload, size);
-            }
+            let Some(size) = ts_datagram_packet_size(payload) else {
+                return false;
+            };
+            self.ts_packets += (payload.len() / size) as u64;
+            ts.on_datagram(p.arrival_ns, payload, size);
         } else {
             self.ts_packets += u64::from(p.ts_packets);
         }
+        self.volume.add(p.arrival_ns, p.udp_payload_len);
+        true
     }
 }
 

@@ -348,9 +348,11 @@ const STREAM_DISTANCE: usize = 16 << 10;
 /// header lines for it; it also checks where the prediction made [`STRIDE_RECORDS`] records
 /// earlier said its record would be. Every [`VERDICT_RECORDS`] records the reader uses the
 /// prediction if at least [`VERDICT_HITS`] of them hit, and streams otherwise. Measured on
-/// 5 M records of 55,000 cameras (reading and analysis, alternating runs): equal lengths
-/// 0.73 s predicted against 1.1-1.2 s streamed; lengths differing from record to record,
-/// where prediction fails, streaming 1.07-1.15 s against 1.24-1.31 s for the scout alone.
+/// 5 M records of 55,000 cameras (reading and analysis, alternating runs): equal lengths,
+/// this reader 0.74-0.91 s against 1.29-1.56 s for streaming alone (3 pairs); lengths
+/// differing from record to record, where prediction fails, a prototype that always
+/// predicted took 1.24-1.31 s against 1.07-1.15 s for streaming (4 pairs, one streaming
+/// outlier at 1.85 s), hence the verdict.
 #[derive(Debug)]
 struct Lookahead {
     /// Offset of the next record the scout will read.

@@ -196,6 +196,21 @@ impl Pcr {
     /// The PCR wraps after 2^33 periods of 90 kHz (about 26.5 hours).
     pub const MODULUS: u64 = (1 << 33) * 300;
 
+    /// The 6 bytes of the adaptation field's PCR field (reserved bits set), as a muxer writes
+    /// them: the inverse of [`AdaptationField::pcr`].
+    pub fn to_bytes(self) -> [u8; 6] {
+        let base = (self.0 / 300) % (1 << 33);
+        let extension = self.0 % 300;
+        [
+            (base >> 25) as u8,
+            (base >> 17) as u8,
+            (base >> 9) as u8,
+            (base >> 1) as u8,
+            ((base & 1) << 7) as u8 | 0x7e | (extension >> 8) as u8,
+            extension as u8,
+        ]
+    }
+
     /// Ticks from `earlier` to `self`, across one wrap of the clock.
     pub fn ticks_since(self, earlier: Pcr) -> u64 {
         (self.0 + Self::MODULUS - earlier.0) % Self::MODULUS
@@ -226,6 +241,18 @@ pub fn pes_pts(payload: &[u8]) -> Option<u64> {
             | (u64::from(p[3]) << 7)
             | u64::from(p[4] >> 1),
     )
+}
+
+/// The 5 bytes of a PES header's PTS field (PTS only, marker bits set): the inverse of
+/// [`pes_pts`].
+pub fn pts_bytes(pts: u64) -> [u8; 5] {
+    [
+        0x21 | ((pts >> 29) as u8 & 0x0e),
+        (pts >> 22) as u8,
+        ((pts >> 14) as u8 & 0xfe) | 1,
+        (pts >> 7) as u8,
+        ((pts << 1) as u8) | 1,
+    ]
 }
 
 /// Why assembled bytes are not a section.
@@ -569,16 +596,8 @@ mod tests {
         // PCR base 0x1_2345_6789 (33 bits), extension 0x123.
         let base: u64 = 0x1_2345_6789;
         let ext: u64 = 0x123;
-        let pcr = [
-            (base >> 25) as u8,
-            (base >> 17) as u8,
-            (base >> 9) as u8,
-            (base >> 1) as u8,
-            ((base & 1) << 7) as u8 | 0x7e | (ext >> 8) as u8,
-            ext as u8,
-        ];
         let mut af = vec![7, 0x80 | 0x10];
-        af.extend_from_slice(&pcr);
+        af.extend_from_slice(&Pcr(base * 300 + ext).to_bytes());
         let p = packet([0x47, 0x01, 0x00, 0x30], &af);
         let ts = TsPacket::new_checked(&p).unwrap();
         let a = ts.adaptation().unwrap();
@@ -612,13 +631,7 @@ mod tests {
     fn pes_pts_is_read() {
         let pts: u64 = 0x1_fedc_ba98 & ((1 << 33) - 1);
         let mut pes = vec![0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 5];
-        pes.extend_from_slice(&[
-            0x21 | ((pts >> 29) as u8 & 0x0e),
-            (pts >> 22) as u8,
-            ((pts >> 14) as u8 & 0xfe) | 1,
-            (pts >> 7) as u8,
-            ((pts << 1) as u8) | 1,
-        ]);
+        pes.extend_from_slice(&pts_bytes(pts));
         assert_eq!(pes_pts(&pes), Some(pts));
         pes[7] = 0; // no PTS
         assert_eq!(pes_pts(&pes), None);
