@@ -11,13 +11,13 @@
 use crate::config::{AnalysisConfig, MAX_PROBATION};
 use crate::defrag::{FragmentOutcome, Reassembler};
 use crate::packet::MediaPacket;
-use crate::report::{AnalysisReport, Discovery};
+use crate::report::{AnalysisReport, CaptureReport, Discovery};
 use crate::stream::{RtpStream, UdpFlow, UdpKind, Volume};
 use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use wire::link::decode_udp;
-use wire::prefetch::prefetch;
+use wire::prefetch::{prefetch, prefetch_prefix};
 use wire::{
     decode_frame, Decoded, Frame, LinkType, RtcpPacket, RtpPacket, SkipReason, UdpDatagram,
 };
@@ -290,7 +290,7 @@ impl Analyzer {
             }
             for i in hints.iter().flatten() {
                 if let TupleState::Rtp { stream, .. } = self.table.tuples[*i as usize].state {
-                    prefetch(&self.streams[stream as usize]);
+                    prefetch_prefix(&self.streams[stream as usize], RtpStream::HOT_BYTES);
                 }
             }
             for ((decoded, key), f) in decoded.iter().zip(&keys).zip(group) {
@@ -401,6 +401,7 @@ impl Analyzer {
                     if rtp.payload_type() == 33 || p.ts_packets > 0 {
                         fresh.carry_ts(self.config.ts);
                     }
+                    fresh.delivery = self.config.delivery(d.dst.ip());
                     self.streams.push(fresh);
                     self.discovery.confirmed += 1;
                     if *set == NO_SET {
@@ -543,6 +544,7 @@ impl Analyzer {
         match prob.candidate {
             Candidate::Ts => {
                 let mut flow = UdpFlow::new(src, dst, UdpKind::Ts, self.config.ts);
+                flow.delivery = self.config.delivery(dst.ip());
                 for (p, payload) in prob.held.iter().zip(&prob.held_ts) {
                     flow.update(p, payload);
                 }
@@ -555,6 +557,7 @@ impl Analyzer {
                 if pt == 33 || prob.held.iter().any(|p| p.ts_packets > 0) {
                     stream.carry_ts(self.config.ts);
                 }
+                stream.delivery = self.config.delivery(dst.ip());
                 for (p, payload) in prob.held.iter().zip(&prob.held_ts) {
                     stream.update(p, payload);
                 }
@@ -576,6 +579,7 @@ impl Analyzer {
         packets: &[MediaPacket],
     ) -> TupleState {
         let mut flow = UdpFlow::new(src, dst, kind, self.config.ts);
+        flow.delivery.group = self.config.groups.lookup(dst.ip());
         for p in packets {
             flow.update(p, &[]);
         }
@@ -605,23 +609,24 @@ impl Analyzer {
         }
         let rtcp_unmatched = self.rtcp.values().sum();
         for s in &mut self.streams {
-            if let Some(ts) = &mut s.ts {
-                ts.finish(s.volume.last_ns);
-            }
+            s.finish();
         }
         for f in &mut self.udp_flows {
-            if let Some(ts) = &mut f.ts {
-                ts.finish(f.volume.last_ns);
-            }
+            f.finish();
         }
-        AnalysisReport::build(
-            self.capture,
+        let capture = CaptureReport::new(
+            &self.capture,
             self.capture_bytes,
-            self.skipped,
+            &self.skipped,
             self.discovery,
             rtcp_unmatched,
+        );
+        AnalysisReport::build(
+            capture,
+            self.capture.first_ns,
             self.streams,
             self.udp_flows,
+            &self.config.groups,
         )
     }
 }

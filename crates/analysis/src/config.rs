@@ -1,9 +1,13 @@
 //! What discovery accepts and how RTP clocks are chosen.
 
+use crate::group::MonitorGroups;
+use crate::mdi::MdiMeter;
+use crate::stream::Delivery;
 use crate::ts::TsLimits;
+use std::net::IpAddr;
 
 /// Settings of the analysis. `Default` gives the documented defaults.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AnalysisConfig {
     /// Payload types that may start an RTP stream (bit n = PT n).
     pub rtp_payload_types: u128,
@@ -15,6 +19,10 @@ pub struct AnalysisConfig {
     pub max_ssrcs_per_tuple: usize,
     /// Limits of the TR 101 290 checks on MPEG-TS flows.
     pub ts: TsLimits,
+    /// Monitor groups.
+    pub groups: MonitorGroups,
+    /// Length of the MDI intervals, ns (1 s).
+    pub mdi_interval_ns: i64,
 }
 
 /// Default payload types: dynamic 96-127, and the static video types 26 (JPEG), 32 (MPV),
@@ -33,6 +41,8 @@ impl Default for AnalysisConfig {
             clock_rates: [0; 128],
             max_ssrcs_per_tuple: 64,
             ts: TsLimits::default(),
+            groups: MonitorGroups::default(),
+            mdi_interval_ns: 1_000_000_000,
         }
     }
 }
@@ -41,6 +51,18 @@ impl AnalysisConfig {
     /// True when `pt` may start an RTP stream.
     pub fn accepts_payload_type(&self, pt: u8) -> bool {
         pt < 128 && self.rtp_payload_types & (1u128 << pt) != 0
+    }
+
+    /// A new flow's monitor group (by its destination) and MDI meter.
+    pub fn delivery(&self, dst: IpAddr) -> Delivery {
+        let group = self.groups.lookup(dst);
+        let rate = group
+            .and_then(|g| self.groups.get(g))
+            .map(|g| g.media_rate_bps);
+        Delivery {
+            group,
+            mdi: MdiMeter::new(self.mdi_interval_ns, rate),
+        }
     }
 
     /// The RTP clock rate for a payload type: the configured one, else RFC 3551's for static

@@ -27,6 +27,8 @@ pub struct MediaPacket {
     pub arrival_ns: i64,
     /// UDP payload length as sent.
     pub udp_payload_len: u16,
+    /// Media bytes: the RTP payload of RTP packets, the UDP payload otherwise.
+    pub media_len: u16,
     /// RTP header, for RTP flows.
     pub rtp: Option<RtpFields>,
     /// TS packets in the (RTP) payload, 0 when it is not TS-framed.
@@ -50,6 +52,7 @@ impl MediaPacket {
         MediaPacket {
             arrival_ns,
             udp_payload_len,
+            media_len: payload.len() as u16,
             rtp: Some(RtpFields {
                 seq: rtp.sequence_number(),
                 timestamp: rtp.timestamp(),
@@ -69,6 +72,7 @@ impl MediaPacket {
         MediaPacket {
             arrival_ns,
             udp_payload_len,
+            media_len: payload.len() as u16,
             rtp: None,
             ts_packets,
             h264: NalSummary::default(),

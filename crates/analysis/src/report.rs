@@ -1,7 +1,9 @@
 //! The offline report: plain data, serialised by the binary as `streamprobe.analyze/1`.
 
 use crate::frames::PayloadFormat;
-use crate::stream::{RtpStream, UdpFlow, UdpKind, Volume};
+use crate::group::{MonitorGroups, SlaLimits};
+use crate::mdi::MdiSummary;
+use crate::stream::{Delivery, RtpStream, UdpFlow, UdpKind, Volume};
 use crate::ts::{Indicator, PidFigures, TsAnalyzer};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -120,6 +122,147 @@ pub struct FlowReport {
     /// MPEG-TS figures (only on TS flows).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ts: Option<TsReport>,
+    /// The monitor group (longest prefix match on the destination), null when none.
+    pub group: Option<String>,
+    /// Media Delivery Index (RFC 4445), null for flows that are not media.
+    pub mdi: Option<MdiReport>,
+    /// SLA verdict, when the flow's group sets limits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sla: Option<SlaReport>,
+}
+
+/// MDI figures of a flow over its one-second intervals (definitions in `docs/figures.md`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MdiReport {
+    /// The media rate: the group's, else the mean of the intervals' measured rates, bit/s.
+    pub rate_bps: u64,
+    /// `group`, `pcr` (TS: derived from PCRs) or `measured` (the intervals' mean rate).
+    pub rate_source: &'static str,
+    /// Intervals (whole seconds of packet time the flow had packets in).
+    pub intervals: u64,
+    /// Delay Factor of the last interval, ms.
+    pub df_ms_last: Option<f64>,
+    /// Smallest DF, ms.
+    pub df_ms_min: Option<f64>,
+    /// Largest DF, ms.
+    pub df_ms_max: Option<f64>,
+    /// Mean DF over intervals, ms.
+    pub df_ms_avg: Option<f64>,
+    /// Media Loss Rate of the last interval, packets/s.
+    pub mlr_last: f64,
+    /// Smallest MLR.
+    pub mlr_min: f64,
+    /// Largest MLR.
+    pub mlr_max: f64,
+    /// Mean MLR over intervals.
+    pub mlr_avg: f64,
+    /// Media packets lost or out of order over the flow (TS packets for TS flows).
+    pub lost_total: u64,
+}
+
+impl MdiReport {
+    fn new(m: &MdiSummary) -> Option<Self> {
+        if m.mlr.count == 0 {
+            return None;
+        }
+        let df = |x: f64| (m.df_ms.count > 0).then(|| round(x, 6));
+        Some(MdiReport {
+            rate_bps: m.rate_bps.mean().round() as u64,
+            rate_source: m.rate_source.as_str(),
+            intervals: m.mlr.count,
+            df_ms_last: df(m.df_ms.last),
+            df_ms_min: df(m.df_ms.min),
+            df_ms_max: df(m.df_ms.max),
+            df_ms_avg: df(m.df_ms.mean()),
+            mlr_last: round(m.mlr.last, 6),
+            mlr_min: round(m.mlr.min, 6),
+            mlr_max: round(m.mlr.max, 6),
+            mlr_avg: round(m.mlr.mean(), 6),
+            lost_total: m.lost_total,
+        })
+    }
+}
+
+/// One broken SLA limit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SlaViolation {
+    /// The limit's config key (`max_loss_pct`, `min_fps`, ...).
+    pub limit: &'static str,
+    /// Its configured value.
+    pub threshold: f64,
+    /// The flow's figure that broke it (the worst interval for `max_df_ms` and `max_mlr`).
+    pub value: f64,
+}
+
+/// A flow judged against its group's SLA limits.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SlaReport {
+    /// Limits broken; empty when the flow kept its SLA.
+    pub violations: Vec<SlaViolation>,
+    /// Limits that could not be judged on this flow (e.g. `min_fps` on TS, `max_jitter_ms`
+    /// without RTP).
+    pub not_judged: Vec<&'static str>,
+}
+
+impl SlaReport {
+    /// Judges a flow's report against `limits`.
+    fn judge(limits: &SlaLimits, flow: &FlowReport, loss_pct: Option<f64>) -> Self {
+        let rtp = flow.rtp.as_ref();
+        let mdi = flow.mdi.as_ref();
+        let fps = rtp.filter(|r| r.frames > 1).map(|r| r.fps);
+        let bitrate = (flow.packets > 1).then_some(flow.bitrate_bps as f64);
+        // (key, threshold, the flow's value, true when the value must stay at or below it)
+        let checks = [
+            ("min_fps", limits.min_fps, fps, false),
+            (
+                "min_bitrate_bps",
+                limits.min_bitrate_bps.map(|b| b as f64),
+                bitrate,
+                false,
+            ),
+            (
+                "max_bitrate_bps",
+                limits.max_bitrate_bps.map(|b| b as f64),
+                bitrate,
+                true,
+            ),
+            ("max_loss_pct", limits.max_loss_pct, loss_pct, true),
+            (
+                "max_jitter_ms",
+                limits.max_jitter_ms,
+                rtp.map(|r| r.jitter_ms_max),
+                true,
+            ),
+            (
+                "max_df_ms",
+                limits.max_df_ms,
+                mdi.and_then(|m| m.df_ms_max),
+                true,
+            ),
+            ("max_mlr", limits.max_mlr, mdi.map(|m| m.mlr_max), true),
+        ];
+        let mut report = SlaReport {
+            violations: Vec::new(),
+            not_judged: Vec::new(),
+        };
+        for (limit, threshold, value, at_most) in checks {
+            let Some(threshold) = threshold else { continue };
+            match value {
+                None => report.not_judged.push(limit),
+                Some(value)
+                    if (at_most && value > threshold) || (!at_most && value < threshold) =>
+                {
+                    report.violations.push(SlaViolation {
+                        limit,
+                        threshold,
+                        value,
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        report
+    }
 }
 
 /// One TR 101 290 indicator's events.
@@ -335,7 +478,20 @@ impl FlowReport {
             packet_rate_pps,
             rtp: None,
             ts: None,
+            group: None,
+            mdi: None,
+            sla: None,
         }
+    }
+
+    /// Fills in the group, MDI and SLA verdict; `loss_pct` is the flow's loss for the SLA.
+    fn deliver(&mut self, delivery: &Delivery, groups: &MonitorGroups, loss_pct: Option<f64>) {
+        let group = delivery.group.and_then(|g| groups.get(g));
+        self.group = group.map(|g| g.name.clone());
+        self.mdi = MdiReport::new(delivery.mdi.summary());
+        self.sla = group
+            .filter(|g| !g.sla.is_empty())
+            .map(|g| SlaReport::judge(&g.sla, self, loss_pct));
     }
 }
 
@@ -382,17 +538,41 @@ pub fn rfc3339_ns(ns: i64) -> String {
     )
 }
 
-impl AnalysisReport {
-    pub(crate) fn build(
-        capture: Volume,
+impl CaptureReport {
+    /// The capture's totals; `other_udp` is filled in by [`AnalysisReport::build`].
+    pub(crate) fn new(
+        capture: &Volume,
         capture_bytes: u64,
-        skipped: [u64; SkipReason::ALL.len()],
+        skipped: &[u64; SkipReason::ALL.len()],
         discovery: Discovery,
         rtcp_unmatched: u64,
+    ) -> Self {
+        CaptureReport {
+            file: String::new(),
+            start: (capture.packets > 0).then(|| rfc3339_ns(capture.first_ns)),
+            packets: capture.packets,
+            bytes: capture_bytes,
+            duration_s: seconds(capture.last_ns.saturating_sub(capture.first_ns)),
+            skipped: SkipReason::ALL
+                .iter()
+                .map(|r| (r.as_str(), skipped[r.index()]))
+                .collect(),
+            discovery,
+            other_udp: OtherUdp::default(),
+            rtcp_unmatched,
+        }
+    }
+}
+
+impl AnalysisReport {
+    /// The report on flows seen from `origin` (the capture's first packet, ns).
+    pub(crate) fn build(
+        mut capture: CaptureReport,
+        origin: i64,
         streams: Vec<RtpStream>,
         udp_flows: Vec<UdpFlow>,
+        groups: &MonitorGroups,
     ) -> AnalysisReport {
-        let origin = capture.first_ns;
         let mut keyed = Vec::with_capacity(streams.len() + udp_flows.len());
         let mut other = OtherUdp::default();
         for s in &streams {
@@ -426,6 +606,10 @@ impl AnalysisReport {
                 rtcp_packets: s.rtcp_packets,
             });
             report.ts = s.ts.as_ref().map(|ts| TsReport::new(ts, origin));
+            let expected = s.seq.expected();
+            let loss_pct =
+                (expected > 0).then(|| round(s.seq.lost() as f64 * 100.0 / expected as f64, 6));
+            report.deliver(&s.delivery, groups, loss_pct);
             keyed.push(((s.dst, s.src, Some(s.ssrc)), report));
         }
         for f in &udp_flows {
@@ -448,24 +632,18 @@ impl AnalysisReport {
                 origin,
             );
             report.ts = f.ts.as_ref().map(|ts| TsReport::new(ts, origin));
+            // TS over UDP: TS packets estimated missing by continuity, of those sent.
+            let loss_pct = f.ts.as_ref().map(|ts| {
+                let sent = ts.packets + ts.missing_packets;
+                round(ts.missing_packets as f64 * 100.0 / sent.max(1) as f64, 6)
+            });
+            report.deliver(&f.delivery, groups, loss_pct);
             keyed.push(((f.dst, f.src, None), report));
         }
         keyed.sort_by_key(|k| k.0);
+        capture.other_udp = other;
         AnalysisReport {
-            capture: CaptureReport {
-                file: String::new(),
-                start: (capture.packets > 0).then(|| rfc3339_ns(capture.first_ns)),
-                packets: capture.packets,
-                bytes: capture_bytes,
-                duration_s: seconds(capture.last_ns.saturating_sub(capture.first_ns)),
-                skipped: SkipReason::ALL
-                    .iter()
-                    .map(|r| (r.as_str(), skipped[r.index()]))
-                    .collect(),
-                discovery,
-                other_udp: other,
-                rtcp_unmatched,
-            },
+            capture,
             flows: keyed.into_iter().map(|(_, f)| f).collect(),
         }
     }

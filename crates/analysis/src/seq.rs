@@ -43,6 +43,7 @@ pub struct SequenceTracker {
     duplicates: u64,
     reordered: u64,
     restarts: u64,
+    gaps: u64,
 }
 
 impl SequenceTracker {
@@ -65,6 +66,7 @@ impl SequenceTracker {
             };
             self.window |= 1;
             self.highest += i64::from(forward);
+            self.gaps += u64::from(forward - 1);
             self.unique += 1;
             self.bad_seq = None;
             return SeqVerdict::InOrder;
@@ -137,6 +139,11 @@ impl SequenceTracker {
     pub fn reordered(&self) -> u64 {
         self.reordered
     }
+    /// Numbers skipped by in-order arrivals when they arrived: each missing number counts
+    /// once, whether it comes later (out of order) or never (RFC 4445's media loss).
+    pub fn gaps(&self) -> u64 {
+        self.gaps
+    }
     /// Confirmed restarts (A.1 bad_seq logic).
     pub fn restarts(&self) -> u64 {
         self.restarts
@@ -163,6 +170,8 @@ mod tests {
             (t.expected(), t.lost(), t.duplicates(), t.reordered()),
             (8, 1, 1, 1)
         );
+        // 3 and 6 were missing when 4 and 7 came; 3 came late.
+        assert_eq!(t.gaps(), 2);
     }
 
     #[test]

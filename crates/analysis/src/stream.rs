@@ -2,11 +2,31 @@
 
 use crate::frames::{FrameCounter, PayloadDetector, PayloadFormat};
 use crate::jitter::InterarrivalJitter;
+use crate::mdi::MdiMeter;
 use crate::packet::MediaPacket;
 use crate::seq::{SeqVerdict, SequenceTracker};
 use crate::ts::{TsAnalyzer, TsLimits};
 use std::net::SocketAddr;
-use wire::ts::ts_datagram_packet_size;
+use wire::ts::{ts_datagram_packet_size, PACKET_LEN};
+
+/// A flow's monitor group and its Media Delivery Index.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// Index of the flow's monitor group (longest prefix match on the destination).
+    pub group: Option<u16>,
+    /// MDI (RFC 4445).
+    pub mdi: MdiMeter,
+}
+
+impl Delivery {
+    /// No group, one-second intervals, measured media rate.
+    pub fn ungrouped() -> Self {
+        Delivery {
+            group: None,
+            mdi: MdiMeter::new(1_000_000_000, None),
+        }
+    }
+}
 
 /// Packets, bytes and times common to every flow.
 #[derive(Clone, Copy, Debug, Default)]
@@ -32,9 +52,105 @@ impl Volume {
     }
 }
 
+/// Most RTP datagrams of a TS stream held while a gap in sequence numbers waits to be filled.
+pub const REORDER_DEPTH: usize = 32;
+/// Longest a datagram is held for a gap before it, ns.
+pub const REORDER_WAIT_NS: i64 = 100_000_000;
+
+/// Puts the datagrams of an RTP stream carrying TS back in sequence order before TS analysis,
+/// as a receiver's RTP buffer does (RFC 3550 section 2; SMPTE 2022-1 receivers likewise): a
+/// datagram that arrives within [`REORDER_DEPTH`] datagrams and [`REORDER_WAIT_NS`] of its
+/// place is no continuity error; one later than that is dropped, and continuity shows its
+/// packets as missing. In-order datagrams pass straight through without a copy.
+#[derive(Clone, Debug, Default)]
+pub struct TsReorder {
+    next: Option<u16>,
+    /// Held datagrams (sequence number, arrival, payload), by distance from `next`.
+    held: Vec<(u16, i64, Box<[u8]>)>,
+    /// Datagrams dropped as too late.
+    pub too_late: u64,
+}
+
+impl TsReorder {
+    /// Hands `payload` (sequence number `seq`) to `feed` in sequence order. Returns false when
+    /// the datagram came too late to be put in its place.
+    pub fn push(
+        &mut self,
+        seq: u16,
+        at: i64,
+        payload: &[u8],
+        mut feed: impl FnMut(i64, &[u8]),
+    ) -> bool {
+        let next = *self.next.get_or_insert(seq);
+        let ahead = seq.wrapping_sub(next);
+        if ahead >= 0x8000 {
+            self.too_late += 1;
+            return false;
+        }
+        if ahead == 0 && self.held.is_empty() {
+            feed(at, payload);
+            self.next = Some(seq.wrapping_add(1));
+            return true;
+        }
+        let place = self
+            .held
+            .partition_point(|h| h.0.wrapping_sub(next) < ahead);
+        self.held.insert(place, (seq, at, payload.into()));
+        self.release(at, &mut feed);
+        true
+    }
+
+    fn release(&mut self, now: i64, feed: &mut impl FnMut(i64, &[u8])) {
+        loop {
+            let Some(&(seq, held_at, _)) = self.held.first() else {
+                return;
+            };
+            let next = self.next.unwrap_or(seq);
+            // Give up on a gap when too much waits behind it, or for too long.
+            if seq != next && self.held.len() <= REORDER_DEPTH && now - held_at <= REORDER_WAIT_NS {
+                return;
+            }
+            let (seq, at, payload) = self.held.remove(0);
+            feed(at, &payload);
+            self.next = Some(seq.wrapping_add(1));
+        }
+    }
+
+    /// Hands over everything still held, in order (the stream ended or restarted).
+    pub fn flush(&mut self, mut feed: impl FnMut(i64, &[u8])) {
+        for (_, at, payload) in self.held.drain(..) {
+            feed(at, &payload);
+        }
+        self.next = None;
+    }
+}
+
 /// One RTP stream: RFC 3550 A.1 / A.8 state plus frame counting.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct RtpStream {
+    // The fields every packet touches come first, in declared order (`repr(C)`), so the flow
+    // table prefetches just these lines ([`RtpStream::HOT_BYTES`]) and not the cold tail.
+    /// Packets, bytes, times.
+    pub volume: Volume,
+    /// Largest gap between consecutive arrivals, ns.
+    pub max_delta_ns: i64,
+    /// Clock rate used for jitter, in Hz.
+    pub clock_rate: u32,
+    /// Payload format detection.
+    pub detector: PayloadDetector,
+    /// Sequence accounting.
+    pub seq: SequenceTracker,
+    /// Interarrival jitter.
+    pub jitter: InterarrivalJitter,
+    /// Frames.
+    pub frames: FrameCounter,
+    /// MPEG-TS analysis, when the stream carries TS (PT 33 or TS-framed payloads).
+    pub ts: Option<Box<TsAnalyzer>>,
+    /// Monitor group and MDI.
+    pub delivery: Delivery,
+    /// Sequence order restored before TS analysis.
+    pub reorder: TsReorder,
     /// Source address and port.
     pub src: SocketAddr,
     /// Destination address and port.
@@ -43,31 +159,18 @@ pub struct RtpStream {
     pub ssrc: u32,
     /// Payload type of the first packet.
     pub payload_type: u8,
-    /// Clock rate used for jitter, in Hz.
-    pub clock_rate: u32,
-    /// Packets, bytes, times.
-    pub volume: Volume,
-    /// Sequence accounting.
-    pub seq: SequenceTracker,
-    /// Interarrival jitter.
-    pub jitter: InterarrivalJitter,
-    /// Frames.
-    pub frames: FrameCounter,
-    /// Payload format detection.
-    pub detector: PayloadDetector,
-    /// Largest gap between consecutive arrivals, ns.
-    pub max_delta_ns: i64,
     /// SSRCs that replaced this one on the same 4-tuple.
     pub ssrc_changes: u64,
     /// The last SSRC that replaced this one.
     pub new_ssrc: Option<u32>,
     /// RTCP packets attributed to this stream.
     pub rtcp_packets: u64,
-    /// MPEG-TS analysis, when the stream carries TS (PT 33 or TS-framed payloads).
-    pub ts: Option<Box<TsAnalyzer>>,
 }
 
 impl RtpStream {
+    /// Bytes at the start of the struct that an ordinary packet reads or writes.
+    pub const HOT_BYTES: usize = std::mem::offset_of!(RtpStream, reorder);
+
     /// A stream that has not seen a packet yet.
     pub fn new(
         src: SocketAddr,
@@ -92,6 +195,8 @@ impl RtpStream {
             new_ssrc: None,
             rtcp_packets: 0,
             ts: None,
+            reorder: TsReorder::default(),
+            delivery: Delivery::ungrouped(),
         }
     }
 
@@ -111,27 +216,71 @@ impl RtpStream {
                 .max(p.arrival_ns.saturating_sub(self.volume.last_ns));
         }
         self.volume.add(p.arrival_ns, p.udp_payload_len);
-        match self.seq.update(rtp.seq) {
+        let gaps = self.seq.gaps();
+        let verdict = self.seq.update(rtp.seq);
+        match verdict {
             SeqVerdict::Duplicate | SeqVerdict::Stray => return,
-            SeqVerdict::Restart => self.jitter.reset_reference(),
+            SeqVerdict::Restart => {
+                self.jitter.reset_reference();
+                if let Some(ts) = &mut self.ts {
+                    self.reorder.flush(|at, payload| feed_ts(ts, at, payload));
+                }
+            }
             SeqVerdict::First | SeqVerdict::InOrder | SeqVerdict::Late => {}
         }
         self.jitter
             .update(p.arrival_ns, rtp.timestamp, self.clock_rate);
         self.frames.update(p.arrival_ns, rtp.marker, p.h264, p.h265);
         self.detector.update(p.ts_packets, p.h264, p.h265);
+        // Duplicates and strays returned above: a duplicated datagram is RTP's figure, not a
+        // TS continuity error, and a receiver drops it before its buffer (docs/figures.md).
         if let Some(ts) = &mut self.ts {
-            // Duplicates and strays returned above: a duplicated datagram is RTP's figure, not
-            // a TS continuity error (docs/figures.md).
-            if let Some(size) = ts_datagram_packet_size(payload) {
-                ts.on_datagram(p.arrival_ns, payload, size);
-            }
+            let missing = ts.missing_packets;
+            let packets = ts_datagram_packet_size(payload).map_or(0, |size| payload.len() / size);
+            let in_place = self
+                .reorder
+                .push(rtp.seq, p.arrival_ns, payload, |at, payload| {
+                    feed_ts(ts, at, payload)
+                });
+            let media = (packets * PACKET_LEN) as u32;
+            // RFC 4445 counts out-of-order packets with the lost ones: a late datagram put
+            // back in its place counts its TS packets; one too late to be put back is already
+            // counted by continuity as missing.
+            let out_of_order = if verdict == SeqVerdict::Late && in_place {
+                packets as u64
+            } else {
+                0
+            };
+            let lost = ts.missing_packets - missing + out_of_order;
+            self.delivery
+                .mdi
+                .on_packet(p.arrival_ns, media, lost, ts.rate_mark);
+        } else {
+            let lost = self.seq.gaps() - gaps;
+            self.delivery
+                .mdi
+                .on_packet(p.arrival_ns, u32::from(p.media_len), lost, None);
         }
     }
 
     /// The detected payload format.
     pub fn payload_format(&self) -> PayloadFormat {
         self.detector.format(self.payload_type)
+    }
+
+    /// Ends the stream at its last packet: held datagrams, TS intervals and MDI are closed.
+    pub fn finish(&mut self) {
+        if let Some(ts) = &mut self.ts {
+            self.reorder.flush(|at, payload| feed_ts(ts, at, payload));
+            ts.finish(self.volume.last_ns);
+        }
+        self.delivery.mdi.finish();
+    }
+}
+
+fn feed_ts(ts: &mut TsAnalyzer, at: i64, payload: &[u8]) {
+    if let Some(size) = ts_datagram_packet_size(payload) {
+        ts.on_datagram(at, payload, size);
     }
 }
 
@@ -159,6 +308,8 @@ pub struct UdpFlow {
     pub ts_packets: u64,
     /// MPEG-TS analysis (TS flows).
     pub ts: Option<Box<TsAnalyzer>>,
+    /// Monitor group and MDI (TS flows).
+    pub delivery: Delivery,
 }
 
 impl UdpFlow {
@@ -171,7 +322,16 @@ impl UdpFlow {
             volume: Volume::default(),
             ts_packets: 0,
             ts: (kind == UdpKind::Ts).then(|| Box::new(TsAnalyzer::new(limits))),
+            delivery: Delivery::ungrouped(),
         }
+    }
+
+    /// Ends the flow at its last packet: TS intervals and MDI are closed.
+    pub fn finish(&mut self) {
+        if let Some(ts) = &mut self.ts {
+            ts.finish(self.volume.last_ns);
+        }
+        self.delivery.mdi.finish();
     }
 
     /// Accounts one datagram; `payload` is its UDP payload (needed for TS flows only).
@@ -181,8 +341,16 @@ impl UdpFlow {
             let Some(size) = ts_datagram_packet_size(payload) else {
                 return false;
             };
-            self.ts_packets += (payload.len() / size) as u64;
+            let packets = payload.len() / size;
+            self.ts_packets += packets as u64;
+            let missing = ts.missing_packets;
             ts.on_datagram(p.arrival_ns, payload, size);
+            self.delivery.mdi.on_packet(
+                p.arrival_ns,
+                (packets * PACKET_LEN) as u32,
+                ts.missing_packets - missing,
+                ts.rate_mark,
+            );
         } else {
             self.ts_packets += u64::from(p.ts_packets);
         }
@@ -201,6 +369,7 @@ mod tests {
         MediaPacket {
             arrival_ns: ms * 1_000_000,
             udp_payload_len: 1000,
+            media_len: 988,
             rtp: Some(RtpFields {
                 seq,
                 timestamp: ts,
@@ -232,5 +401,34 @@ mod tests {
         assert_eq!(s.jitter.max(), 0.0);
         assert_eq!(s.max_delta_ns, 40_000_000);
         assert_eq!((s.volume.packets, s.volume.bytes), (4, 4000));
+    }
+
+    #[test]
+    fn reorder_restores_sequence_order_and_drops_the_too_late() {
+        let mut r = TsReorder::default();
+        let mut out = Vec::new();
+        let mut push = |r: &mut TsReorder, seq: u16, ms: i64| {
+            r.push(seq, ms * 1_000_000, &[seq as u8], |_, p| out.push(p[0]))
+        };
+        // 1 2 4 3 5: 4 waits for 3.
+        for (seq, ms) in [(1, 0), (2, 1), (4, 2), (3, 3), (5, 4)] {
+            assert!(push(&mut r, seq, ms));
+        }
+        // 7 waits for 6, which never comes: after 100 ms 7 goes on, and 6 is then too late.
+        assert!(push(&mut r, 7, 5));
+        assert!(push(&mut r, 8, 50));
+        assert!(push(&mut r, 9, 106));
+        assert!(!push(&mut r, 6, 107));
+        // 11 waits for 10 until 33 datagrams are held.
+        for seq in 11..=43 {
+            assert!(push(&mut r, seq, 108));
+        }
+        // 45 waits for 44 until the stream ends.
+        assert!(push(&mut r, 45, 109));
+        assert_eq!(r.too_late, 1);
+        let expected: Vec<u8> = (1..=5).chain(7..=9).chain(11..=43).collect();
+        assert_eq!(out, expected);
+        r.flush(|_, p| out.push(p[0]));
+        assert_eq!(out.last(), Some(&45));
     }
 }

@@ -443,6 +443,11 @@ pub struct TsAnalyzer {
     pub invalid_sections: u64,
     /// Flow-wide events per indicator.
     pub indicators: Indicators,
+    /// Packets estimated missing over every PID (the MDI media loss, RFC 4445).
+    pub missing_packets: u64,
+    /// The latest PCR of the first PID that carried one, for the PCR-derived media rate.
+    pub rate_mark: Option<PcrMark>,
+    rate_pid: Option<u16>,
     /// Packet position in the stream, counting packets estimated missing (for PCR accuracy).
     position: u64,
     in_sync: bool,
@@ -471,6 +476,29 @@ pub struct TsAnalyzer {
     pub si_present: SiPresence,
 }
 
+/// A PCR and the packet position it was read at, for the PCR-derived rate between two marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PcrMark {
+    /// Packets (188 bytes each) before this PCR's packet, counting those estimated missing.
+    pub position: u64,
+    /// The PCR.
+    pub pcr: Pcr,
+    /// Bumped at every PCR discontinuity: marks of different epochs give no rate.
+    pub epoch: u32,
+}
+
+impl PcrMark {
+    /// The transport rate in bit/s between an earlier mark and this one (ISO/IEC 13818-1
+    /// 2.4.2.2: bytes between PCRs over the PCR difference), if both are of one epoch.
+    pub fn rate_bps_since(&self, earlier: &PcrMark) -> Option<f64> {
+        let ticks = self.pcr.ticks_since(earlier.pcr);
+        (self.epoch == earlier.epoch && self.position > earlier.position && ticks > 0).then(|| {
+            (self.position - earlier.position) as f64 * (PACKET_LEN as f64 * 8.0) * 27e6
+                / ticks as f64
+        })
+    }
+}
+
 /// Which DVB SI tables were seen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SiPresence {
@@ -495,6 +523,9 @@ impl TsAnalyzer {
             invalid_packets: 0,
             invalid_sections: 0,
             indicators: Indicators::default(),
+            missing_packets: 0,
+            rate_mark: None,
+            rate_pid: None,
             position: 0,
             in_sync: true,
             good_run: 0,
@@ -676,6 +707,7 @@ impl TsAnalyzer {
                 if packet.has_payload() {
                     let missing = u64::from(cc.wrapping_sub(expected) & 0x0f);
                     state.figures.missing_packets += missing;
+                    self.missing_packets += missing;
                     self.position += missing;
                 }
                 if let Some(sections) = &mut state.sections {
@@ -710,6 +742,17 @@ impl TsAnalyzer {
         let position = self.position;
         let limits = self.limits;
         let state = &mut self.pids[index];
+        if *self.rate_pid.get_or_insert(state.pid) == state.pid {
+            let epoch = self.rate_mark.map_or(0, |m| m.epoch);
+            let jumped = self.rate_mark.is_some_and(|m| {
+                pcr.ticks_since(m.pcr) as i64 > limits.pcr_discontinuity_ns * 27 / 1_000
+            });
+            self.rate_mark = Some(PcrMark {
+                position,
+                pcr,
+                epoch: epoch + u32::from(discontinuity || jumped),
+            });
+        }
         state.figures.pcrs += 1;
         let mut events = [None; 3];
         match &mut state.pcr {

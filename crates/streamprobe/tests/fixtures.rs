@@ -343,13 +343,47 @@ fn ts_flows_show_programs_tables_and_priority_one_events() {
                 assert_eq!(p1(key), 0, "{name} {key}");
                 assert_eq!(ts["tr101290"][key]["priority"], 1);
             }
+            let missing: u64 = ts["pids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["missing_packets"].as_u64().unwrap())
+                .sum();
+            let mdi_lost = f["mdi"]["lost_total"].as_u64().unwrap();
             if clean {
                 assert_eq!(p1("cc_error"), 0, "{name}");
-            } else {
-                // Datagrams were lost on both flows: continuity shows it.
+                assert_eq!(mdi_lost, 0, "{name}");
+            } else if f["kind"] == "udp-ts" {
+                // Datagrams were lost: continuity shows it, and MDI counts what it shows.
                 assert!(p1("cc_error") > 0, "{name}");
                 assert!(ts["tr101290"]["cc_error"]["first_s"].as_f64().unwrap() > 0.0);
+                assert_eq!(mdi_lost, missing, "{name}");
+            } else {
+                // RTP order is restored before continuity is judged: only lost datagrams are
+                // continuity errors; MDI adds the 7 TS packets of each reordered datagram.
+                let rtp = &f["rtp"];
+                let lost = rtp["lost"].as_u64().unwrap();
+                assert_eq!(p1("cc_error") > 0, lost > 0, "{name}");
+                let reordered = rtp["reordered"].as_u64().unwrap();
+                assert_eq!(mdi_lost, missing + 7 * reordered, "{name}");
             }
+        }
+        for f in doc["flows"].as_array().unwrap() {
+            if f["kind"] == "rtp" {
+                // RFC 4445: each missing number counts once, lost or late.
+                let rtp = &f["rtp"];
+                assert_eq!(
+                    f["mdi"]["lost_total"].as_u64().unwrap(),
+                    rtp["lost"].as_u64().unwrap() + rtp["reordered"].as_u64().unwrap(),
+                    "{name} {}",
+                    f["id"]
+                );
+                assert_eq!(f["mdi"]["rate_source"], "measured");
+            }
+            if f["kind"] == "udp-ts" || f["kind"] == "rtp-ts" {
+                assert_eq!(f["mdi"]["rate_source"], "pcr");
+            }
+            assert_eq!(f["group"], Value::Null);
         }
     }
 }
