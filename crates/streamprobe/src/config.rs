@@ -1,10 +1,14 @@
 //! The TOML config file. Every key has a default; an unknown key or a bad value is an error
 //! naming the file, line and key.
 
+use analysis::group::{
+    MonitorGroup, MonitorGroups, Prefix, SlaLimits, MAX_PREFIXES, MEDIA_RATE_RANGE,
+};
 use analysis::AnalysisConfig;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
+use toml::Spanned;
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
@@ -16,6 +20,95 @@ pub struct ConfigFile {
     /// RTP settings.
     #[serde(default)]
     pub rtp: RtpConfig,
+    /// Monitor groups, `[[group]]`.
+    #[serde(default)]
+    pub group: Vec<GroupConfig>,
+}
+
+/// `[[group]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// The group's name.
+    pub name: Spanned<String>,
+    /// Destination prefixes, e.g. `"239.1.0.0/16"`, `"ff3e::/96"` (1 to 100).
+    pub prefixes: Spanned<Vec<Spanned<String>>>,
+    /// The channels' media rate: bit/s as a number, or a string like `"3.75 Mbit/s"`.
+    pub media_rate: Spanned<Rate>,
+    /// SLA limits.
+    #[serde(default)]
+    pub sla: SlaConfig,
+}
+
+/// A bit rate: a number of bit/s or a string with a unit.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Rate {
+    /// bit/s.
+    Number(f64),
+    /// `"3.75 Mbit/s"`, `"500k"`, `"10G"`, `"2500000"`.
+    Text(String),
+}
+
+/// `[group.sla]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaConfig {
+    /// Lowest frame rate, frames/s.
+    pub min_fps: Option<Spanned<f64>>,
+    /// Lowest bitrate.
+    pub min_bitrate: Option<Spanned<Rate>>,
+    /// Highest bitrate.
+    pub max_bitrate: Option<Spanned<Rate>>,
+    /// Highest loss, %.
+    pub max_loss_pct: Option<Spanned<f64>>,
+    /// Highest jitter, ms.
+    pub max_jitter_ms: Option<Spanned<f64>>,
+    /// Highest MDI Delay Factor, ms.
+    pub max_df_ms: Option<Spanned<f64>>,
+    /// Highest MDI Media Loss Rate, packets/s.
+    pub max_mlr: Option<Spanned<f64>>,
+}
+
+/// Reads a bit rate: a plain number is bit/s; a suffix k, M or G (optionally followed by
+/// "bit/s", "bps" or "b/s") multiplies by 10^3, 10^6, 10^9.
+pub fn parse_rate(rate: &Rate) -> Result<u64, String> {
+    let (number, scale) = match rate {
+        Rate::Number(n) => (*n, 1.0),
+        Rate::Text(t) => {
+            let text = t.trim();
+            let unit_at = text
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(text.len());
+            let (digits, unit) = text.split_at(unit_at);
+            let unit = unit.trim();
+            let bare = ["bit/s", "bps", "b/s"]
+                .iter()
+                .find_map(|suffix| unit.strip_suffix(suffix))
+                .unwrap_or(unit)
+                .trim();
+            let scale = match bare {
+                "" => 1.0,
+                "k" | "K" => 1e3,
+                "M" => 1e6,
+                "G" => 1e9,
+                _ => {
+                    return Err(format!(
+                        "\"{t}\" is not a bit rate like \"3.75 Mbit/s\", \"500k\" or 2500000"
+                    ))
+                }
+            };
+            let n: f64 = digits.parse().map_err(|_| {
+                format!("\"{t}\" is not a bit rate like \"3.75 Mbit/s\", \"500k\" or 2500000")
+            })?;
+            (n, scale)
+        }
+    };
+    let bps = number * scale;
+    if !bps.is_finite() || bps < 0.0 {
+        return Err(format!("{bps} is not a bit rate"));
+    }
+    Ok(bps.round() as u64)
 }
 
 /// `[discovery]`
@@ -136,7 +229,117 @@ pub fn parse(text: &str) -> Result<AnalysisConfig, (Option<usize>, String)> {
         }
         config.clock_rates[usize::from(n)] = rate;
     }
+    config.groups = groups(&file.group)?;
     Ok(config)
+}
+
+fn groups(list: &[GroupConfig]) -> Result<MonitorGroups, (Option<usize>, String)> {
+    let mut groups = Vec::new();
+    for g in list {
+        let name = g.name.get_ref().trim();
+        let at = |span: std::ops::Range<usize>| Some(span.start);
+        if name.is_empty() {
+            return Err((at(g.name.span()), "group.name: must not be empty".into()));
+        }
+        if groups.iter().any(|other: &MonitorGroup| other.name == name) {
+            return Err((
+                at(g.name.span()),
+                format!("group.name: \"{name}\" is used by two groups"),
+            ));
+        }
+        let key = |k: &str| format!("group \"{name}\": {k}");
+        let prefixes = g.prefixes.get_ref();
+        if prefixes.is_empty() || prefixes.len() > MAX_PREFIXES {
+            return Err((
+                at(g.prefixes.span()),
+                key(&format!(
+                    "prefixes: {} given, 1 to {MAX_PREFIXES} allowed",
+                    prefixes.len()
+                )),
+            ));
+        }
+        let mut parsed = Vec::with_capacity(prefixes.len());
+        for p in prefixes {
+            let prefix: Prefix = p
+                .get_ref()
+                .parse()
+                .map_err(|e| (at(p.span()), key(&format!("prefixes: {e}"))))?;
+            parsed.push(prefix);
+        }
+        let rate = |r: &Spanned<Rate>, what: &str| {
+            parse_rate(r.get_ref()).map_err(|e| (at(r.span()), key(&format!("{what}: {e}"))))
+        };
+        let media_rate_bps = rate(&g.media_rate, "media_rate")?;
+        if !MEDIA_RATE_RANGE.contains(&media_rate_bps) {
+            return Err((
+                at(g.media_rate.span()),
+                key(&format!(
+                    "media_rate: {media_rate_bps} bit/s is outside 10 kbit/s to 100 Gbit/s"
+                )),
+            ));
+        }
+        let limit = |v: &Option<Spanned<f64>>, what: &str| match v {
+            Some(v) if !v.get_ref().is_finite() || *v.get_ref() < 0.0 => Err((
+                at(v.span()),
+                key(&format!("sla.{what}: must be a number of 0 or more")),
+            )),
+            Some(v) => Ok(Some(*v.get_ref())),
+            None => Ok(None),
+        };
+        let sla = &g.sla;
+        let limits = SlaLimits {
+            min_fps: limit(&sla.min_fps, "min_fps")?,
+            min_bitrate_bps: sla
+                .min_bitrate
+                .as_ref()
+                .map(|r| rate(r, "sla.min_bitrate"))
+                .transpose()?,
+            max_bitrate_bps: sla
+                .max_bitrate
+                .as_ref()
+                .map(|r| rate(r, "sla.max_bitrate"))
+                .transpose()?,
+            max_loss_pct: limit(&sla.max_loss_pct, "max_loss_pct")?,
+            max_jitter_ms: limit(&sla.max_jitter_ms, "max_jitter_ms")?,
+            max_df_ms: limit(&sla.max_df_ms, "max_df_ms")?,
+            max_mlr: limit(&sla.max_mlr, "max_mlr")?,
+        };
+        if let (Some(lo), Some(hi), Some(span)) = (
+            limits.min_bitrate_bps,
+            limits.max_bitrate_bps,
+            sla.max_bitrate.as_ref().map(Spanned::span),
+        ) {
+            if lo > hi {
+                return Err((
+                    at(span),
+                    key(&format!(
+                        "sla.max_bitrate ({hi}) is below sla.min_bitrate ({lo})"
+                    )),
+                ));
+            }
+        }
+        groups.push(MonitorGroup {
+            name: name.to_string(),
+            prefixes: parsed,
+            media_rate_bps,
+            sla: limits,
+        });
+    }
+    MonitorGroups::new(groups).map_err(|e| {
+        // Point at the second group that lists the prefix.
+        let offset = list.iter().rev().find_map(|g| {
+            g.prefixes
+                .get_ref()
+                .iter()
+                .find(|p| {
+                    p.get_ref()
+                        .parse::<Prefix>()
+                        .is_ok_and(|prefix| e.contains(&format!("prefix {prefix} ")))
+                })
+                .map(|p| p.span().start)
+        });
+        (offset, format!("group.prefixes: {e}"))
+    })
 }
 
 #[cfg(test)]
@@ -171,5 +374,81 @@ mod tests {
             .unwrap_err()
             .1
             .contains("300"));
+    }
+
+    const GROUPS: &str = r#"
+[[group]]
+name = "iptv-hd"
+prefixes = ["239.1.0.0/16", "ff3e::/96"]
+media_rate = "3.75 Mbit/s"
+[group.sla]
+max_loss_pct = 0.1
+max_df_ms = 50
+min_bitrate = "3M"
+max_bitrate = 4500000
+
+[[group]]
+name = "one-channel"
+prefixes = ["239.1.1.1"]
+media_rate = 2000000
+"#;
+
+    #[test]
+    fn groups_parse_with_rates_and_limits() {
+        let c = parse(GROUPS).unwrap();
+        let groups = c.groups.groups();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].media_rate_bps, 3_750_000);
+        assert_eq!(groups[0].sla.max_df_ms, Some(50.0));
+        assert_eq!(groups[0].sla.min_bitrate_bps, Some(3_000_000));
+        assert_eq!(groups[0].sla.max_bitrate_bps, Some(4_500_000));
+        assert!(groups[1].sla.is_empty());
+        assert_eq!(c.groups.lookup("239.1.1.1".parse().unwrap()), Some(1));
+        assert_eq!(c.groups.lookup("239.1.9.9".parse().unwrap()), Some(0));
+        for (text, bps) in [
+            ("500k", 500_000),
+            ("10G", 10_000_000_000),
+            ("2.5 Mbps", 2_500_000),
+        ] {
+            assert_eq!(parse_rate(&Rate::Text(text.into())), Ok(bps), "{text}");
+        }
+    }
+
+    #[test]
+    fn group_errors_name_the_line_and_key() {
+        let line_of = |text: &str| {
+            let (offset, msg) = parse(text).unwrap_err();
+            (line_col(text, offset.expect("a position")).0, msg)
+        };
+        let bad = GROUPS.replace("\"239.1.1.1\"", "\"239.1.0.0/16\"");
+        let (line, msg) = line_of(&bad);
+        assert_eq!(line, 14, "{msg}");
+        assert!(msg.contains("\"iptv-hd\" and \"one-channel\""), "{msg}");
+        let (line, msg) = line_of(&GROUPS.replace("media_rate = 2000000", "media_rate = 5000"));
+        assert_eq!(line, 15);
+        assert!(msg.contains("outside 10 kbit/s to 100 Gbit/s"), "{msg}");
+        let (line, msg) = line_of(&GROUPS.replace("\"ff3e::/96\"", "\"ff3e::1/96\""));
+        assert_eq!(line, 4);
+        assert!(
+            msg.contains("host bits") && msg.contains("iptv-hd"),
+            "{msg}"
+        );
+        let (line, msg) = line_of(&GROUPS.replace("\"3.75 Mbit/s\"", "\"fast\""));
+        assert_eq!(line, 5);
+        assert!(msg.contains("media_rate") && msg.contains("fast"), "{msg}");
+        let (line, msg) = line_of(&GROUPS.replace("max_df_ms = 50", "max_df_ms = -1"));
+        assert_eq!(line, 8);
+        assert!(msg.contains("sla.max_df_ms"), "{msg}");
+        let (line, msg) = line_of(&GROUPS.replace("max_loss_pct", "max_los_pct"));
+        assert_eq!(line, 7);
+        assert!(msg.contains("max_los_pct"), "{msg}");
+        let (_, msg) = line_of(&GROUPS.replace("media_rate = 2000000\n", ""));
+        assert!(msg.contains("media_rate"), "{msg}");
+        let many: Vec<String> = (0..101).map(|i| format!("\"10.0.{i}.0/24\"")).collect();
+        let text = format!(
+            "[[group]]\nname = \"big\"\nprefixes = [{}]\nmedia_rate = 1000000\n",
+            many.join(",")
+        );
+        assert!(line_of(&text).1.contains("101 given, 1 to 100"));
     }
 }

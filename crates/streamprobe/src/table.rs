@@ -21,7 +21,7 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "{:<46} {:<10} {:<6} {:<7} {:>8} {:>6} {:>5} {:>5} {:>5} {:>9} {:>9} {:>9} {:>7} {:>8}",
+        "{:<46} {:<10} {:<6} {:<7} {:>8} {:>6} {:>5} {:>5} {:>5} {:>9} {:>9} {:>9} {:>7} {:>8} {:>9} {:>7} {:>11} GROUP",
         "FLOW (src > dst)",
         "SSRC",
         "KIND",
@@ -35,27 +35,98 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
         "JIT MEAN",
         "MAX GAP",
         "FPS",
-        "MBIT/S"
+        "MBIT/S",
+        "DF MAX",
+        "MLR MAX",
+        "TR290 P1/2/3"
     )?;
     for f in &r.flows {
         let flow = format!("{} > {}", f.src, f.dst);
         let ssrc = f.ssrc.map_or("-".to_string(), |s| format!("0x{s:08x}"));
         match &f.rtp {
-            Some(rtp) => writeln!(
+            Some(rtp) => write!(
                 out,
                 "{:<46} {:<10} {:<6} {:<7} {:>8} {:>6} {:>5} {:>5} {:>5} {:>6.3} ms {:>6.3} ms {:>6.1} ms {:>7.2} {:>8}",
                 flow, ssrc, f.kind, f.payload, f.packets, rtp.lost, rtp.duplicates, rtp.reordered, rtp.seq_jumps,
                 rtp.jitter_ms_max, rtp.jitter_ms_mean, rtp.max_delta_ms, rtp.fps, mbps(f.bitrate_bps)
             )?,
-            None => writeln!(
+            None => write!(
                 out,
                 "{:<46} {:<10} {:<6} {:<7} {:>8} {:>6} {:>5} {:>5} {:>5} {:>9} {:>9} {:>9} {:>7} {:>8}",
                 flow, ssrc, f.kind, f.payload, f.packets, "-", "-", "-", "-", "-", "-", "-", "-", mbps(f.bitrate_bps)
             )?,
         }
+        let df = f
+            .mdi
+            .as_ref()
+            .and_then(|m| m.df_ms_max)
+            .map_or("-".to_string(), |df| format!("{df:.1} ms"));
+        let mlr = f
+            .mdi
+            .as_ref()
+            .map_or("-".to_string(), |m| format!("{:.1}", m.mlr_max));
+        let tr290 = f.ts.as_ref().map_or("-".to_string(), |ts| {
+            let count = |p: u8| -> u64 {
+                ts.tr101290
+                    .0
+                    .iter()
+                    .filter(|(_, i)| i.priority == p)
+                    .map(|(_, i)| i.count)
+                    .sum()
+            };
+            format!("{}/{}/{}", count(1), count(2), count(3))
+        });
+        writeln!(
+            out,
+            " {df:>9} {mlr:>7} {tr290:>11} {}",
+            f.group.as_deref().unwrap_or("-")
+        )?;
     }
     if r.flows.is_empty() {
         writeln!(out, "(no media flows found)")?;
+    }
+    for f in &r.flows {
+        let events: Vec<String> =
+            f.ts.iter()
+                .flat_map(|ts| {
+                    ts.tr101290
+                        .0
+                        .iter()
+                        .filter(|(_, i)| i.count > 0)
+                        .map(|(name, i)| {
+                            format!(
+                                "{name} {} ({:.3}-{:.3} s)",
+                                i.count,
+                                i.first_s.unwrap_or(0.0),
+                                i.last_s.unwrap_or(0.0)
+                            )
+                        })
+                })
+                .collect();
+        if !events.is_empty() {
+            writeln!(
+                out,
+                "TR 101 290 {} > {}: {}",
+                f.src,
+                f.dst,
+                events.join(", ")
+            )?;
+        }
+        if let Some(sla) = f.sla.as_ref().filter(|s| !s.violations.is_empty()) {
+            let broken: Vec<String> = sla
+                .violations
+                .iter()
+                .map(|v| format!("{} {:.3} (limit {})", v.limit, v.value, v.threshold))
+                .collect();
+            writeln!(
+                out,
+                "SLA of group {} broken by {} > {}: {}",
+                f.group.as_deref().unwrap_or("-"),
+                f.src,
+                f.dst,
+                broken.join(", ")
+            )?;
+        }
     }
     let d = &c.discovery;
     writeln!(
