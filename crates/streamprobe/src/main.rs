@@ -33,7 +33,7 @@ struct AnalyzeArgs {
     /// Write the JSON document `streamprobe.analyze/1` instead of the table.
     #[arg(long)]
     json: bool,
-    /// TOML config file (discovery payload types, probation, clock rates).
+    /// TOML config file: monitor groups with media rates and SLA limits, discovery payload types, probation, clock rates.
     #[arg(long, env = "STREAMPROBE_CONFIG")]
     config: Option<PathBuf>,
     /// List non-media UDP flows too (kind `udp`).
