@@ -21,6 +21,7 @@ pub mod report;
 pub mod seq;
 pub mod stream;
 pub mod ts;
+pub mod ts_file;
 
 pub use analyzer::Analyzer;
 pub use config::AnalysisConfig;

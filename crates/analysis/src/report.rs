@@ -95,13 +95,13 @@ pub struct RtpReport {
 pub struct FlowReport {
     /// Stable identifier: `src>dst/0xSSRC` (RTP) or `src>dst`.
     pub id: String,
-    /// Source `ip:port` (`[ip]:port` for IPv6).
-    pub src: String,
-    /// Destination.
-    pub dst: String,
+    /// Source `ip:port` (`[ip]:port` for IPv6); null for a recording (`file-ts`).
+    pub src: Option<String>,
+    /// Destination; null for a recording.
+    pub dst: Option<String>,
     /// SSRC for RTP flows.
     pub ssrc: Option<u32>,
-    /// `rtp`, `rtp-ts`, `udp-ts` or `udp`.
+    /// `rtp`, `rtp-ts`, `udp-ts`, `udp`, or `file-ts` for a raw TS recording.
     pub kind: &'static str,
     /// `h264`, `h265`, `mp2t`, `jpeg` or `unknown`.
     pub payload: &'static str,
@@ -369,10 +369,13 @@ pub struct TsReport {
     pub pids: Vec<PidReport>,
     /// TR 101 290 indicators.
     pub tr101290: Tr101290Report,
+    /// Bytes skipped to regain framing (recordings only; datagrams are framed by the
+    /// network).
+    pub skipped_bytes: u64,
 }
 
 impl TsReport {
-    fn new(ts: &TsAnalyzer, origin_ns: i64) -> Self {
+    pub(crate) fn new(ts: &TsAnalyzer, origin_ns: i64) -> Self {
         let since = |ns: i64| round((ns - origin_ns) as f64 / 1e9, 9);
         let mut pids: Vec<PidReport> = ts
             .pids()
@@ -438,6 +441,7 @@ impl TsReport {
                     })
                     .collect(),
             ),
+            skipped_bytes: 0,
         }
     }
 }
@@ -465,8 +469,8 @@ impl FlowReport {
         let (bitrate_bps, packet_rate_pps) = rates(v);
         FlowReport {
             id,
-            src: src.to_string(),
-            dst: dst.to_string(),
+            src: Some(src.to_string()),
+            dst: Some(dst.to_string()),
             ssrc: None,
             kind,
             payload,
@@ -474,6 +478,37 @@ impl FlowReport {
             bytes: v.bytes,
             first_s: seconds(v.first_ns.saturating_sub(origin)),
             last_s: seconds(v.last_ns.saturating_sub(origin)),
+            bitrate_bps,
+            packet_rate_pps,
+            rtp: None,
+            ts: None,
+            group: None,
+            mdi: None,
+            sla: None,
+        }
+    }
+
+    /// The one flow of a TS recording: `bytes` of TS, the last packet at `last_ns` after the
+    /// first (packet time from PCR).
+    pub(crate) fn file_ts(file: &str, packets: u64, bytes: u64, last_ns: i64) -> Self {
+        let volume = Volume {
+            packets,
+            bytes,
+            first_ns: 0,
+            last_ns,
+        };
+        let (bitrate_bps, packet_rate_pps) = rates(&volume);
+        FlowReport {
+            id: file.to_string(),
+            src: None,
+            dst: None,
+            ssrc: None,
+            kind: "file-ts",
+            payload: "mp2t",
+            packets,
+            bytes,
+            first_s: 0.0,
+            last_s: seconds(last_ns),
             bitrate_bps,
             packet_rate_pps,
             rtp: None,

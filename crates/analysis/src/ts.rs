@@ -662,6 +662,17 @@ impl TsAnalyzer {
         }
     }
 
+    /// Framing was lost (a recording's bytes between packets were skipped to find sync
+    /// again): TS_sync_loss, unless already lost; sync returns after five good packets.
+    pub fn on_sync_lost(&mut self, at: i64) {
+        if self.in_sync {
+            self.indicators.add(Indicator::SyncLoss, at);
+        }
+        self.in_sync = false;
+        self.good_run = 0;
+        self.bad_run = 0;
+    }
+
     fn pid_index(&mut self, pid: u16, at: i64) -> usize {
         let slot = &mut self.slot[usize::from(pid & 0x1fff)];
         if *slot == 0 {

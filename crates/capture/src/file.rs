@@ -45,7 +45,7 @@ pub enum CaptureError {
         source: std::io::Error,
     },
     /// The file is empty.
-    #[error("{path}: empty file, not a pcap or pcapng capture")]
+    #[error("{path}: empty file, not a pcap or pcapng capture nor an MPEG-TS recording")]
     Empty {
         /// The file.
         path: PathBuf,
@@ -56,8 +56,10 @@ pub enum CaptureError {
         /// The file.
         path: PathBuf,
     },
-    /// Neither pcap nor pcapng.
-    #[error("{path}: not a pcap or pcapng capture (unrecognised file header)")]
+    /// Neither pcap, pcapng nor MPEG-TS.
+    #[error(
+        "{path}: not a pcap or pcapng capture, nor an MPEG-TS recording (unrecognised content)"
+    )]
     NotACapture {
         /// The file.
         path: PathBuf,
@@ -72,13 +74,13 @@ struct Interface {
 }
 
 /// The bytes of a capture: a mapped file, or bytes already in memory.
-enum Bytes {
+pub(crate) enum Bytes {
     Mapped(Mmap),
     Owned(Vec<u8>),
 }
 
 impl Bytes {
-    fn as_slice(&self) -> &[u8] {
+    pub(crate) fn as_slice(&self) -> &[u8] {
         match self {
             Bytes::Mapped(m) => m,
             Bytes::Owned(v) => v,
@@ -148,35 +150,79 @@ fn u32_at(data: &[u8], at: usize, big_endian: bool) -> u32 {
     }
 }
 
+/// Maps a whole regular, non-empty file read-only.
+pub(crate) fn map_file(path: &Path) -> Result<Bytes, CaptureError> {
+    let io = |source| CaptureError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(CaptureError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    if meta.len() == 0 {
+        return Err(CaptureError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    // SAFETY: the map is read-only and private to this reader. The one hazard is another
+    // process truncating the file while it is mapped (SIGBUS); documented on the sources.
+    #[allow(unsafe_code)]
+    let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+    // Readahead in large steps; we read front to back once.
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Ok(Bytes::Mapped(map))
+}
+
+/// A file given to `analyze`: a packet capture, or a recorded transport stream.
+#[derive(Debug)]
+pub enum InputFile {
+    /// pcap or pcapng.
+    Capture(PcapFileSource),
+    /// A raw MPEG-TS recording (.ts, .m2ts).
+    Ts(crate::ts_file::TsFileSource),
+}
+
+impl InputFile {
+    /// Opens a file and tells by its content what it is.
+    pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        let bytes = map_file(path)?;
+        let is_capture = PcapFileSource::recognises(bytes.as_slice());
+        if is_capture {
+            return PcapFileSource::from_bytes_inner(bytes)
+                .map(InputFile::Capture)
+                .ok_or_else(|| CaptureError::NotACapture {
+                    path: path.to_owned(),
+                });
+        }
+        crate::ts_file::TsFileSource::from_bytes(bytes)
+            .map(InputFile::Ts)
+            .ok_or_else(|| CaptureError::NotACapture {
+                path: path.to_owned(),
+            })
+    }
+}
+
 impl PcapFileSource {
+    /// True when `data` starts with a pcap or pcapng header.
+    fn recognises(data: &[u8]) -> bool {
+        data.len() >= 4
+            && (data[..4] == PCAPNG_SHB
+                || matches!(
+                    u32_at(data, 0, false),
+                    0xa1b2_c3d4 | 0xa1b2_3c4d | 0xd4c3_b2a1 | 0x4d3c_b2a1
+                ))
+    }
+
     /// Opens a capture file; fails with one clear line when it is not a capture.
     ///
     /// The file is memory-mapped: it must not be truncated by another process while it is
     /// read (appending, as a running tcpdump does, is fine; the part present at open is read).
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
-        let io = |source| CaptureError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let file = File::open(path).map_err(io)?;
-        let meta = file.metadata().map_err(io)?;
-        if !meta.is_file() {
-            return Err(CaptureError::NotAFile {
-                path: path.to_owned(),
-            });
-        }
-        if meta.len() == 0 {
-            return Err(CaptureError::Empty {
-                path: path.to_owned(),
-            });
-        }
-        // SAFETY: the map is read-only and private to this reader. The one hazard is another
-        // process truncating the file while it is mapped (SIGBUS); documented above.
-        #[allow(unsafe_code)]
-        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
-        // Readahead in large steps; we read front to back once.
-        let _ = map.advise(memmap2::Advice::Sequential);
-        Self::from_bytes_inner(Bytes::Mapped(map)).ok_or_else(|| CaptureError::NotACapture {
+        Self::from_bytes_inner(map_file(path)?).ok_or_else(|| CaptureError::NotACapture {
             path: path.to_owned(),
         })
     }
@@ -742,10 +788,12 @@ mod tests {
         std::fs::write(&empty, b"").unwrap();
         let text = dir.join("notes.txt");
         std::fs::write(&text, b"not a capture at all").unwrap();
-        let message = |p: &Path| PcapFileSource::open(p).unwrap_err().to_string();
-        assert!(message(&empty).ends_with("empty.pcap: empty file, not a pcap or pcapng capture"));
+        let message = |p: &Path| InputFile::open(p).unwrap_err().to_string();
+        assert!(message(&empty).ends_with(
+            "empty.pcap: empty file, not a pcap or pcapng capture nor an MPEG-TS recording"
+        ));
         assert!(message(&text)
-            .ends_with("notes.txt: not a pcap or pcapng capture (unrecognised file header)"));
+            .ends_with("notes.txt: not a pcap or pcapng capture, nor an MPEG-TS recording (unrecognised content)"));
         assert!(message(&dir).contains("not a regular file"));
         assert!(message(&dir.join("missing.pcap")).contains("missing.pcap: cannot read: "));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -3,8 +3,9 @@
 mod config;
 mod table;
 
+use analysis::ts_file::{PcrTimeline, TsFileAnalyzer};
 use analysis::{AnalysisConfig, Analyzer};
-use capture::{PcapFileSource, Record};
+use capture::{InputFile, PcapFileSource, Record, TsFileSource, TsUnit};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
@@ -61,20 +62,13 @@ struct AnalyzeDocument<'a> {
     report: &'a analysis::AnalysisReport,
 }
 
-fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
-    let mut config = match &args.config {
-        Some(path) => config::load(path)?,
-        None => AnalysisConfig::default(),
-    };
-    if let Some(p) = args.probation {
-        config.probation = p;
-    }
-    let source = PcapFileSource::open(&args.file).map_err(|e| e.to_string())?;
-    let show_progress = match args.progress.as_str() {
-        "always" => true,
-        "never" => false,
-        _ => std::io::stderr().is_terminal(),
-    };
+/// Pass over a pcap/pcapng capture.
+fn analyze_capture(
+    source: &PcapFileSource,
+    config: AnalysisConfig,
+    show_progress: bool,
+    unsupported_link: &mut bool,
+) -> analysis::AnalysisReport {
     let bar = show_progress.then(|| {
         let bar = indicatif::ProgressBar::new(source.size());
         bar.set_style(
@@ -85,16 +79,14 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
         );
         bar
     });
-    let t0 = std::time::Instant::now();
     let mut analyzer = Analyzer::new(config);
-    let mut unsupported_link = false;
     let mut reader = source.reader();
     // Frames borrow the mapped file, so they are handed to the analyzer in groups, which it
     // decodes and looks up together (see `Analyzer::on_frames`).
     let mut group = Vec::with_capacity(analysis::analyzer::LANES);
     while reader.read_batch(BATCH, |record| match record {
         Record::Frame(f) => {
-            unsupported_link |= matches!(f.link, wire::LinkType::Unknown(_));
+            *unsupported_link |= matches!(f.link, wire::LinkType::Unknown(_));
             group.push(f);
             if group.len() == analysis::analyzer::LANES {
                 analyzer.on_frames(&group);
@@ -111,8 +103,59 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    analyzer.finish()
+}
+
+/// Two passes over a raw TS recording: its PCRs give the packet times, then the analysis.
+fn analyze_recording(
+    source: &TsFileSource,
+    config: &AnalysisConfig,
+    path: &std::path::Path,
+) -> analysis::AnalysisReport {
+    let mut timeline = PcrTimeline::default();
+    source.read(|unit| {
+        if let TsUnit::Packet(p) = unit {
+            timeline.on_packet(p)
+        }
+    });
+    let mut analyzer = TsFileAnalyzer::new(config, timeline.finish());
+    if !analyzer.has_time() {
+        eprintln!("warning: {}: fewer than two PCRs, so no packet times: repetition, PCR, PTS and PID_error checks are not judged", path.display());
+    }
+    source.read(|unit| match unit {
+        TsUnit::Packet(p) => analyzer.on_packet(p),
+        TsUnit::Resync(bytes) => analyzer.on_resync(bytes),
+    });
+    analyzer.finish(
+        &path.display().to_string(),
+        source.size(),
+        source.leading_garbage(),
+    )
+}
+
+fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
+    let mut config = match &args.config {
+        Some(path) => config::load(path)?,
+        None => AnalysisConfig::default(),
+    };
+    if let Some(p) = args.probation {
+        config.probation = p;
+    }
+    let input = InputFile::open(&args.file).map_err(|e| e.to_string())?;
+    let show_progress = match args.progress.as_str() {
+        "always" => true,
+        "never" => false,
+        _ => std::io::stderr().is_terminal(),
+    };
+    let t0 = std::time::Instant::now();
+    let mut unsupported_link = false;
+    let mut report = match &input {
+        InputFile::Capture(source) => {
+            analyze_capture(source, config, show_progress, &mut unsupported_link)
+        }
+        InputFile::Ts(source) => analyze_recording(source, &config, &args.file),
+    };
     let t1 = std::time::Instant::now();
-    let mut report = analyzer.finish();
     let analysis_s = (t1 - t0).as_secs_f64();
     report.capture.file = args.file.display().to_string();
     if !args.all_flows {

@@ -7,6 +7,14 @@ fn mbps(bps: u64) -> String {
     format!("{:.3}", bps as f64 / 1e6)
 }
 
+/// A flow as the table names it: `src > dst`, or its id (a recording's file name).
+fn name(f: &analysis::report::FlowReport) -> String {
+    match (&f.src, &f.dst) {
+        (Some(src), Some(dst)) => format!("{src} > {dst}"),
+        _ => f.id.clone(),
+    }
+}
+
 /// Writes the report as a table, one row per flow, then capture-level counters.
 pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
     let c = &r.capture;
@@ -41,7 +49,7 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
         "TR290 P1/2/3"
     )?;
     for f in &r.flows {
-        let flow = format!("{} > {}", f.src, f.dst);
+        let flow = name(f);
         let ssrc = f.ssrc.map_or("-".to_string(), |s| format!("0x{s:08x}"));
         match &f.rtp {
             Some(rtp) => write!(
@@ -104,13 +112,7 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
                 })
                 .collect();
         if !events.is_empty() {
-            writeln!(
-                out,
-                "TR 101 290 {} > {}: {}",
-                f.src,
-                f.dst,
-                events.join(", ")
-            )?;
+            writeln!(out, "TR 101 290 {}: {}", name(f), events.join(", "))?;
         }
         if let Some(sla) = f.sla.as_ref().filter(|s| !s.violations.is_empty()) {
             let broken: Vec<String> = sla
@@ -120,10 +122,9 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
                 .collect();
             writeln!(
                 out,
-                "SLA of group {} broken by {} > {}: {}",
+                "SLA of group {} broken by {}: {}",
                 f.group.as_deref().unwrap_or("-"),
-                f.src,
-                f.dst,
+                name(f),
                 broken.join(", ")
             )?;
         }
