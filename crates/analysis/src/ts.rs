@@ -448,7 +448,7 @@ pub struct TsAnalyzer {
     /// The latest PCR of the first PID that carried one, for the PCR-derived media rate.
     pub rate_mark: Option<PcrMark>,
     rate_pid: Option<u16>,
-    /// Packet position in the stream, counting packets estimated missing (for PCR accuracy).
+    /// Packets received (repeats left out): the byte positions PCR accuracy is judged on.
     position: u64,
     in_sync: bool,
     good_run: u8,
@@ -662,9 +662,20 @@ impl TsAnalyzer {
         }
     }
 
+    /// Starts PCR accuracy over on every PCR PID: the byte positions between the PCRs kept
+    /// so far and the next ones are no longer known.
+    fn restart_pcr_accuracy(&mut self) {
+        for pid in &mut self.pids {
+            if let Some(clock) = &mut pid.pcr {
+                clock.window.clear();
+            }
+        }
+    }
+
     /// Framing was lost (a recording's bytes between packets were skipped to find sync
     /// again): TS_sync_loss, unless already lost; sync returns after five good packets.
     pub fn on_sync_lost(&mut self, at: i64) {
+        self.restart_pcr_accuracy();
         if self.in_sync {
             self.indicators.add(Indicator::SyncLoss, at);
         }
@@ -691,6 +702,7 @@ impl TsAnalyzer {
         let cc = packet.continuity_counter();
         let discontinuity = packet.adaptation().is_some_and(|a| a.discontinuity());
         let mut fresh = true;
+        let mut broken = false;
         if let (Some(last), false) = (state.last_cc, discontinuity) {
             let expected = if packet.has_payload() {
                 (last + 1) & 0x0f
@@ -719,8 +731,8 @@ impl TsAnalyzer {
                     let missing = u64::from(cc.wrapping_sub(expected) & 0x0f);
                     state.figures.missing_packets += missing;
                     self.missing_packets += missing;
-                    self.position += missing;
                 }
+                broken = true;
                 if let Some(sections) = &mut state.sections {
                     sections.reset();
                 }
@@ -733,6 +745,11 @@ impl TsAnalyzer {
             state
                 .previous
                 .copy_from_slice(&packet.bytes()[..PACKET_LEN]);
+        }
+        if broken {
+            // Packets lost (or a counter rewritten: continuity cannot tell) leave the byte
+            // positions unknown; the (cc - expected) mod 16 estimate is not trusted for them.
+            self.restart_pcr_accuracy();
         }
         fresh
     }
@@ -759,7 +776,8 @@ impl TsAnalyzer {
                 pcr.ticks_since(m.pcr) as i64 > limits.pcr_discontinuity_ns * 27 / 1_000
             });
             self.rate_mark = Some(PcrMark {
-                position,
+                // The sender's rate: packets estimated missing took their place on the wire.
+                position: position + self.missing_packets,
                 pcr,
                 epoch: epoch + u32::from(discontinuity || jumped),
             });
