@@ -22,14 +22,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Analyse a pcap/pcapng capture: every RTP and MPEG-TS stream found, with loss,
-    /// duplicates, reordering, jitter (RFC 3550), frame rate and bitrate.
+    /// Analyse a pcap/pcapng capture or a TS recording: every RTP and MPEG-TS stream found,
+    /// with loss, duplicates, reordering, jitter (RFC 3550), frame rate, bitrate, MDI
+    /// (RFC 4445), TR 101 290 events and the SLA of its monitor group.
     Analyze(AnalyzeArgs),
 }
 
 #[derive(Debug, clap::Args)]
 struct AnalyzeArgs {
-    /// The capture file (pcap or pcapng).
+    /// The capture file (pcap or pcapng), or a raw MPEG-TS recording (.ts, .m2ts).
     file: PathBuf,
     /// Write the JSON document `streamprobe.analyze/1` instead of the table.
     #[arg(long)]
