@@ -88,12 +88,73 @@ fn bench(c: &mut Criterion) {
             )
         });
     }
+    bench_ts(&mut group);
     let frames = frames(1, 1);
     group.throughput(Throughput::Elements(1));
     group.bench_function("decode_frame", |b| {
         b.iter(|| wire::decode_frame(LinkType::Ethernet, std::hint::black_box(&frames[0])))
     });
     group.finish();
+}
+
+/// MPEG-TS over UDP: datagrams of 7 x 188 bytes from a real two-program constant-rate ffmpeg
+/// mux (`tests/fixtures/ts/two-programs.ts`), sent by 8 flows interleaved, through the whole
+/// path: decode, flow lookup, TS analysis with PSI sections, continuity, PCR checks, and MDI.
+/// The file is sent 20 times over; each repeat is one continuity error per PID and a PCR
+/// jump (a few events per 950 datagrams, as a stream with rare faults has).
+fn bench_ts(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    const FLOWS: u8 = 8;
+    const REPEATS: usize = 20;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/ts/two-programs.ts"
+    );
+    let ts = std::fs::read(path).expect("the TS fixture");
+    let mut datagrams = Vec::new();
+    for _ in 0..REPEATS {
+        for chunk in ts.chunks_exact(7 * 188) {
+            for flow in 0..FLOWS {
+                datagrams.push(udp_frame(
+                    [10, 0, 0, 1],
+                    5000,
+                    [239, 1, 1, flow],
+                    5000,
+                    chunk,
+                ));
+            }
+        }
+    }
+    // 7 packets at 2 Mbit/s: 5.264 ms per datagram of each flow.
+    let frames: Vec<Frame<'_>> = datagrams
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Frame {
+            arrival_ns: (i / usize::from(FLOWS)) as i64 * 5_264_000,
+            link: LinkType::Ethernet,
+            data: f,
+            wire_len: f.len() as u32,
+        })
+        .collect();
+    let warm = usize::from(FLOWS) * 16;
+    let warmed = || {
+        let mut analyzer = Analyzer::new(AnalysisConfig::default());
+        analyzer.on_frames(&frames[..warm]);
+        analyzer
+    };
+    group.throughput(Throughput::Elements((frames.len() - warm) as u64));
+    group.sample_size(10);
+    group.bench_function("ts_datagrams_8_flows", |b| {
+        b.iter_batched(
+            warmed,
+            |mut analyzer| {
+                for chunk in frames[warm..].chunks(analysis::analyzer::LANES) {
+                    analyzer.on_frames(chunk);
+                }
+                analyzer
+            },
+            BatchSize::PerIteration,
+        )
+    });
 }
 
 criterion_group!(benches, bench);
