@@ -387,3 +387,109 @@ fn ts_flows_show_programs_tables_and_priority_one_events() {
         }
     }
 }
+
+#[test]
+fn ts_recording_is_one_flow_timed_by_its_pcrs() {
+    let file = fixture("ts/two-programs.ts");
+    let size = std::fs::metadata(&file).unwrap().len();
+    let doc = analyze(&file);
+    assert_eq!(doc["capture"]["start"], Value::Null);
+    let flows = doc["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 1);
+    let f = &flows[0];
+    assert_eq!(
+        (f["kind"].as_str(), f["src"].clone()),
+        (Some("file-ts"), Value::Null)
+    );
+    assert_eq!(f["packets"].as_u64().unwrap() * 188, size);
+    // ffmpeg muxed it at -muxrate 2000000: the PCR-derived time gives exactly that rate.
+    let rate = f["bitrate_bps"].as_u64().unwrap();
+    assert!(rate.abs_diff(2_000_000) <= 2_000, "{rate}");
+    let ts = &f["ts"];
+    let programs = ts["programs"].as_array().unwrap();
+    assert_eq!(programs.len(), 2);
+    assert_eq!(programs[0]["service_name"], "One");
+    assert_eq!(programs[1]["service_name"], "Two");
+    for (name, indicator) in ts["tr101290"].as_object().unwrap() {
+        assert_eq!(indicator["count"], 0, "{name}");
+    }
+    assert_eq!(ts["skipped_bytes"], 0);
+    assert_eq!(f["mdi"], Value::Null);
+}
+
+#[test]
+fn monitor_groups_set_the_media_rate_and_judge_the_sla() {
+    let dir = std::env::temp_dir().join(format!("sp-groups-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("groups.toml");
+    std::fs::write(
+        &config,
+        "[[group]]\nname = \"iptv\"\nprefixes = [\"239.1.1.0/24\"]\nmedia_rate = \"400k\"\n\
+         [group.sla]\nmax_df_ms = 100\nmin_fps = 20\nmax_loss_pct = 50\n\n\
+         [[group]]\nname = \"channel-two\"\nprefixes = [\"239.1.1.2\"]\nmedia_rate = 250000\n",
+    )
+    .unwrap();
+    let doc = analyze_with(
+        &["--config", config.to_str().unwrap()],
+        &fixture("impaired/capture.pcap"),
+    );
+    for f in doc["flows"].as_array().unwrap() {
+        let dst = f["dst"].as_str().unwrap();
+        let (group, rate) = match dst {
+            "239.1.1.1:5000" => ("iptv", 400_000),
+            "239.1.1.2:5002" => ("channel-two", 250_000),
+            _ => {
+                // Cameras to 10.231.9.2 are in no group: measured rate, no SLA.
+                assert_eq!(f["group"], Value::Null);
+                assert_eq!(f["mdi"]["rate_source"], "measured");
+                assert!(f.get("sla").is_none());
+                continue;
+            }
+        };
+        assert_eq!(f["group"], group, "{dst}");
+        assert_eq!(f["mdi"]["rate_source"], "group");
+        assert_eq!(f["mdi"]["rate_bps"], rate);
+        if group == "iptv" {
+            // The SLA verdict follows the figures: DF over 100 ms breaks it, min_fps cannot be
+            // judged on TS, and the loss (a few TS packets) stays under 50 %.
+            let df = f["mdi"]["df_ms_max"].as_f64().unwrap();
+            let sla = &f["sla"];
+            let broken: Vec<&str> = sla["violations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["limit"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                broken,
+                if df > 100.0 {
+                    vec!["max_df_ms"]
+                } else {
+                    vec![]
+                }
+            );
+            assert!(df > 100.0, "the impaired flow's DF is {df} ms");
+            assert_eq!(sla["not_judged"], serde_json::json!(["min_fps"]));
+        } else {
+            assert!(f.get("sla").is_none(), "channel-two sets no limits");
+        }
+    }
+    let dup = dir.join("dup.toml");
+    std::fs::write(
+        &dup,
+        "[[group]]\nname = \"a\"\nprefixes = [\"239.1.1.0/24\"]\nmedia_rate = 1000000\n\
+         [[group]]\nname = \"b\"\nprefixes = [\"239.1.1.0/24\"]\nmedia_rate = 1000000\n",
+    )
+    .unwrap();
+    let capture = fixture("impaired/capture.pcap");
+    one_error_line(
+        &[
+            "analyze",
+            "--config",
+            dup.to_str().unwrap(),
+            capture.to_str().unwrap(),
+        ],
+        "dup.toml:7:13: group.prefixes: prefix 239.1.1.0/24 is in groups \"a\" and \"b\"",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
