@@ -8,7 +8,7 @@ use wire::ts::SYNC_BYTE;
 
 /// Sync bytes in a row, at the packet stride, that establish framing.
 pub const SYNC_RUN: usize = 5;
-/// How far into the file (and past each loss of framing) sync is looked for, bytes.
+/// How far into a file sync is looked for to recognise it as a transport stream, bytes.
 pub const SYNC_SEARCH: usize = 1 << 20;
 
 /// A recorded transport stream.
@@ -42,10 +42,16 @@ pub enum TsUnit<'a> {
     Resync(usize),
 }
 
-/// The first offset at or after `from` (looking at most `SYNC_SEARCH` bytes) where
-/// `SYNC_RUN` sync bytes follow one another at `stride`, with the packet at `header`.
-fn find_sync(data: &[u8], from: usize, stride: usize, header: usize) -> Option<usize> {
-    let last = data.len().min(from.saturating_add(SYNC_SEARCH));
+/// The first offset in `from..until` where `SYNC_RUN` sync bytes follow one another at
+/// `stride`, with the packet at `header`.
+fn find_sync(
+    data: &[u8],
+    from: usize,
+    until: usize,
+    stride: usize,
+    header: usize,
+) -> Option<usize> {
+    let last = data.len().min(until);
     (from..last)
         .find(|&p| (0..SYNC_RUN).all(|k| data.get(p + k * stride + header) == Some(&SYNC_BYTE)))
 }
@@ -59,7 +65,7 @@ impl TsFileSource {
         let (start, stride, header) = [(188, 0), (204, 0), (192, 4)]
             .into_iter()
             .filter_map(|(stride, header)| {
-                find_sync(data, 0, stride, header).map(|p| (p, stride, header))
+                find_sync(data, 0, SYNC_SEARCH, stride, header).map(|p| (p, stride, header))
             })
             .min_by_key(|c| c.0)?;
         Some(TsFileSource {
@@ -113,7 +119,8 @@ impl TsFileSource {
                 pos += stride;
                 continue;
             }
-            match find_sync(data, pos + 1, stride, header) {
+            // However long the garbage: a recording's later packets are never given up on.
+            match find_sync(data, pos + 1, usize::MAX, stride, header) {
                 Some(p) => {
                     on(TsUnit::Resync(p - pos));
                     pos = p;
@@ -172,6 +179,12 @@ mod tests {
         }
         assert!(TsFileSource::from_vec(vec![0x47; 100]).is_none());
         assert!(TsFileSource::from_vec(b"not a transport stream at all".repeat(100)).is_none());
+        // Garbage longer than the recognition window does not lose the packets after it.
+        let mut data = packets(10, 188, 0);
+        data.extend(vec![0x11; 2 * SYNC_SEARCH]);
+        data.extend(packets(10, 188, 0));
+        let src = TsFileSource::from_vec(data).unwrap();
+        assert_eq!(units(&src), (20, vec![2 * SYNC_SEARCH]));
         // A cut last packet is reported as skipped bytes.
         let mut data = packets(8, 188, 0);
         data.truncate(data.len() - 100);
