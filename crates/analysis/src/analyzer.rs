@@ -417,7 +417,11 @@ impl Analyzer {
             }
             TupleState::Udp(i) => {
                 let flow = &mut self.udp_flows[*i as usize];
-                let p = MediaPacket::from_udp(arrival_ns, d.payload_len, d.payload);
+                let p = if flow.ts.is_some() {
+                    MediaPacket::known_ts(arrival_ns, d.payload_len, d.payload)
+                } else {
+                    MediaPacket::from_udp(arrival_ns, d.payload_len, d.payload)
+                };
                 if !flow.update(&p, d.payload) {
                     self.skipped[SkipReason::TsInvalid.index()] += 1;
                 }

@@ -66,6 +66,21 @@ impl MediaPacket {
         }
     }
 
+    /// A datagram of a flow known to carry TS over UDP: the TS analysis reads the payload
+    /// itself, so nothing is read here (the sync-byte scan would touch every packet's line
+    /// once more).
+    pub fn known_ts(arrival_ns: i64, udp_payload_len: u16, payload: &[u8]) -> Self {
+        MediaPacket {
+            arrival_ns,
+            udp_payload_len,
+            media_len: payload.len() as u16,
+            rtp: None,
+            ts_packets: 0,
+            h264: NalSummary::default(),
+            h265: NalSummary::default(),
+        }
+    }
+
     /// Reads a datagram that is not RTP (TS over UDP, or other UDP).
     pub fn from_udp(arrival_ns: i64, udp_payload_len: u16, payload: &[u8]) -> Self {
         let ts_packets = ts_packet_size(payload).map_or(0, |size| (payload.len() / size) as u8);
