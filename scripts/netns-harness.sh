@@ -44,7 +44,7 @@ ip -n "$tx" neigh add 10.231.9.2 lladdr "$mac_rx" dev t$id
 
 ip netns exec "$mid" "$relay" --a ma$id --b mb$id --truth "$out/truth.log" "${relay_args[@]}" 2>"$out/relay.err" &
 pids+=($!); relay_pid=$!
-ip netns exec "$rx" tcpdump -Z root -i r$id -s 0 -B 32768 --time-stamp-precision=nano -w "$out/capture.pcap" udp 2>"$out/tcpdump.err" &
+ip netns exec "$rx" tcpdump -Z root -i r$id -s 0 -B 32768 --immediate-mode --time-stamp-precision=nano -w "$out/capture.pcap" udp 2>"$out/tcpdump.err" &
 pids+=($!); tcpdump_pid=$!
 for _ in $(seq 50); do grep -q ready "$out/relay.err" 2>/dev/null && grep -q listening "$out/tcpdump.err" 2>/dev/null && break; sleep 0.1; done
 
@@ -68,5 +68,14 @@ sleep 1
 kill -TERM "$relay_pid"; wait "$relay_pid" || true
 sleep 0.3
 kill -INT "$tcpdump_pid"; wait "$tcpdump_pid" || true
-{ grep -h "kernel_drops" "$out/relay.err" || echo "relay: no summary"; grep -h "dropped by kernel" "$out/tcpdump.err" || echo "tcpdump: no summary"; } >"$out/drops.txt"
+# tcpdump runs in immediate mode: otherwise packets in a capture block the kernel has not
+# retired yet (up to its 1 s timeout) are counted "received by filter" but never written when
+# it is stopped, and the last frames the relay released would be missing from the capture.
+{
+  grep -h "kernel_drops" "$out/relay.err" || echo "relay: no summary"
+  grep -h "dropped by kernel" "$out/tcpdump.err" || echo "tcpdump: no summary"
+  captured=$(sed -n 's/^\([0-9]*\) packets captured$/\1/p' "$out/tcpdump.err")
+  received=$(sed -n 's/^\([0-9]*\) packets received by filter$/\1/p' "$out/tcpdump.err")
+  echo "tcpdump: captured $captured of $received received by filter"
+} >"$out/drops.txt"
 cat "$out/drops.txt"

@@ -76,6 +76,19 @@ fn run_scenario(name: &str, secs: u32, relay_args: &[&str]) {
         drops.contains("0 packets dropped by kernel"),
         "tcpdump lost frames: {drops}"
     );
+    // Every frame the kernel handed to tcpdump is in the file (the truth counts them all).
+    let (captured, received) = drops
+        .lines()
+        .find_map(|l| {
+            let rest = l.strip_prefix("tcpdump: captured ")?;
+            let (c, r) = rest.split_once(" of ")?;
+            Some((c.to_string(), r.split(' ').next()?.to_string()))
+        })
+        .unwrap_or_default();
+    assert!(
+        !captured.is_empty() && captured == received,
+        "tcpdump did not write every frame it received: {drops}"
+    );
     let reference = Command::new("python3")
         .arg(root().join("scripts/rtp_reference.py"))
         .arg(dir.join("capture.pcap"))
