@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use wire::link::decode_udp;
-use wire::prefetch::{prefetch, prefetch_prefix};
+use wire::prefetch::prefetch;
 use wire::{
     decode_frame, Decoded, Frame, LinkType, RtcpPacket, RtpPacket, SkipReason, UdpDatagram,
 };
@@ -290,7 +290,7 @@ impl Analyzer {
             }
             for i in hints.iter().flatten() {
                 if let TupleState::Rtp { stream, .. } = self.table.tuples[*i as usize].state {
-                    prefetch_prefix(&self.streams[stream as usize], RtpStream::HOT_BYTES);
+                    prefetch(&self.streams[stream as usize]);
                 }
             }
             for ((decoded, key), f) in decoded.iter().zip(&keys).zip(group) {
@@ -397,11 +397,11 @@ impl Analyzer {
                         new,
                         rtp.payload_type(),
                         self.config.clock_rate(rtp.payload_type()),
+                        self.config.delivery(d.dst.ip()),
                     );
                     if rtp.payload_type() == 33 || p.ts_packets > 0 {
                         fresh.carry_ts(self.config.ts);
                     }
-                    fresh.delivery = self.config.delivery(d.dst.ip());
                     self.streams.push(fresh);
                     self.discovery.confirmed += 1;
                     if *set == NO_SET {
@@ -547,8 +547,13 @@ impl Analyzer {
         self.discovery.confirmed += 1;
         match prob.candidate {
             Candidate::Ts => {
-                let mut flow = UdpFlow::new(src, dst, UdpKind::Ts, self.config.ts);
-                flow.delivery = self.config.delivery(dst.ip());
+                let mut flow = UdpFlow::new(
+                    src,
+                    dst,
+                    UdpKind::Ts,
+                    self.config.ts,
+                    self.config.delivery(dst.ip()),
+                );
                 for (p, payload) in prob.held.iter().zip(&prob.held_ts) {
                     flow.update(p, payload);
                 }
@@ -557,11 +562,17 @@ impl Analyzer {
             }
             Candidate::Rtp { ssrc, .. } => {
                 let pt = prob.held[0].rtp.map_or(0, |r| r.payload_type);
-                let mut stream = RtpStream::new(src, dst, ssrc, pt, self.config.clock_rate(pt));
+                let mut stream = RtpStream::new(
+                    src,
+                    dst,
+                    ssrc,
+                    pt,
+                    self.config.clock_rate(pt),
+                    self.config.delivery(dst.ip()),
+                );
                 if pt == 33 || prob.held.iter().any(|p| p.ts_packets > 0) {
                     stream.carry_ts(self.config.ts);
                 }
-                stream.delivery = self.config.delivery(dst.ip());
                 for (p, payload) in prob.held.iter().zip(&prob.held_ts) {
                     stream.update(p, payload);
                 }
@@ -582,8 +593,13 @@ impl Analyzer {
         kind: UdpKind,
         packets: &[MediaPacket],
     ) -> TupleState {
-        let mut flow = UdpFlow::new(src, dst, kind, self.config.ts);
-        flow.delivery.group = self.config.groups.lookup(dst.ip());
+        let mut flow = UdpFlow::new(
+            src,
+            dst,
+            kind,
+            self.config.ts,
+            self.config.delivery(dst.ip()),
+        );
         for p in packets {
             flow.update(p, &[]);
         }

@@ -90,6 +90,31 @@ impl fmt::Display for Prefix {
     }
 }
 
+/// The same prefix in two groups: which prefix, and where it is listed the second time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DuplicatePrefix {
+    /// The prefix.
+    pub prefix: Prefix,
+    /// Name of the group that lists it first.
+    pub first: String,
+    /// Name of the group that lists it again.
+    pub second: String,
+    /// Index of that group.
+    pub group: usize,
+    /// Index of the prefix in that group's list.
+    pub index: usize,
+}
+
+impl fmt::Display for DuplicatePrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "prefix {} is in groups \"{}\" and \"{}\"",
+            self.prefix, self.first, self.second
+        )
+    }
+}
+
 /// SLA limits of a group; each is optional.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SlaLimits {
@@ -141,19 +166,22 @@ pub struct MonitorGroups {
 
 impl MonitorGroups {
     /// Builds the lookup. An identical prefix in two groups is an error naming both.
-    pub fn new(groups: Vec<MonitorGroup>) -> Result<Self, String> {
+    pub fn new(groups: Vec<MonitorGroup>) -> Result<Self, DuplicatePrefix> {
         let mut table = FxHashMap::default();
         let mut lengths = Vec::new();
         for (index, group) in groups.iter().enumerate() {
-            for prefix in &group.prefixes {
+            for (at, prefix) in group.prefixes.iter().enumerate() {
                 let (v6, value) = bits(prefix.network);
                 if let Some(&other) = table.get(&(v6, value, prefix.len)) {
                     let other: &MonitorGroup = &groups[usize::from(other)];
                     if other.name != group.name {
-                        return Err(format!(
-                            "prefix {prefix} is in groups \"{}\" and \"{}\"",
-                            other.name, group.name
-                        ));
+                        return Err(DuplicatePrefix {
+                            prefix: *prefix,
+                            first: other.name.clone(),
+                            second: group.name.clone(),
+                            group: index,
+                            index: at,
+                        });
                     }
                 }
                 table.insert((v6, value, prefix.len), index as u16);
@@ -240,6 +268,7 @@ mod tests {
             group("b", &["239.1.0.0/16"]),
         ])
         .unwrap_err();
-        assert!(err.contains("\"a\" and \"b\""), "{err}");
+        assert_eq!((err.group, err.index), (1, 0));
+        assert!(err.to_string().contains("\"a\" and \"b\""), "{err}");
     }
 }

@@ -189,7 +189,6 @@ pub struct MdiMeter {
     /// End of the interval in progress; [`NOT_STARTED`] before the first packet.
     end_ns: i64,
     interval_ns: u32,
-    start_ns: i64,
     last_x: u32,
     lost: u32,
     bytes: u64,
@@ -221,7 +220,6 @@ impl MdiMeter {
         MdiMeter {
             end_ns: NOT_STARTED,
             interval_ns: interval_ns as u32,
-            start_ns: 0,
             last_x: 0,
             lost: 0,
             bytes: 0,
@@ -245,6 +243,11 @@ impl MdiMeter {
         }
     }
 
+    /// Start of the interval in progress.
+    fn start_ns(&self) -> i64 {
+        self.end_ns - i64::from(self.interval_ns)
+    }
+
     /// The figures over the intervals closed so far.
     pub fn summary(&self) -> &MdiSummary {
         &self.summary
@@ -258,8 +261,7 @@ impl MdiMeter {
                 self.close(false);
             }
             let interval_ns = i64::from(self.interval_ns);
-            self.start_ns = at.div_euclid(interval_ns) * interval_ns;
-            self.end_ns = self.start_ns + interval_ns;
+            self.end_ns = at.div_euclid(interval_ns) * interval_ns + interval_ns;
             let summary = &mut *self.summary;
             summary.first_ns = at;
             summary.pcr_first = None;
@@ -272,7 +274,7 @@ impl MdiMeter {
             self.lower.len = 0;
         }
         // Capture timestamps may step back a little; the buffer's clock does not.
-        let x = ((at - self.start_ns).max(0) as u32).max(self.last_x);
+        let x = ((at - self.start_ns()).max(0) as u32).max(self.last_x);
         self.last_x = x;
         // `more` is only read when a hull outgrows its inline points.
         self.lower
@@ -305,17 +307,17 @@ impl MdiMeter {
     }
 
     fn close(&mut self, flow_ended: bool) {
+        let (start_ns, end_ns) = (self.start_ns(), self.end_ns);
         let summary = &mut *self.summary;
-        let end_ns = self.end_ns;
         // The time the flow covered in the interval: a flow that starts or ends inside it
         // covers only part of it.
         let from = if summary.mlr.count == 0 {
             summary.first_ns
         } else {
-            self.start_ns
+            start_ns
         };
         let to = if flow_ended {
-            self.start_ns + i64::from(self.last_x)
+            start_ns + i64::from(self.last_x)
         } else {
             end_ns
         };
@@ -348,7 +350,7 @@ impl MdiMeter {
         }
         summary.mlr.add(mlr);
         summary.last_interval = Some(MdiInterval {
-            start_ns: self.start_ns,
+            start_ns,
             rate_bps: rate.map(|r| r.0),
             rate_source: rate.map_or(RateSource::Measured, |r| r.1),
             df_ms,

@@ -83,15 +83,9 @@ impl MediaPacket {
 
     /// Reads a datagram that is not RTP (TS over UDP, or other UDP).
     pub fn from_udp(arrival_ns: i64, udp_payload_len: u16, payload: &[u8]) -> Self {
-        let ts_packets = ts_packet_size(payload).map_or(0, |size| (payload.len() / size) as u8);
         MediaPacket {
-            arrival_ns,
-            udp_payload_len,
-            media_len: payload.len() as u16,
-            rtp: None,
-            ts_packets,
-            h264: NalSummary::default(),
-            h265: NalSummary::default(),
+            ts_packets: ts_packet_size(payload).map_or(0, |size| (payload.len() / size) as u8),
+            ..MediaPacket::known_ts(arrival_ns, udp_payload_len, payload)
         }
     }
 }

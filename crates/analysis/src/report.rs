@@ -456,11 +456,11 @@ pub struct AnalysisReport {
 }
 
 impl FlowReport {
-    /// The figures every flow has; `ssrc` and `rtp` are filled in by RTP flows.
-    fn new(
+    /// The figures every flow has; `ssrc` and `rtp` are filled in by RTP flows. A recording
+    /// (`file-ts`) has no (src, dst).
+    pub(crate) fn new(
         id: String,
-        src: SocketAddr,
-        dst: SocketAddr,
+        addresses: Option<(SocketAddr, SocketAddr)>,
         kind: &'static str,
         payload: &'static str,
         v: &Volume,
@@ -469,8 +469,8 @@ impl FlowReport {
         let (bitrate_bps, packet_rate_pps) = rates(v);
         FlowReport {
             id,
-            src: Some(src.to_string()),
-            dst: Some(dst.to_string()),
+            src: addresses.map(|a| a.0.to_string()),
+            dst: addresses.map(|a| a.1.to_string()),
             ssrc: None,
             kind,
             payload,
@@ -478,37 +478,6 @@ impl FlowReport {
             bytes: v.bytes,
             first_s: seconds(v.first_ns.saturating_sub(origin)),
             last_s: seconds(v.last_ns.saturating_sub(origin)),
-            bitrate_bps,
-            packet_rate_pps,
-            rtp: None,
-            ts: None,
-            group: None,
-            mdi: None,
-            sla: None,
-        }
-    }
-
-    /// The one flow of a TS recording: `bytes` of TS, the last packet at `last_ns` after the
-    /// first (packet time from PCR).
-    pub(crate) fn file_ts(file: &str, packets: u64, bytes: u64, last_ns: i64) -> Self {
-        let volume = Volume {
-            packets,
-            bytes,
-            first_ns: 0,
-            last_ns,
-        };
-        let (bitrate_bps, packet_rate_pps) = rates(&volume);
-        FlowReport {
-            id: file.to_string(),
-            src: None,
-            dst: None,
-            ssrc: None,
-            kind: "file-ts",
-            payload: "mp2t",
-            packets,
-            bytes,
-            first_s: 0.0,
-            last_s: seconds(last_ns),
             bitrate_bps,
             packet_rate_pps,
             rtp: None,
@@ -620,8 +589,14 @@ impl AnalysisReport {
             } else {
                 "rtp"
             };
-            let mut report =
-                FlowReport::new(id, s.src, s.dst, kind, format.as_str(), &s.volume, origin);
+            let mut report = FlowReport::new(
+                id,
+                Some((s.src, s.dst)),
+                kind,
+                format.as_str(),
+                &s.volume,
+                origin,
+            );
             report.ssrc = Some(s.ssrc);
             report.rtp = Some(RtpReport {
                 payload_type: s.payload_type,
@@ -659,8 +634,7 @@ impl AnalysisReport {
             };
             let mut report = FlowReport::new(
                 format!("{}>{}", f.src, f.dst),
-                f.src,
-                f.dst,
+                Some((f.src, f.dst)),
                 kind,
                 payload,
                 &f.volume,

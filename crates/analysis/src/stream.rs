@@ -18,16 +18,6 @@ pub struct Delivery {
     pub mdi: MdiMeter,
 }
 
-impl Delivery {
-    /// No group, one-second intervals, measured media rate.
-    pub fn ungrouped() -> Self {
-        Delivery {
-            group: None,
-            mdi: MdiMeter::new(1_000_000_000, None),
-        }
-    }
-}
-
 /// Packets, bytes and times common to every flow.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Volume {
@@ -127,10 +117,7 @@ impl TsReorder {
 
 /// One RTP stream: RFC 3550 A.1 / A.8 state plus frame counting.
 #[derive(Clone, Debug)]
-#[repr(C)]
 pub struct RtpStream {
-    // The fields every packet touches come first, in declared order (`repr(C)`), so the flow
-    // table prefetches just these lines ([`RtpStream::HOT_BYTES`]) and not the cold tail.
     /// Packets, bytes, times.
     pub volume: Volume,
     /// Largest gap between consecutive arrivals, ns.
@@ -168,16 +155,15 @@ pub struct RtpStream {
 }
 
 impl RtpStream {
-    /// Bytes at the start of the struct that an ordinary packet reads or writes.
-    pub const HOT_BYTES: usize = std::mem::offset_of!(RtpStream, reorder);
-
-    /// A stream that has not seen a packet yet.
+    /// A stream that has not seen a packet yet, in its group (see
+    /// [`crate::AnalysisConfig::delivery`]).
     pub fn new(
         src: SocketAddr,
         dst: SocketAddr,
         ssrc: u32,
         payload_type: u8,
         clock_rate: u32,
+        delivery: Delivery,
     ) -> Self {
         RtpStream {
             src,
@@ -196,7 +182,7 @@ impl RtpStream {
             rtcp_packets: 0,
             ts: None,
             reorder: TsReorder::default(),
-            delivery: Delivery::ungrouped(),
+            delivery,
         }
     }
 
@@ -313,8 +299,14 @@ pub struct UdpFlow {
 }
 
 impl UdpFlow {
-    /// A flow with no packet yet.
-    pub fn new(src: SocketAddr, dst: SocketAddr, kind: UdpKind, limits: TsLimits) -> Self {
+    /// A flow with no packet yet, in its group (see [`crate::AnalysisConfig::delivery`]).
+    pub fn new(
+        src: SocketAddr,
+        dst: SocketAddr,
+        kind: UdpKind,
+        limits: TsLimits,
+        delivery: Delivery,
+    ) -> Self {
         UdpFlow {
             src,
             dst,
@@ -322,7 +314,7 @@ impl UdpFlow {
             volume: Volume::default(),
             ts_packets: 0,
             ts: (kind == UdpKind::Ts).then(|| Box::new(TsAnalyzer::new(limits))),
-            delivery: Delivery::ungrouped(),
+            delivery,
         }
     }
 
@@ -391,6 +383,7 @@ mod tests {
             1,
             96,
             90_000,
+            crate::AnalysisConfig::default().delivery("2.2.2.2".parse().unwrap()),
         );
         s.update(&pkt(0, 1, 0, true), &[]);
         s.update(&pkt(40, 2, 3600, true), &[]);

@@ -770,18 +770,7 @@ impl TsAnalyzer {
         let position = self.position;
         let limits = self.limits;
         let state = &mut self.pids[index];
-        if *self.rate_pid.get_or_insert(state.pid) == state.pid {
-            let epoch = self.rate_mark.map_or(0, |m| m.epoch);
-            let jumped = self.rate_mark.is_some_and(|m| {
-                pcr.ticks_since(m.pcr) as i64 > limits.pcr_discontinuity_ns * 27 / 1_000
-            });
-            self.rate_mark = Some(PcrMark {
-                // The sender's rate: packets estimated missing took their place on the wire.
-                position: position + self.missing_packets,
-                pcr,
-                epoch: epoch + u32::from(discontinuity || jumped),
-            });
-        }
+        let pid = state.pid;
         state.figures.pcrs += 1;
         let mut events = [None; 3];
         match &mut state.pcr {
@@ -833,6 +822,16 @@ impl TsAnalyzer {
                 clock.last = pcr;
                 clock.last_arrival_ns = at;
             }
+        }
+        if *self.rate_pid.get_or_insert(pid) == pid {
+            // A PCR discontinuity, flagged or not (events[1]), starts a new epoch of marks.
+            let epoch = self.rate_mark.map_or(0, |m| m.epoch);
+            self.rate_mark = Some(PcrMark {
+                // The sender's rate: packets estimated missing took their place on the wire.
+                position: position + self.missing_packets,
+                pcr,
+                epoch: epoch + u32::from(discontinuity || events[1].is_some()),
+            });
         }
         for event in events.into_iter().flatten() {
             self.indicators.add(event, at);

@@ -5,9 +5,10 @@
 //! time, and the timing indicators (repetition intervals, PCR, PTS, PID_error) cannot fire.
 
 use crate::report::{AnalysisReport, CaptureReport, Discovery, FlowReport, TsReport};
+use crate::stream::Volume;
 use crate::ts::TsAnalyzer;
 use crate::AnalysisConfig;
-use wire::ts::{Pcr, TsPacket};
+use wire::ts::{Pcr, TsPacket, PACKET_LEN};
 use wire::SkipReason;
 
 /// A PCR step larger than this (or backwards) is a discontinuity: time goes on at the rate
@@ -166,22 +167,17 @@ impl TsFileAnalyzer {
         self.ts.finish(self.last_ns);
         let mut skipped = [0u64; SkipReason::ALL.len()];
         skipped[SkipReason::TsInvalid.index()] = self.resyncs;
-        let capture = CaptureReport {
-            file: file.to_string(),
-            start: None,
+        // Packet time starts at 0 with the first packet; there is no wall-clock start.
+        let volume = Volume {
             packets: self.ts.packets,
-            bytes: file_bytes,
-            duration_s: self.last_ns as f64 / 1e9,
-            ..CaptureReport::new(
-                &Default::default(),
-                file_bytes,
-                &skipped,
-                Discovery::default(),
-                0,
-            )
+            bytes: self.ts.packets * PACKET_LEN as u64,
+            first_ns: 0,
+            last_ns: self.last_ns,
         };
-        let bytes = self.ts.packets * wire::ts::PACKET_LEN as u64;
-        let mut flow = FlowReport::file_ts(file, self.ts.packets, bytes, self.last_ns);
+        let mut capture =
+            CaptureReport::new(&volume, file_bytes, &skipped, Discovery::default(), 0);
+        capture.start = None;
+        let mut flow = FlowReport::new(file.to_string(), None, "file-ts", "mp2t", &volume, 0);
         let mut ts = TsReport::new(&self.ts, 0);
         ts.skipped_bytes = self.skipped_bytes;
         flow.ts = Some(ts);

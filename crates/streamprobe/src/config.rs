@@ -326,19 +326,8 @@ fn groups(list: &[GroupConfig]) -> Result<MonitorGroups, (Option<usize>, String)
         });
     }
     MonitorGroups::new(groups).map_err(|e| {
-        // Point at the second group that lists the prefix.
-        let offset = list.iter().rev().find_map(|g| {
-            g.prefixes
-                .get_ref()
-                .iter()
-                .find(|p| {
-                    p.get_ref()
-                        .parse::<Prefix>()
-                        .is_ok_and(|prefix| e.contains(&format!("prefix {prefix} ")))
-                })
-                .map(|p| p.span().start)
-        });
-        (offset, format!("group.prefixes: {e}"))
+        let span = list[e.group].prefixes.get_ref()[e.index].span();
+        (Some(span.start), format!("group.prefixes: {e}"))
     })
 }
 

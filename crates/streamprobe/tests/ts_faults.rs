@@ -156,7 +156,6 @@ fn injected_faults_are_counted_exactly() {
     let video = programs[0]["streams"][0]["pid"].as_u64().unwrap() as u16;
     let pcr_pid = programs[0]["pcr_pid"].as_u64().unwrap() as u16;
     let pmt_two = programs[1]["pmt_pid"].as_u64().unwrap() as u16;
-    let pmt_one = programs[0]["pmt_pid"].as_u64().unwrap() as u16;
     assert_eq!(ffmpeg_cc_errors(&dir.join("base.ts")), 0);
 
     // Dropped packets: one continuity error each, one packet missing each.
@@ -272,6 +271,5 @@ fn injected_faults_are_counted_exactly() {
         ],
         "table and PCR gaps",
     );
-    assert_ne!(pmt_one, pmt_two);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -5,16 +5,10 @@
 /// changes nothing observable, so it is safe to call with any reference.
 #[inline(always)]
 pub fn prefetch<T>(value: &T) {
-    prefetch_prefix(value, std::mem::size_of::<T>());
-}
-
-/// Like [`prefetch`], for the first `bytes` of `value` only (its hot fields).
-#[inline(always)]
-pub fn prefetch_prefix<T>(value: &T, bytes: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         let start = (value as *const T).cast::<i8>();
-        for line in (0..bytes.min(std::mem::size_of::<T>())).step_by(64) {
+        for line in (0..std::mem::size_of::<T>()).step_by(64) {
             // SAFETY: a prefetch never faults, whatever the address; this one lies inside
             // `value`.
             #[allow(unsafe_code)]
@@ -26,5 +20,5 @@ pub fn prefetch_prefix<T>(value: &T, bytes: usize) {
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (value, bytes);
+    let _ = value;
 }
