@@ -9,6 +9,8 @@
 # MPEG-TS over UDP multicast (239.1.1.1:5000) and MPEG-TS over RTP multicast (239.1.1.2:5002).
 # tcpdump on the receiver writes OUTDIR/capture.pcap (nanosecond timestamps); the relay
 # writes OUTDIR/truth.log; OUTDIR/drops.txt records both tools' drop counters.
+# SENDERS=paced-ts replaces the four senders by one constant-rate MPEG-TS paced by its PCRs
+# (239.1.1.3:5000, 2 Mbit/s), for Delay Factor tests.
 # Needs root, iproute2, ethtool, tcpdump, ffmpeg, gst-launch-1.0.
 set -euo pipefail
 out=$(realpath -m "$1"); secs=$2; shift 2; relay_args=("$@")
@@ -36,6 +38,11 @@ for pair in "$tx t$id" "$mid ma$id" "$mid mb$id" "$rx r$id"; do
   ip netns exec "$1" ethtool -K "$2" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
 done
 for ns in "$tx" "$mid" "$rx"; do ip -n "$ns" link set lo up; done
+if [ "${SENDERS:-all}" = paced-ts ]; then
+  # Jumbo frames: the one 8-packet datagram GStreamer sends at end of file stays one frame (IP
+  # fragments carry no ports, so the relay would pass them ahead of the flow's delayed frames).
+  for pair in "$tx t$id" "$mid ma$id" "$mid mb$id" "$rx r$id"; do set -- $pair; ip -n "$1" link set "$2" mtu 9000; done
+fi
 ip -n "$tx" route add 239.0.0.0/8 dev t$id
 ip -n "$rx" route add 239.0.0.0/8 dev r$id
 # Static neighbours: no ARP exchange to race with the first packets.
@@ -50,19 +57,43 @@ for _ in $(seq 50); do grep -q ready "$out/relay.err" 2>/dev/null && grep -q lis
 
 frames=$(( secs * 25 ))
 senders=()
-ip netns exec "$tx" gst-launch-1.0 -q videotestsrc num-buffers=$frames is-live=true pattern=ball \
-  ! video/x-raw,width=640,height=360,framerate=25/1 \
-  ! x264enc tune=zerolatency bitrate=1500 key-int-max=25 speed-preset=ultrafast \
-  ! rtph264pay pt=96 config-interval=-1 mtu=1200 ! udpsink host=10.231.9.2 port=5006 sync=true \
-  >"$out/gst.log" 2>&1 & senders+=($!)
-ip netns exec "$tx" ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i testsrc=size=640x360:rate=25 \
-  -t "$secs" -c:v libx264 -preset ultrafast -g 25 -f rtp rtp://10.231.9.2:5004 >"$out/ffmpeg-rtp.log" 2>&1 & senders+=($!)
-ip netns exec "$tx" ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i testsrc=size=320x240:rate=25 -f lavfi -i sine \
-  -t "$secs" -c:v libx264 -preset ultrafast -c:a aac -f mpegts "udp://239.1.1.1:5000?pkt_size=1316&localaddr=10.231.9.1&ttl=4" \
-  >"$out/ffmpeg-ts.log" 2>&1 & senders+=($!)
-ip netns exec "$tx" ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i testsrc=size=320x240:rate=25 \
-  -t "$secs" -c:v libx264 -preset ultrafast -f rtp_mpegts "rtp://239.1.1.2:5002?localaddr=10.231.9.1&ttl=4" \
-  >"$out/ffmpeg-rtpts.log" 2>&1 & senders+=($!)
+if [ "${SENDERS:-all}" = paced-ts ]; then
+  # A constant-rate TS paced by its own PCRs, as a playout server sends it: ffmpeg muxes CBR at
+  # 2 Mbit/s to a file, and GStreamer's tsparse timestamps every 7-packet datagram from the PCRs
+  # so udpsink sends each at its time (real-time priority: fewer scheduling stalls). tsparse
+  # holds the packets after the last PCR and flushes them at end of file as one odd datagram,
+  # so the file is cut SECS seconds in, right after a PCR that ends a datagram (the flush is
+  # then the last datagram again plus one null packet). Undisturbed, DF
+  # stays near one datagram's time (5.3 ms) plus this machine's scheduling noise.
+  ffmpeg -hide_banner -nostdin -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=25 -t $(( secs + 1 )) \
+    -c:v libx264 -preset ultrafast -x264-params nal-hrd=cbr -b:v 1500k -maxrate 1500k -bufsize 300k \
+    -muxrate 2000000 -f mpegts "$out/cbr-full.ts"
+  python3 - "$out/cbr-full.ts" "$out/cbr.ts" "$secs" <<'PY'
+import sys
+src = open(sys.argv[1], "rb").read()
+p = int(sys.argv[3]) * 2000000 // 8 // 188
+while not ((p + 1) % 7 == 0 and src[p * 188 + 3] & 0x20 and src[p * 188 + 4] and src[p * 188 + 5] & 0x10):
+    p += 1  # adaptation field with a PCR, last packet of a datagram
+open(sys.argv[2], "wb").write(src[:(p + 1) * 188])
+PY
+  ip netns exec "$tx" chrt -f 20 gst-launch-1.0 -q filesrc location="$out/cbr.ts" ! tsparse set-timestamps=true alignment=7 \
+    ! udpsink host=239.1.1.3 port=5000 multicast-iface=t$id ttl-mc=4 sync=true \
+    >"$out/gst-paced.log" 2>&1 & senders+=($!)
+else
+  ip netns exec "$tx" gst-launch-1.0 -q videotestsrc num-buffers=$frames is-live=true pattern=ball \
+    ! video/x-raw,width=640,height=360,framerate=25/1 \
+    ! x264enc tune=zerolatency bitrate=1500 key-int-max=25 speed-preset=ultrafast \
+    ! rtph264pay pt=96 config-interval=-1 mtu=1200 ! udpsink host=10.231.9.2 port=5006 sync=true \
+    >"$out/gst.log" 2>&1 & senders+=($!)
+  ip netns exec "$tx" ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i testsrc=size=640x360:rate=25 \
+    -t "$secs" -c:v libx264 -preset ultrafast -g 25 -f rtp rtp://10.231.9.2:5004 >"$out/ffmpeg-rtp.log" 2>&1 & senders+=($!)
+  ip netns exec "$tx" ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i testsrc=size=320x240:rate=25 -f lavfi -i sine \
+    -t "$secs" -c:v libx264 -preset ultrafast -c:a aac -f mpegts "udp://239.1.1.1:5000?pkt_size=1316&localaddr=10.231.9.1&ttl=4" \
+    >"$out/ffmpeg-ts.log" 2>&1 & senders+=($!)
+  ip netns exec "$tx" ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i testsrc=size=320x240:rate=25 \
+    -t "$secs" -c:v libx264 -preset ultrafast -f rtp_mpegts "rtp://239.1.1.2:5002?localaddr=10.231.9.1&ttl=4" \
+    >"$out/ffmpeg-rtpts.log" 2>&1 & senders+=($!)
+fi
 for p in "${senders[@]}"; do wait "$p"; done
 sleep 1
 kill -TERM "$relay_pid"; wait "$relay_pid" || true

@@ -9,7 +9,9 @@
 mod common;
 
 use common::{analyze, check_against_reference, root};
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 fn have(tool: &str) -> bool {
     Command::new("sh")
@@ -50,17 +52,23 @@ fn prerequisites() -> Result<(), String> {
     Ok(())
 }
 
-fn run_scenario(name: &str, secs: u32, relay_args: &[&str]) {
+/// Runs scripts/netns-harness.sh with `SENDERS=senders` and checks that neither the relay nor
+/// tcpdump lost a frame. Returns the output directory, or None when the test is skipped.
+fn harness(name: &str, senders: &str, secs: u32, relay_args: &[&str]) -> Option<PathBuf> {
     if let Err(why) = prerequisites() {
         if std::env::var("STREAMPROBE_REQUIRE_NETNS").as_deref() == Ok("1") {
             panic!("namespace test cannot run: {why}");
         }
         eprintln!("skipping namespace test {name}: {why}");
-        return;
+        return None;
     }
+    // One harness at a time: parallel senders and relays on two cores add scheduling delays
+    // of their own, which the Delay Factor test would measure.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = std::env::temp_dir().join(format!("sp-netns-{name}-{}", std::process::id()));
-    let harness = root().join("scripts/netns-harness.sh");
-    let status = Command::new(&harness)
+    let status = Command::new(root().join("scripts/netns-harness.sh"))
+        .env("SENDERS", senders)
         .arg(&dir)
         .arg(secs.to_string())
         .args(relay_args)
@@ -89,6 +97,13 @@ fn run_scenario(name: &str, secs: u32, relay_args: &[&str]) {
         !captured.is_empty() && captured == received,
         "tcpdump did not write every frame it received: {drops}"
     );
+    Some(dir)
+}
+
+fn run_scenario(name: &str, secs: u32, relay_args: &[&str]) {
+    let Some(dir) = harness(name, "all", secs, relay_args) else {
+        return;
+    };
     let reference = Command::new("python3")
         .arg(root().join("scripts/rtp_reference.py"))
         .arg(dir.join("capture.pcap"))
@@ -150,4 +165,87 @@ fn burst_loss_and_outage() {
             "3:0.7",
         ],
     );
+}
+
+/// The paced TS flow's MDI with the group's 2 Mbit/s rate, checked against the independent
+/// virtual buffer of scripts/mdi_reference.py on the same capture. Returns (DF avg, DF max).
+fn paced_delay_factor(dir: &Path) -> (f64, f64) {
+    let config = dir.join("group.toml");
+    std::fs::write(
+        &config,
+        "[[group]]\nname = \"paced\"\nprefixes = [\"239.1.1.3/32\"]\nmedia_rate = \"2 Mbit/s\"\n",
+    )
+    .unwrap();
+    let doc = common::analyze_with(
+        &["--config", config.to_str().unwrap()],
+        &dir.join("capture.pcap"),
+    );
+    let flow = common::flow(&doc, "10.231.9.1:");
+    assert_eq!(flow["dst"], "239.1.1.3:5000");
+    assert_eq!(flow["kind"], "udp-ts");
+    assert_eq!(flow["group"], "paced");
+    let mdi = &flow["mdi"];
+    assert_eq!(mdi["rate_source"], "group");
+    assert_eq!(mdi["rate_bps"], 2_000_000);
+    // The relay only delays (order kept): nothing is lost or out of order.
+    assert_eq!(mdi["lost_total"], 0, "{mdi}");
+    assert_eq!(flow["ts"]["tr101290"]["cc_error"]["count"], 0);
+    let reference = Command::new("python3")
+        .arg(root().join("scripts/mdi_reference.py"))
+        .arg(dir.join("capture.pcap"))
+        .args(["239.1.1.3:5000", "2000000"])
+        .output()
+        .unwrap();
+    assert!(
+        reference.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reference.stderr)
+    );
+    let reference: serde_json::Value = serde_json::from_slice(&reference.stdout).unwrap();
+    assert_eq!(
+        mdi["intervals"].as_u64().unwrap() as usize,
+        reference["intervals"].as_array().unwrap().len()
+    );
+    for key in ["df_ms_min", "df_ms_max", "df_ms_avg", "df_ms_last"] {
+        let (ours, theirs) = (mdi[key].as_f64().unwrap(), reference[key].as_f64().unwrap());
+        assert!(
+            (ours - theirs).abs() < 1e-5,
+            "{key}: streamprobe {ours} ms, reference {theirs} ms"
+        );
+    }
+    (
+        mdi["df_ms_avg"].as_f64().unwrap(),
+        mdi["df_ms_max"].as_f64().unwrap(),
+    )
+}
+
+/// RFC 4445's Delay Factor on a real paced stream (ffmpeg CBR TS, GStreamer paced by PCR)
+/// equals an independent virtual buffer, and rises when the relay adds up to 150 ms of delay
+/// variation. The undisturbed DF is one datagram's time (5.3 ms) plus this VM's scheduling
+/// stalls (measured 6-60 ms per interval), so the margins are wide.
+#[test]
+fn delay_factor_rises_with_delay_variation() {
+    let Some(calm) = harness("mdi-calm", "paced-ts", 5, &["--seed", "303"]) else {
+        return;
+    };
+    let (calm_avg, calm_max) = paced_delay_factor(&calm);
+    let shaken = harness(
+        "mdi-delay",
+        "paced-ts",
+        5,
+        &["--seed", "303", "--delay-ms", "150"],
+    )
+    .unwrap();
+    let (shaken_avg, shaken_max) = paced_delay_factor(&shaken);
+    eprintln!(
+        "DF avg/max: undisturbed {calm_avg:.1}/{calm_max:.1} ms, 0-150 ms delay {shaken_avg:.1}/{shaken_max:.1} ms"
+    );
+    assert!(calm_avg >= 5.2, "below one datagram's time: {calm_avg}");
+    assert!(
+        shaken_avg > 2.0 * calm_avg && shaken_avg > calm_avg + 30.0,
+        "DF avg {shaken_avg} ms with delay variation, {calm_avg} ms without"
+    );
+    assert!(shaken_max > calm_max, "DF max {shaken_max} vs {calm_max}");
+    std::fs::remove_dir_all(&calm).ok();
+    std::fs::remove_dir_all(&shaken).ok();
 }
