@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use wire::link::decode_udp;
-use wire::prefetch::prefetch;
+use wire::prefetch::{prefetch, prefetch_every};
 use wire::{
     decode_frame, Decoded, Frame, LinkType, RtcpPacket, RtpPacket, SkipReason, UdpDatagram,
 };
@@ -288,9 +288,17 @@ impl Analyzer {
                     prefetch(&self.table.tuples[i as usize]);
                 }
             }
-            for i in hints.iter().flatten() {
-                if let TupleState::Rtp { stream, .. } = self.table.tuples[*i as usize].state {
-                    prefetch(&self.streams[stream as usize]);
+            for (i, decoded) in hints.iter().zip(&decoded) {
+                let Some(i) = i else { continue };
+                match self.table.tuples[*i as usize].state {
+                    TupleState::Rtp { stream, .. } => prefetch(&self.streams[stream as usize]),
+                    TupleState::Udp(flow) => {
+                        prefetch(&self.udp_flows[flow as usize]);
+                        if let Ok(Decoded::Udp(d)) = decoded {
+                            prefetch_every(d.payload, wire::ts::PACKET_LEN);
+                        }
+                    }
+                    _ => {}
                 }
             }
             for ((decoded, key), f) in decoded.iter().zip(&keys).zip(group) {
