@@ -396,8 +396,8 @@ impl Analyzer {
                     // A new SSRC on a confirmed 4-tuple: a new stream at once (the 4-tuple is
                     // proven RTP), and an SSRC change (with its restart) for the old one.
                     let old = &mut self.streams[*stream as usize];
-                    old.ssrc_changes += 1;
-                    old.new_ssrc = Some(new);
+                    old.record.ssrc_changes += 1;
+                    old.record.new_ssrc = Some(new);
                     let index = self.streams.len() as u32;
                     let mut fresh = RtpStream::new(
                         d.src,
@@ -630,9 +630,9 @@ impl Analyzer {
         }
         self.skipped[SkipReason::FragmentIncomplete.index()] += self.reassembler.flush();
         for s in &mut self.streams {
-            s.rtcp_packets = self
+            s.record.rtcp_packets = self
                 .rtcp
-                .remove(&(s.src.ip(), s.dst.ip(), s.ssrc))
+                .remove(&(s.record.src.ip(), s.record.dst.ip(), s.ssrc))
                 .unwrap_or(0);
         }
         let rtcp_unmatched = self.rtcp.values().sum();

@@ -583,7 +583,7 @@ impl AnalysisReport {
             let format = s.payload_format();
             let (frames, fps) = s.frames.frames(format);
             let ms = |units: f64| round(units / f64::from(s.clock_rate) * 1000.0, 6);
-            let id = format!("{}>{}/0x{:08x}", s.src, s.dst, s.ssrc);
+            let id = format!("{}>{}/0x{:08x}", s.record.src, s.record.dst, s.ssrc);
             let kind = if format == PayloadFormat::Mp2t {
                 "rtp-ts"
             } else {
@@ -591,7 +591,7 @@ impl AnalysisReport {
             };
             let mut report = FlowReport::new(
                 id,
-                Some((s.src, s.dst)),
+                Some((s.record.src, s.record.dst)),
                 kind,
                 format.as_str(),
                 &s.volume,
@@ -605,22 +605,22 @@ impl AnalysisReport {
                 lost: s.seq.lost(),
                 duplicates: s.seq.duplicates(),
                 reordered: s.seq.reordered(),
-                seq_jumps: s.seq.restarts() + s.ssrc_changes,
-                ssrc_changes: s.ssrc_changes,
-                new_ssrc: s.new_ssrc,
+                seq_jumps: s.seq.restarts() + s.record.ssrc_changes,
+                ssrc_changes: s.record.ssrc_changes,
+                new_ssrc: s.record.new_ssrc,
                 jitter_ms_max: ms(s.jitter.max()),
                 jitter_ms_mean: ms(s.jitter.mean()),
                 max_delta_ms: round(s.max_delta_ns as f64 / 1e6, 6),
                 frames,
                 fps: round(fps, 3),
-                rtcp_packets: s.rtcp_packets,
+                rtcp_packets: s.record.rtcp_packets,
             });
-            report.ts = s.ts.as_ref().map(|ts| TsReport::new(ts, origin));
+            report.ts = s.ts.as_ref().map(|ts| TsReport::new(&ts.analyzer, origin));
             let expected = s.seq.expected();
             let loss_pct =
                 (expected > 0).then(|| round(s.seq.lost() as f64 * 100.0 / expected as f64, 6));
             report.deliver(&s.delivery, groups, loss_pct);
-            keyed.push(((s.dst, s.src, Some(s.ssrc)), report));
+            keyed.push(((s.record.dst, s.record.src, Some(s.ssrc)), report));
         }
         for f in &udp_flows {
             if f.kind == UdpKind::Other {
