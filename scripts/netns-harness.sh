@@ -10,7 +10,8 @@
 # tcpdump on the receiver writes OUTDIR/capture.pcap (nanosecond timestamps); the relay
 # writes OUTDIR/truth.log; OUTDIR/drops.txt records both tools' drop counters.
 # SENDERS=paced-ts replaces the four senders by one constant-rate MPEG-TS paced by its PCRs
-# (239.1.1.3:5000, 2 Mbit/s), for Delay Factor tests.
+# (239.1.1.3:5000, 2 Mbit/s), for Delay Factor tests, and also captures the sender's side
+# (OUTDIR/sender.pcap).
 # Needs root, iproute2, ethtool, tcpdump, ffmpeg, gst-launch-1.0.
 set -euo pipefail
 out=$(realpath -m "$1"); secs=$2; shift 2; relay_args=("$@")
@@ -53,7 +54,18 @@ ip netns exec "$mid" "$relay" --a ma$id --b mb$id --truth "$out/truth.log" "${re
 pids+=($!); relay_pid=$!
 ip netns exec "$rx" tcpdump -Z root -i r$id -s 0 -B 32768 --immediate-mode --time-stamp-precision=nano -w "$out/capture.pcap" udp 2>"$out/tcpdump.err" &
 pids+=($!); tcpdump_pid=$!
-for _ in $(seq 50); do grep -q ready "$out/relay.err" 2>/dev/null && grep -q listening "$out/tcpdump.err" 2>/dev/null && break; sleep 0.1; done
+sender_pid=
+if [ "${SENDERS:-all}" = paced-ts ]; then
+  # The sender's side too: what left the sender, before the relay, with the sender's own
+  # scheduling stalls, so a test can tell the relay's delay from the sender's.
+  ip netns exec "$tx" tcpdump -Z root -i t$id -s 0 -B 32768 --immediate-mode --time-stamp-precision=nano -w "$out/sender.pcap" udp 2>"$out/tcpdump-sender.err" &
+  pids+=($!); sender_pid=$!
+fi
+for _ in $(seq 50); do
+  grep -q ready "$out/relay.err" 2>/dev/null && grep -q listening "$out/tcpdump.err" 2>/dev/null \
+    && { [ -z "$sender_pid" ] || grep -q listening "$out/tcpdump-sender.err" 2>/dev/null; } && break
+  sleep 0.1
+done
 
 frames=$(( secs * 25 ))
 senders=()
@@ -99,6 +111,7 @@ sleep 1
 kill -TERM "$relay_pid"; wait "$relay_pid" || true
 sleep 0.3
 kill -INT "$tcpdump_pid"; wait "$tcpdump_pid" || true
+if [ -n "$sender_pid" ]; then kill -INT "$sender_pid"; wait "$sender_pid" || true; fi
 # tcpdump runs in immediate mode: otherwise packets in a capture block the kernel has not
 # retired yet (up to its 1 s timeout) are counted "received by filter" but never written when
 # it is stopped, and the last frames the relay released would be missing from the capture.
@@ -108,5 +121,11 @@ kill -INT "$tcpdump_pid"; wait "$tcpdump_pid" || true
   captured=$(sed -n 's/^\([0-9]*\) packets captured$/\1/p' "$out/tcpdump.err")
   received=$(sed -n 's/^\([0-9]*\) packets received by filter$/\1/p' "$out/tcpdump.err")
   echo "tcpdump: captured $captured of $received received by filter"
+  if [ -n "$sender_pid" ]; then
+    dropped=$(sed -n 's/^\([0-9]*\) packets dropped by kernel$/\1/p' "$out/tcpdump-sender.err")
+    captured=$(sed -n 's/^\([0-9]*\) packets captured$/\1/p' "$out/tcpdump-sender.err")
+    received=$(sed -n 's/^\([0-9]*\) packets received by filter$/\1/p' "$out/tcpdump-sender.err")
+    echo "sender side: captured $captured of $received received by filter, $dropped dropped by kernel"
+  fi
 } >"$out/drops.txt"
 cat "$out/drops.txt"
