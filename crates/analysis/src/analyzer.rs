@@ -10,6 +10,7 @@
 
 use crate::config::{AnalysisConfig, MAX_PROBATION};
 use crate::defrag::{FragmentOutcome, Reassembler};
+use crate::interval::{FlowView, LiveState, Record, Tick};
 use crate::packet::MediaPacket;
 use crate::report::{AnalysisReport, CaptureReport, Discovery};
 use crate::stream::{RtpStream, UdpFlow, UdpKind, Volume};
@@ -232,6 +233,9 @@ pub struct Analyzer {
     skipped: [u64; SkipReason::ALL.len()],
     capture: Volume,
     capture_bytes: u64,
+    /// Live interval state per RTP stream and per UDP flow (same indexes).
+    live_streams: Vec<LiveState>,
+    live_udp: Vec<LiveState>,
 }
 
 impl Analyzer {
@@ -241,6 +245,39 @@ impl Analyzer {
             config,
             ..Analyzer::default()
         }
+    }
+
+    /// Closes a live interval: hands `out` a record for every media flow that sent packets
+    /// since the last tick, and its events (appeared, silent, resumed, SSRC change). Flows
+    /// are visited in the order they were found.
+    pub fn tick(&mut self, tick: &Tick, out: &mut impl FnMut(Record)) {
+        self.live_streams
+            .resize_with(self.streams.len(), LiveState::default);
+        self.live_udp
+            .resize_with(self.udp_flows.len(), LiveState::default);
+        let groups = &self.config.groups;
+        for (stream, live) in self.streams.iter_mut().zip(&mut self.live_streams) {
+            live.close(FlowView::rtp(stream), tick, groups, out);
+        }
+        for (flow, live) in self.udp_flows.iter_mut().zip(&mut self.live_udp) {
+            if let Some(view) = FlowView::udp(flow) {
+                live.close(view, tick, groups, out);
+            }
+        }
+    }
+
+    /// Packets and bytes seen so far, and media flows found (live probe records).
+    pub fn totals(&self) -> (u64, u64, usize) {
+        let media_udp = self
+            .udp_flows
+            .iter()
+            .filter(|f| f.kind != UdpKind::Other)
+            .count();
+        (
+            self.capture.packets,
+            self.capture_bytes,
+            self.streams.len() + media_udp,
+        )
     }
 
     /// Counts a record the capture layer could not hand over.

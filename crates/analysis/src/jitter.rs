@@ -7,6 +7,8 @@ pub struct InterarrivalJitter {
     /// Current estimate J, in RTP clock units.
     j: f64,
     max: f64,
+    /// Largest estimate since [`InterarrivalJitter::take_interval_max`] (live records).
+    interval_max: f64,
     sum: f64,
     samples: u64,
 }
@@ -23,6 +25,7 @@ impl InterarrivalJitter {
             let d = arrival - media;
             self.j += (d.abs() - self.j) / 16.0;
             self.max = self.max.max(self.j);
+            self.interval_max = self.interval_max.max(self.j);
             self.sum += self.j;
             self.samples += 1;
         }
@@ -41,6 +44,10 @@ impl InterarrivalJitter {
     /// Largest estimate so far, in clock units.
     pub fn max(&self) -> f64 {
         self.max
+    }
+    /// Largest estimate since the last call, in clock units; starts the next interval.
+    pub fn take_interval_max(&mut self) -> f64 {
+        std::mem::take(&mut self.interval_max)
     }
     /// Mean of the estimates over every packet after the first, in clock units.
     pub fn mean(&self) -> f64 {

@@ -14,6 +14,7 @@ pub mod config;
 pub mod defrag;
 pub mod frames;
 pub mod group;
+pub mod interval;
 pub mod jitter;
 pub mod mdi;
 pub mod packet;

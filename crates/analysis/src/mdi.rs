@@ -235,6 +235,10 @@ pub struct MdiSummary {
     pub lost_total: u64,
     /// The latest closed interval.
     pub last_interval: Option<MdiInterval>,
+    /// Largest DF and MLR of the intervals closed since [`MdiMeter::take_window`] (live
+    /// records; DF None when none had a rate).
+    window_df_ms: Option<f64>,
+    window_mlr: Option<f64>,
     /// Hull points past the inline ones.
     upper_more: Vec<(u32, u64)>,
     lower_more: Vec<(u32, u64)>,
@@ -295,6 +299,8 @@ impl MdiMeter {
                 rate_source: RateSource::default(),
                 lost_total: 0,
                 last_interval: None,
+                window_df_ms: None,
+                window_mlr: None,
                 upper_more: Vec::new(),
                 lower_more: Vec::new(),
                 pcr_first: None,
@@ -366,6 +372,21 @@ impl MdiMeter {
         }
     }
 
+    /// Closes the interval in progress if it ends at or before `now_ns` (a live probe's
+    /// interval tick: a flow that went quiet still gets its last second judged).
+    pub fn close_ended(&mut self, now_ns: i64) {
+        if self.end_ns != NOT_STARTED && self.end_ns <= now_ns {
+            self.close(false);
+            self.end_ns = NOT_STARTED;
+        }
+    }
+
+    /// The largest DF (ms) and MLR of the intervals closed since the last call.
+    pub fn take_window(&mut self) -> (Option<f64>, Option<f64>) {
+        let summary = &mut *self.summary;
+        (summary.window_df_ms.take(), summary.window_mlr.take())
+    }
+
     fn close(&mut self, flow_ended: bool) {
         let (start_ns, end_ns) = (self.start_ns(), self.end_ns);
         let summary = &mut *self.summary;
@@ -407,8 +428,10 @@ impl MdiMeter {
         }
         if let Some(df) = df_ms {
             summary.df_ms.add(df);
+            summary.window_df_ms = Some(summary.window_df_ms.map_or(df, |w| w.max(df)));
         }
         summary.mlr.add(mlr);
+        summary.window_mlr = Some(summary.window_mlr.map_or(mlr, |w| w.max(mlr)));
         summary.last_interval = Some(MdiInterval {
             start_ns,
             rate_bps: rate.map(|r| r.0),
@@ -560,5 +583,51 @@ mod tests {
             m.summary().last_interval.unwrap().start_ns,
             BASE + 4_000 * MS
         );
+    }
+}
+
+#[cfg(test)]
+mod live_tests {
+    use super::*;
+
+    #[test]
+    fn closing_at_ticks_gives_the_same_intervals() {
+        const MS: i64 = 1_000_000;
+        let base = 1_700_000_000 * 1_000_000_000i64;
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut packets = Vec::new();
+        let mut t = base + 300 * MS;
+        while t < base + 5_500 * MS {
+            packets.push((t, 200 + (next() % 1200) as u32));
+            t += (next() % 20_000_000) as i64;
+        }
+        for rate in [Some(2_000_000u64), None] {
+            let mut offline = MdiMeter::new(1_000 * MS, rate);
+            let mut live = MdiMeter::new(1_000 * MS, rate);
+            let mut tick = base + 1_000 * MS;
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for &(t, s) in &packets {
+                offline.on_packet(t, s, 0, None);
+                if offline.summary().df_ms.count as usize > a.len() {
+                    a.push(offline.summary().last_interval.unwrap().df_ms);
+                }
+                while t >= tick {
+                    live.close_ended(tick);
+                    if let (Some(_), _) = live.take_window() {
+                        b.push(live.summary().last_interval.unwrap().df_ms);
+                    }
+                    tick += 1_000 * MS;
+                }
+                live.on_packet(t, s, 0, None);
+            }
+            assert_eq!(a.len(), 5);
+            assert_eq!(a, b[..5].to_vec(), "{rate:?}");
+        }
     }
 }

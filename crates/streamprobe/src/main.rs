@@ -1,6 +1,7 @@
 //! streamprobe: finds every video stream in a capture and says how healthy it is.
 
 mod config;
+mod run;
 mod table;
 
 use analysis::ts_file::{PcrTimeline, TsFileAnalyzer};
@@ -26,6 +27,10 @@ enum Command {
     /// with loss, duplicates, reordering, jitter (RFC 3550), frame rate, bitrate, MDI
     /// (RFC 4445), TR 101 290 events and the SLA of its monitor group.
     Analyze(AnalyzeArgs),
+    /// Run as a probe: report every stream every interval (newline-delimited JSON
+    /// `streamprobe.interval/1` or a table), with events when a stream appears, goes silent,
+    /// comes back or changes SSRC. Source in this version: a capture replayed at its pace.
+    Run(run::RunArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -204,6 +209,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Analyze(args) => analyze(args),
+        Command::Run(args) => run::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -152,3 +152,68 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
     )?;
     Ok(())
 }
+
+/// Writes one live interval: its events, then its active flows, the most troubled first
+/// (loss, duplicates and reordering, then TR 101 290 events, then Delay Factor).
+pub fn write_interval(
+    out: &mut impl Write,
+    time: &str,
+    interval_s: f64,
+    flows: &mut [Box<analysis::interval::FlowRecord>],
+    events: &[Box<analysis::interval::EventRecord>],
+) -> io::Result<()> {
+    writeln!(out, "{time} ({interval_s:.3} s)")?;
+    for e in events {
+        match e.silent_s {
+            Some(s) => writeln!(out, "  {} {} ({s:.3} s without packets)", e.event, e.flow)?,
+            None => writeln!(out, "  {} {}", e.event, e.flow)?,
+        }
+    }
+    let tr290 =
+        |f: &analysis::interval::FlowRecord| f.tr101290.map_or(0, |c| c.0.iter().sum::<u64>());
+    let trouble = |f: &analysis::interval::FlowRecord| {
+        (
+            f.lost.max(0) as u64 + f.duplicates + f.reordered,
+            tr290(f),
+            (f.df_ms.unwrap_or(0.0) * 1000.0) as u64,
+        )
+    };
+    flows.sort_by_key(|f| std::cmp::Reverse(trouble(f)));
+    writeln!(
+        out,
+        "  {:<52} {:<6} {:>7} {:>8} {:>5} {:>5} {:>5} {:>9} {:>7} {:>9} {:>7} {:>6}",
+        "FLOW",
+        "KIND",
+        "PACKETS",
+        "MBIT/S",
+        "LOST",
+        "DUP",
+        "REORD",
+        "JITTER",
+        "FPS",
+        "DF",
+        "MLR",
+        "TR290"
+    )?;
+    let opt =
+        |v: Option<f64>, decimals: usize| v.map_or("-".to_string(), |v| format!("{v:.decimals$}"));
+    for f in flows.iter() {
+        writeln!(
+            out,
+            "  {:<52} {:<6} {:>7} {:>8.3} {:>5} {:>5} {:>5} {:>6} ms {:>7} {:>6} ms {:>7} {:>6}",
+            f.flow,
+            f.kind,
+            f.packets,
+            f.bitrate_bps / 1e6,
+            f.lost,
+            f.duplicates,
+            f.reordered,
+            opt(f.jitter_ms, 3),
+            opt(f.fps, 2),
+            opt(f.df_ms, 1),
+            opt(f.mlr, 1),
+            f.tr101290.map_or("-".to_string(), |_| tr290(f).to_string()),
+        )?;
+    }
+    Ok(())
+}

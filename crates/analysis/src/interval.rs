@@ -1,0 +1,346 @@
+//! Live interval records (`streamprobe.interval/1`): every interval, each flow that sent
+//! packets gets a record of what happened in that interval only, and flows that appear, go
+//! silent, come back or change SSRC get events. Records are differences of each flow's
+//! cumulative figures between two interval ends, so summing a flow's records gives the
+//! cumulative figures `analyze` reports (docs/figures.md, "Live interval records").
+
+use crate::frames::PayloadFormat;
+use crate::group::MonitorGroups;
+use crate::report::rfc3339_ns;
+use crate::stream::{Delivery, RtpStream, UdpFlow, UdpKind};
+use crate::ts::{Indicator, TsAnalyzer};
+use serde::Serialize;
+use std::net::SocketAddr;
+
+/// The schema name every record carries.
+pub const SCHEMA: &str = "streamprobe.interval/1";
+
+/// A flow's cumulative figures at an interval's end.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Counters {
+    packets: u64,
+    bytes: u64,
+    lost: u64,
+    duplicates: u64,
+    reordered: u64,
+    frames: u64,
+    ssrc_changes: u64,
+    tr101290: [u64; Indicator::ALL.len()],
+}
+
+/// What the probe keeps per flow between intervals (apart from the per-packet state).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct LiveState {
+    at_last_end: Counters,
+    /// Packet time of the flow's last packet when it was last seen active.
+    last_active_ns: Option<i64>,
+    silent: bool,
+}
+
+/// One flow's interval record.
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowRecord {
+    /// [`SCHEMA`].
+    pub schema: &'static str,
+    /// `flow`.
+    #[serde(rename = "type")]
+    pub kind_of_record: &'static str,
+    /// The interval's end, RFC 3339.
+    pub time: String,
+    /// The interval's length, s.
+    pub interval_s: f64,
+    /// The flow's id, as in `analyze`.
+    pub flow: String,
+    /// Source `ip:port`.
+    pub src: String,
+    /// Destination `ip:port`.
+    pub dst: String,
+    /// SSRC (RTP).
+    pub ssrc: Option<u32>,
+    /// `rtp`, `rtp-ts`, `udp-ts`.
+    pub kind: &'static str,
+    /// Payload format.
+    pub payload: &'static str,
+    /// Monitor group.
+    pub group: Option<String>,
+    /// Packets in the interval.
+    pub packets: u64,
+    /// UDP payload bytes in the interval.
+    pub bytes: u64,
+    /// bytes x 8 / interval_s.
+    pub bitrate_bps: f64,
+    /// Change of the cumulative lost count (RTP: numbers between first and last never
+    /// received; TS: packets missing by continuity): negative when a packet counted lost in
+    /// an earlier interval arrived late in this one.
+    pub lost: i64,
+    /// Duplicates in the interval.
+    pub duplicates: u64,
+    /// Packets that arrived after a later one, in the interval.
+    pub reordered: u64,
+    /// Largest running RFC 3550 jitter estimate within the interval, ms (RTP).
+    pub jitter_ms: Option<f64>,
+    /// Frames in the interval / interval_s (RTP video).
+    pub fps: Option<f64>,
+    /// Largest MDI Delay Factor of the 1-s MDI intervals that ended in this interval, ms.
+    pub df_ms: Option<f64>,
+    /// Largest MDI Media Loss Rate of those intervals.
+    pub mlr: Option<f64>,
+    /// TR 101 290 indicator occurrences in the interval (TS flows).
+    pub tr101290: Option<IndicatorCounts>,
+}
+
+/// Occurrences per TR 101 290 indicator, serialised as `{"sync_loss": n, ...}` with the
+/// keys of `analyze`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IndicatorCounts(pub [u64; Indicator::ALL.len()]);
+
+impl Serialize for IndicatorCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (indicator, count) in Indicator::ALL.iter().zip(&self.0) {
+            map.serialize_entry(indicator.as_str(), count)?;
+        }
+        map.end()
+    }
+}
+
+/// An event of one flow.
+#[derive(Clone, Debug, Serialize)]
+pub struct EventRecord {
+    /// [`SCHEMA`].
+    pub schema: &'static str,
+    /// `event`.
+    #[serde(rename = "type")]
+    pub kind_of_record: &'static str,
+    /// The interval's end, RFC 3339.
+    pub time: String,
+    /// `appeared`, `silent` (no packet for the silence limit), `resumed`, `ssrc_change`.
+    pub event: &'static str,
+    /// The flow's id.
+    pub flow: String,
+    /// Source `ip:port`.
+    pub src: String,
+    /// Destination `ip:port`.
+    pub dst: String,
+    /// SSRC (RTP).
+    pub ssrc: Option<u32>,
+    /// `rtp`, `rtp-ts`, `udp-ts`.
+    pub kind: &'static str,
+    /// Seconds since the flow's last packet (`silent`, `resumed`).
+    pub silent_s: Option<f64>,
+}
+
+/// A record of one interval.
+#[derive(Clone, Debug)]
+pub enum Record {
+    /// A flow that sent packets in the interval.
+    Flow(Box<FlowRecord>),
+    /// Something that happened to a flow.
+    Event(Box<EventRecord>),
+}
+
+/// How an interval is closed.
+#[derive(Clone, Copy, Debug)]
+pub struct Tick {
+    /// The interval's end, ns since the epoch (packet time).
+    pub end_ns: i64,
+    /// Its length, ns.
+    pub interval_ns: i64,
+    /// A flow with no packet for this long is reported silent, ns.
+    pub silent_after_ns: i64,
+    /// The source has ended (a replay ran to its end): every flow ends with its last
+    /// packet, and its last MDI interval is judged over the time it covered, as `analyze`
+    /// judges a capture's last second.
+    pub source_ended: bool,
+}
+
+/// The parts of a flow a record is made from.
+pub(crate) struct FlowView<'a> {
+    id: String,
+    src: SocketAddr,
+    dst: SocketAddr,
+    ssrc: Option<u32>,
+    kind: &'static str,
+    payload: &'static str,
+    last_ns: i64,
+    counters: Counters,
+    jitter_ms: Option<f64>,
+    ts: Option<&'a TsAnalyzer>,
+    delivery: &'a mut Delivery,
+}
+
+impl<'a> FlowView<'a> {
+    /// An RTP stream, taking its jitter maximum for the interval.
+    pub fn rtp(s: &'a mut RtpStream) -> Self {
+        let format = s.payload_format();
+        let ts = s.ts.as_deref().map(|t| &t.analyzer);
+        let ms = 1000.0 / f64::from(s.clock_rate);
+        FlowView {
+            id: format!("{}>{}/0x{:08x}", s.record.src, s.record.dst, s.ssrc),
+            src: s.record.src,
+            dst: s.record.dst,
+            ssrc: Some(s.ssrc),
+            kind: if format == PayloadFormat::Mp2t {
+                "rtp-ts"
+            } else {
+                "rtp"
+            },
+            payload: format.as_str(),
+            last_ns: s.volume.last_ns,
+            counters: Counters {
+                packets: s.volume.packets,
+                bytes: s.volume.bytes,
+                lost: s.seq.lost(),
+                duplicates: s.seq.duplicates(),
+                reordered: s.seq.reordered(),
+                frames: s.frames.frames(format).0,
+                ssrc_changes: s.record.ssrc_changes,
+                tr101290: tr101290_counts(ts),
+            },
+            jitter_ms: Some(s.jitter.take_interval_max() * ms),
+            ts,
+            delivery: &mut s.delivery,
+        }
+    }
+
+    /// A UDP flow; None for flows that carry no media.
+    pub fn udp(f: &'a mut UdpFlow) -> Option<Self> {
+        if f.kind == UdpKind::Other {
+            return None;
+        }
+        let ts = f.ts.as_deref();
+        Some(FlowView {
+            id: format!("{}>{}", f.src, f.dst),
+            src: f.src,
+            dst: f.dst,
+            ssrc: None,
+            kind: "udp-ts",
+            payload: "mp2t",
+            last_ns: f.volume.last_ns,
+            counters: Counters {
+                packets: f.volume.packets,
+                bytes: f.volume.bytes,
+                lost: ts.map_or(0, |t| t.missing_packets),
+                tr101290: tr101290_counts(ts),
+                ..Counters::default()
+            },
+            jitter_ms: None,
+            ts,
+            delivery: &mut f.delivery,
+        })
+    }
+}
+
+/// Rounded as `analyze` rounds its figures.
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+fn tr101290_counts(ts: Option<&TsAnalyzer>) -> [u64; Indicator::ALL.len()] {
+    let mut counts = [0; Indicator::ALL.len()];
+    if let Some(ts) = ts {
+        for (count, &indicator) in counts.iter_mut().zip(Indicator::ALL.iter()) {
+            *count = ts.indicators.get(indicator).count;
+        }
+    }
+    counts
+}
+
+impl LiveState {
+    /// Closes one flow's interval: its record when it sent packets, and its events.
+    pub(crate) fn close(
+        &mut self,
+        view: FlowView<'_>,
+        tick: &Tick,
+        groups: &MonitorGroups,
+        out: &mut impl FnMut(Record),
+    ) {
+        if tick.source_ended {
+            view.delivery.mdi.finish();
+        } else {
+            view.delivery.mdi.close_ended(tick.end_ns);
+        }
+        let (df_ms, mlr) = view.delivery.mdi.take_window();
+        let now = view.counters;
+        let before = self.at_last_end;
+        let time = rfc3339_ns(tick.end_ns);
+        let event = |event, silent_s| {
+            Record::Event(Box::new(EventRecord {
+                schema: SCHEMA,
+                kind_of_record: "event",
+                time: time.clone(),
+                event,
+                flow: view.id.clone(),
+                src: view.src.to_string(),
+                dst: view.dst.to_string(),
+                ssrc: view.ssrc,
+                kind: view.kind,
+                silent_s,
+            }))
+        };
+        let active = now.packets > before.packets;
+        if active {
+            match self.last_active_ns {
+                None => out(event("appeared", None)),
+                Some(last) if self.silent => {
+                    // Silent since `last`, back with this interval's first packet: the gap
+                    // is known only to within the interval, so the time since `last` to the
+                    // interval's start is given.
+                    let gap = (tick.end_ns - tick.interval_ns - last).max(0);
+                    out(event("resumed", Some(gap as f64 / 1e9)));
+                }
+                Some(_) => {}
+            }
+            if now.ssrc_changes > before.ssrc_changes {
+                out(event("ssrc_change", None));
+            }
+            self.silent = false;
+            self.last_active_ns = Some(view.last_ns);
+            let interval_s = tick.interval_ns as f64 / 1e9;
+            let tr101290 = view.ts.map(|_| {
+                let mut counts = IndicatorCounts::default();
+                for (i, count) in counts.0.iter_mut().enumerate() {
+                    *count = now.tr101290[i] - before.tr101290[i];
+                }
+                counts
+            });
+            let bytes = now.bytes - before.bytes;
+            out(Record::Flow(Box::new(FlowRecord {
+                schema: SCHEMA,
+                kind_of_record: "flow",
+                time: time.clone(),
+                interval_s,
+                flow: view.id.clone(),
+                src: view.src.to_string(),
+                dst: view.dst.to_string(),
+                ssrc: view.ssrc,
+                kind: view.kind,
+                payload: view.payload,
+                group: view
+                    .delivery
+                    .group
+                    .and_then(|g| groups.get(g))
+                    .map(|g| g.name.clone()),
+                packets: now.packets - before.packets,
+                bytes,
+                bitrate_bps: round6(bytes as f64 * 8.0 / interval_s),
+                lost: now.lost as i64 - before.lost as i64,
+                duplicates: now.duplicates - before.duplicates,
+                reordered: now.reordered - before.reordered,
+                jitter_ms: view.jitter_ms.map(round6),
+                fps: (view.kind == "rtp")
+                    .then(|| round6((now.frames - before.frames) as f64 / interval_s)),
+                df_ms: df_ms.map(round6),
+                mlr: mlr.map(round6),
+                tr101290,
+            })));
+        } else if let Some(last) = self.last_active_ns {
+            if !self.silent && tick.end_ns - last >= tick.silent_after_ns {
+                self.silent = true;
+                out(event("silent", Some((tick.end_ns - last) as f64 / 1e9)));
+            }
+        }
+        self.at_last_end = now;
+    }
+}
