@@ -344,3 +344,78 @@ impl LiveState {
         self.at_last_end = now;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AnalysisConfig, Analyzer};
+    use testbed::pcap_writer::udp_frame;
+    use wire::LinkType;
+
+    const MS: i64 = 1_000_000;
+    const S: i64 = 1_000_000_000;
+
+    fn rtp(seq: u16, ssrc: u32) -> Vec<u8> {
+        let mut p = vec![0x80, 96];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(u32::from(seq) * 3600).to_be_bytes());
+        p.extend_from_slice(&ssrc.to_be_bytes());
+        p.extend_from_slice(&[0x41; 1000]);
+        udp_frame([10, 0, 0, 1], 4000, [10, 0, 0, 2], 5004, &p)
+    }
+
+    /// A camera that sends 25 packets/s for 2 s, stops for 3 s, comes back for 2 s, then
+    /// reboots with a new SSRC. Ticks every second; returns the events as (second, name).
+    #[test]
+    fn a_camera_appears_goes_silent_resumes_and_changes_ssrc() {
+        let mut analyzer = Analyzer::new(AnalysisConfig::default());
+        let base = 1_700_000_000 * S;
+        let mut sends: Vec<(i64, u16, u32)> = Vec::new();
+        for k in 0..50u16 {
+            sends.push((base + 100 * MS + i64::from(k) * 40 * MS, k, 7));
+        }
+        for k in 50..100u16 {
+            sends.push((base + 5_100 * MS + i64::from(k - 50) * 40 * MS, k, 7));
+        }
+        for k in 0..25u16 {
+            sends.push((base + 7_100 * MS + i64::from(k) * 40 * MS, 1_000 + k, 8));
+        }
+        let mut events = Vec::new();
+        let mut flow_packets = 0;
+        let mut next_tick = base + S;
+        let mut tick_until = |analyzer: &mut Analyzer, until: i64, events: &mut Vec<_>| {
+            while next_tick <= until {
+                let tick = Tick {
+                    end_ns: next_tick,
+                    interval_ns: S,
+                    silent_after_ns: 2 * S,
+                    source_ended: false,
+                };
+                analyzer.tick(&tick, &mut |r| match r {
+                    Record::Event(e) => events.push(((next_tick - base) / S, e.event, e.ssrc)),
+                    Record::Flow(f) => flow_packets += f.packets,
+                });
+                next_tick += S;
+            }
+        };
+        for &(at, seq, ssrc) in &sends {
+            tick_until(&mut analyzer, at, &mut events);
+            let frame = rtp(seq, ssrc);
+            analyzer.on_frame(at, LinkType::Ethernet, &frame, frame.len() as u32);
+        }
+        tick_until(&mut analyzer, base + 9 * S, &mut events);
+        assert_eq!(
+            events,
+            vec![
+                // The first packets wait in probation: the stream is known from second 1.
+                (1, "appeared", Some(7)),
+                // Last packet at 2.06 s: 2 s without one is first seen at the 5 s tick.
+                (5, "silent", Some(7)),
+                (6, "resumed", Some(7)),
+                (8, "ssrc_change", Some(7)),
+                (8, "appeared", Some(8)),
+            ]
+        );
+        assert_eq!(flow_packets, 125);
+    }
+}
