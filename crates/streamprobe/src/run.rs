@@ -8,7 +8,7 @@ use analysis::analyzer::LANES;
 use analysis::interval::{Record, Tick, SCHEMA};
 use analysis::report::rfc3339_ns;
 use analysis::{AnalysisConfig, Analyzer};
-use capture::{PcapFileSource, Record as CaptureRecord};
+use capture::Record as CaptureRecord;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
@@ -181,7 +181,15 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         Some(path) => crate::config::load(path)?,
         None => AnalysisConfig::default(),
     };
-    let source = PcapFileSource::open(&args.replay).map_err(|e| e.to_string())?;
+    let source = match capture::InputFile::open(&args.replay).map_err(|e| e.to_string())? {
+        capture::InputFile::Capture(source) => source,
+        capture::InputFile::Ts(_) => {
+            return Err(format!(
+                "{}: an MPEG-TS recording has no arrival times to replay; give a pcap or pcapng capture (`streamprobe analyze` reads recordings)",
+                args.replay.display()
+            ))
+        }
+    };
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))

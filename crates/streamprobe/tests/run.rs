@@ -173,3 +173,25 @@ fn a_looped_replay_stops_on_duration_and_on_sigint_with_a_last_interval() {
     assert_eq!(records.last().unwrap()["type"], "probe");
     assert!(of_type(&records, "flow").len() >= 4);
 }
+
+#[test]
+fn a_recording_or_a_missing_file_is_one_clear_error() {
+    for (file, says) in [
+        (
+            "tests/fixtures/ts/two-programs.ts",
+            "has no arrival times to replay",
+        ),
+        ("tests/fixtures/no-such.pcap", "cannot read"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+            .args(["run", "--replay"])
+            .arg(root().join(file))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(file) && stderr.contains(says), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
