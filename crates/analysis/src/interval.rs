@@ -6,7 +6,7 @@
 
 use crate::frames::PayloadFormat;
 use crate::group::MonitorGroups;
-use crate::report::rfc3339_ns;
+use crate::report::{flow_id, rfc3339_ns};
 use crate::stream::{Delivery, RtpStream, UdpFlow, UdpKind};
 use crate::ts::{Indicator, TsAnalyzer};
 use serde::Serialize;
@@ -37,6 +37,21 @@ pub(crate) struct LiveState {
     silent: bool,
 }
 
+/// Which flow a record is about (the same fields in flow and event records).
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowName {
+    /// The flow's id, as in `analyze`.
+    pub flow: String,
+    /// Source `ip:port`.
+    pub src: String,
+    /// Destination `ip:port`.
+    pub dst: String,
+    /// SSRC (RTP).
+    pub ssrc: Option<u32>,
+    /// `rtp`, `rtp-ts`, `udp-ts`.
+    pub kind: &'static str,
+}
+
 /// One flow's interval record.
 #[derive(Clone, Debug, Serialize)]
 pub struct FlowRecord {
@@ -49,16 +64,9 @@ pub struct FlowRecord {
     pub time: String,
     /// The interval's length, s.
     pub interval_s: f64,
-    /// The flow's id, as in `analyze`.
-    pub flow: String,
-    /// Source `ip:port`.
-    pub src: String,
-    /// Destination `ip:port`.
-    pub dst: String,
-    /// SSRC (RTP).
-    pub ssrc: Option<u32>,
-    /// `rtp`, `rtp-ts`, `udp-ts`.
-    pub kind: &'static str,
+    /// The flow.
+    #[serde(flatten)]
+    pub name: FlowName,
     /// Payload format.
     pub payload: &'static str,
     /// Monitor group.
@@ -117,16 +125,9 @@ pub struct EventRecord {
     pub time: String,
     /// `appeared`, `silent` (no packet for the silence limit), `resumed`, `ssrc_change`.
     pub event: &'static str,
-    /// The flow's id.
-    pub flow: String,
-    /// Source `ip:port`.
-    pub src: String,
-    /// Destination `ip:port`.
-    pub dst: String,
-    /// SSRC (RTP).
-    pub ssrc: Option<u32>,
-    /// `rtp`, `rtp-ts`, `udp-ts`.
-    pub kind: &'static str,
+    /// The flow.
+    #[serde(flatten)]
+    pub name: FlowName,
     /// Seconds since the flow's last packet (`silent`, `resumed`).
     pub silent_s: Option<f64>,
 }
@@ -157,7 +158,6 @@ pub struct Tick {
 
 /// The parts of a flow a record is made from.
 pub(crate) struct FlowView<'a> {
-    id: String,
     src: SocketAddr,
     dst: SocketAddr,
     ssrc: Option<u32>,
@@ -177,7 +177,6 @@ impl<'a> FlowView<'a> {
         let ts = s.ts.as_deref().map(|t| &t.analyzer);
         let ms = 1000.0 / f64::from(s.clock_rate);
         FlowView {
-            id: format!("{}>{}/0x{:08x}", s.record.src, s.record.dst, s.ssrc),
             src: s.record.src,
             dst: s.record.dst,
             ssrc: Some(s.ssrc),
@@ -211,7 +210,6 @@ impl<'a> FlowView<'a> {
         }
         let ts = f.ts.as_deref();
         Some(FlowView {
-            id: format!("{}>{}", f.src, f.dst),
             src: f.src,
             dst: f.dst,
             ssrc: None,
@@ -235,6 +233,18 @@ impl<'a> FlowView<'a> {
 /// Rounded as `analyze` rounds its figures.
 fn round6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
+}
+
+impl FlowView<'_> {
+    fn name(&self) -> FlowName {
+        FlowName {
+            flow: flow_id(self.src, self.dst, self.ssrc),
+            src: self.src.to_string(),
+            dst: self.dst.to_string(),
+            ssrc: self.ssrc,
+            kind: self.kind,
+        }
+    }
 }
 
 fn tr101290_counts(ts: Option<&TsAnalyzer>) -> [u64; Indicator::ALL.len()] {
@@ -264,18 +274,16 @@ impl LiveState {
         let (df_ms, mlr) = view.delivery.mdi.take_window();
         let now = view.counters;
         let before = self.at_last_end;
-        let time = rfc3339_ns(tick.end_ns);
+        // Names and times are written only for flows that get a record: most of a large
+        // table's flows are quiet in any one interval of a live probe.
+        let time = || rfc3339_ns(tick.end_ns);
         let event = |event, silent_s| {
             Record::Event(Box::new(EventRecord {
                 schema: SCHEMA,
                 kind_of_record: "event",
-                time: time.clone(),
+                time: time(),
                 event,
-                flow: view.id.clone(),
-                src: view.src.to_string(),
-                dst: view.dst.to_string(),
-                ssrc: view.ssrc,
-                kind: view.kind,
+                name: view.name(),
                 silent_s,
             }))
         };
@@ -309,13 +317,9 @@ impl LiveState {
             out(Record::Flow(Box::new(FlowRecord {
                 schema: SCHEMA,
                 kind_of_record: "flow",
-                time: time.clone(),
+                time: time(),
                 interval_s,
-                flow: view.id.clone(),
-                src: view.src.to_string(),
-                dst: view.dst.to_string(),
-                ssrc: view.ssrc,
-                kind: view.kind,
+                name: view.name(),
                 payload: view.payload,
                 group: view
                     .delivery
@@ -392,7 +396,7 @@ mod tests {
                     source_ended: false,
                 };
                 analyzer.tick(&tick, &mut |r| match r {
-                    Record::Event(e) => events.push(((next_tick - base) / S, e.event, e.ssrc)),
+                    Record::Event(e) => events.push(((next_tick - base) / S, e.event, e.name.ssrc)),
                     Record::Flow(f) => flow_packets += f.packets,
                 });
                 next_tick += S;

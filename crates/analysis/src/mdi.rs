@@ -446,6 +446,7 @@ impl MdiMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use testbed::rng::SplitMix64;
 
     const MS: i64 = 1_000_000;
     const BASE: i64 = 1_700_000_000 * 1_000_000_000;
@@ -493,13 +494,8 @@ mod tests {
     fn hulls_give_the_hand_computed_buffer_for_any_rate() {
         // A bursty, jittered stream: the hull result equals the sample-by-sample buffer for
         // the group's rate and for the measured mean.
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut rng = SplitMix64::new(0x2545_f491_4f6c_dd1d);
+        let mut next = || rng.next_u64();
         let mut sizes = Vec::new();
         let mut t = BASE + 250 * MS;
         while t < BASE + 1_000 * MS {
@@ -584,33 +580,21 @@ mod tests {
             BASE + 4_000 * MS
         );
     }
-}
-
-#[cfg(test)]
-mod live_tests {
-    use super::*;
 
     #[test]
     fn closing_at_ticks_gives_the_same_intervals() {
-        const MS: i64 = 1_000_000;
-        let base = 1_700_000_000 * 1_000_000_000i64;
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut rng = SplitMix64::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next_u64();
         let mut packets = Vec::new();
-        let mut t = base + 300 * MS;
-        while t < base + 5_500 * MS {
+        let mut t = BASE + 300 * MS;
+        while t < BASE + 5_500 * MS {
             packets.push((t, 200 + (next() % 1200) as u32));
             t += (next() % 20_000_000) as i64;
         }
         for rate in [Some(2_000_000u64), None] {
             let mut offline = MdiMeter::new(1_000 * MS, rate);
             let mut live = MdiMeter::new(1_000 * MS, rate);
-            let mut tick = base + 1_000 * MS;
+            let mut tick = BASE + 1_000 * MS;
             let (mut a, mut b) = (Vec::new(), Vec::new());
             for &(t, s) in &packets {
                 offline.on_packet(t, s, 0, None);

@@ -499,6 +499,14 @@ impl FlowReport {
     }
 }
 
+/// A flow's id: `src>dst`, and `/0xSSRC` for RTP (the same offline and live).
+pub fn flow_id(src: SocketAddr, dst: SocketAddr, ssrc: Option<u32>) -> String {
+    match ssrc {
+        Some(ssrc) => format!("{src}>{dst}/0x{ssrc:08x}"),
+        None => format!("{src}>{dst}"),
+    }
+}
+
 fn round(x: f64, decimals: i32) -> f64 {
     let f = 10f64.powi(decimals);
     (x * f).round() / f
@@ -583,7 +591,7 @@ impl AnalysisReport {
             let format = s.payload_format();
             let (frames, fps) = s.frames.frames(format);
             let ms = |units: f64| round(units / f64::from(s.clock_rate) * 1000.0, 6);
-            let id = format!("{}>{}/0x{:08x}", s.record.src, s.record.dst, s.ssrc);
+            let id = flow_id(s.record.src, s.record.dst, Some(s.ssrc));
             let kind = if format == PayloadFormat::Mp2t {
                 "rtp-ts"
             } else {
@@ -633,7 +641,7 @@ impl AnalysisReport {
                 UdpKind::Other => ("udp", "unknown"),
             };
             let mut report = FlowReport::new(
-                format!("{}>{}", f.src, f.dst),
+                flow_id(f.src, f.dst, None),
                 Some((f.src, f.dst)),
                 kind,
                 payload,

@@ -215,7 +215,8 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
     let speed = args.speed;
     // Wall time at which packet time `t` is due: packet time starts at `wall_start`.
     let due = |t: i64| wall_start + ((t - wall_start) as f64 / speed) as i64;
-    let mut shift: Option<i64> = None;
+    let mut shift = 0i64;
+    let mut clock = wall_start;
     let mut last_t = wall_start;
     let mut stopped = false;
     'passes: loop {
@@ -241,10 +242,10 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
                         last_t + LOOP_GAP_NS
                     };
                     let whole = (earliest - f.arrival_ns).div_euclid(NS) + 1;
-                    shift = Some(whole * NS);
+                    shift = whole * NS;
                     first_of_pass = false;
                 }
-                let t = f.arrival_ns + shift.unwrap_or(0);
+                let t = f.arrival_ns + shift;
                 // Packet times in a capture may step back a little; never the probe's clock.
                 let t = t.max(last_t);
                 f.arrival_ns = t;
@@ -258,14 +259,20 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
                     group.clear();
                     probe.tick_until(t);
                 }
-                // Wait for the packet's time, closing intervals that end meanwhile.
-                if due(t) > wall_ns() {
+                // Wait for the packet's time, closing intervals that end meanwhile. The clock
+                // is read again only when a packet looks early: packets already due (all of
+                // them when replaying faster than the probe reads) cost no clock read.
+                if due(t) > clock {
+                    clock = wall_ns();
+                }
+                if due(t) > clock {
                     probe.analyzer.on_frames(&group);
                     group.clear();
                     if !wait_until(&mut probe, t, &due, &stop, deadline) {
                         stopped = true;
                         break;
                     }
+                    clock = wall_ns();
                 }
                 group.push(f);
                 if group.len() == LANES {

@@ -165,8 +165,12 @@ pub fn write_interval(
     writeln!(out, "{time} ({interval_s:.3} s)")?;
     for e in events {
         match e.silent_s {
-            Some(s) => writeln!(out, "  {} {} ({s:.3} s without packets)", e.event, e.flow)?,
-            None => writeln!(out, "  {} {}", e.event, e.flow)?,
+            Some(s) => writeln!(
+                out,
+                "  {} {} ({s:.3} s without packets)",
+                e.event, e.name.flow
+            )?,
+            None => writeln!(out, "  {} {}", e.event, e.name.flow)?,
         }
     }
     let tr290 =
@@ -201,8 +205,8 @@ pub fn write_interval(
         writeln!(
             out,
             "  {:<52} {:<6} {:>7} {:>8.3} {:>5} {:>5} {:>5} {:>6} ms {:>7} {:>6} ms {:>7} {:>6}",
-            f.flow,
-            f.kind,
+            f.name.flow,
+            f.name.kind,
             f.packets,
             f.bitrate_bps / 1e6,
             f.lost,

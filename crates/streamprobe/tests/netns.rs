@@ -115,24 +115,35 @@ fn harness(name: &str, senders: &str, secs: u32, relay_args: &[&str]) -> Option<
     Some(dir)
 }
 
+/// Runs `scripts/SCRIPT ARGS` (an independent reference computation) and parses its JSON.
+fn reference_script(script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let out = Command::new("python3")
+        .arg(root().join("scripts").join(script))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn run_scenario(name: &str, secs: u32, relay_args: &[&str]) {
     let _turn = turn();
     let Some(dir) = harness(name, "all", secs, relay_args) else {
         return;
     };
-    let reference = Command::new("python3")
-        .arg(root().join("scripts/rtp_reference.py"))
-        .arg(dir.join("capture.pcap"))
-        .arg(dir.join("truth.log"))
-        .args(["--ports", "5004,5006,5002"])
-        .output()
-        .unwrap();
-    assert!(
-        reference.status.success(),
-        "{}",
-        String::from_utf8_lossy(&reference.stderr)
+    let reference = reference_script(
+        "rtp_reference.py",
+        &[
+            dir.join("capture.pcap").as_os_str(),
+            dir.join("truth.log").as_os_str(),
+            "--ports".as_ref(),
+            "5004,5006,5002".as_ref(),
+        ],
     );
-    let reference: serde_json::Value = serde_json::from_slice(&reference.stdout).unwrap();
     let doc = analyze(&dir.join("capture.pcap"));
     assert_eq!(
         check_against_reference(&doc, &reference, 2e-6),
@@ -205,18 +216,14 @@ fn paced_delay_factor(dir: &Path, pcap: &str) -> f64 {
     // The relay only delays (order kept): nothing is lost or out of order.
     assert_eq!(mdi["lost_total"], 0, "{pcap}: {mdi}");
     assert_eq!(flow["ts"]["tr101290"]["cc_error"]["count"], 0, "{pcap}");
-    let reference = Command::new("python3")
-        .arg(root().join("scripts/mdi_reference.py"))
-        .arg(&capture)
-        .args(["239.1.1.3:5000", "2000000"])
-        .output()
-        .unwrap();
-    assert!(
-        reference.status.success(),
-        "{}",
-        String::from_utf8_lossy(&reference.stderr)
+    let reference = reference_script(
+        "mdi_reference.py",
+        &[
+            capture.as_os_str(),
+            "239.1.1.3:5000".as_ref(),
+            "2000000".as_ref(),
+        ],
     );
-    let reference: serde_json::Value = serde_json::from_slice(&reference.stdout).unwrap();
     assert_eq!(
         mdi["intervals"].as_u64().unwrap() as usize,
         reference["intervals"].as_array().unwrap().len()
