@@ -117,7 +117,8 @@ enum TupleState {
         set: u32,
     },
     Udp(u32),
-    Rtcp,
+    /// RTCP, with the arrival of its last packet (for expiry).
+    Rtcp(i64),
 }
 
 /// One 4-tuple: one cache line, so that finding a packet's flow costs one memory access.
@@ -134,7 +135,8 @@ struct Tuple {
 /// packet's hash lands on, then the tuple it names, then the tuple's stream, before it reads
 /// any of them; a general map hides where its slots are. Each slot is 8 bytes, the tuple's
 /// index and 32 bits of its hash as a fingerprint, so 100,000 flows take 2 MiB of slots and
-/// a probe rarely leaves one cache line. Tuples are never removed in an offline run.
+/// a probe rarely leaves one cache line. Tuples are never removed in an offline run; a live
+/// probe removes idle ones at its ticks by rebuilding the table.
 #[derive(Debug, Default)]
 struct FlowTable {
     /// 0 = empty, else (fingerprint << 32) | (tuple index + 1). Length a power of two, at
@@ -208,6 +210,16 @@ impl FlowTable {
     fn grow(&mut self) {
         let len = (self.slots.len() * 2).max(1024);
         self.slots = vec![0; len];
+        self.place_all();
+    }
+
+    /// Places the tuples again after some were removed (their indexes changed).
+    fn rehash(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = 0);
+        self.place_all();
+    }
+
+    fn place_all(&mut self) {
         for index in 0..self.tuples.len() {
             let hash = self.tuples[index].key.hash();
             self.place(hash, index as u32);
@@ -236,7 +248,25 @@ pub struct Analyzer {
     /// Live interval state per RTP stream and per UDP flow (same indexes).
     live_streams: Vec<LiveState>,
     live_udp: Vec<LiveState>,
+    /// Packets of new 4-tuples not tracked because the flow cap was reached, since the last
+    /// tick.
+    refused: u64,
 }
+
+/// What a tick did to the flow table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TickOutcome {
+    /// 4-tuples forgotten after their idle time.
+    pub expired: u64,
+    /// 4-tuples forgotten to make room under the flow cap.
+    pub evicted: u64,
+    /// Packets of new 4-tuples not tracked since the last tick, the cap being reached.
+    pub refused: u64,
+}
+
+/// After evictions the table holds at most this share of the cap, so that the next
+/// interval's new flows find room.
+const EVICT_TO_PERCENT: usize = 90;
 
 impl Analyzer {
     /// An empty analyzer.
@@ -250,7 +280,7 @@ impl Analyzer {
     /// Closes a live interval: hands `out` a record for every media flow that sent packets
     /// since the last tick, and its events (appeared, silent, resumed, SSRC change). Flows
     /// are visited in the order they were found.
-    pub fn tick(&mut self, tick: &Tick, out: &mut impl FnMut(Record)) {
+    pub fn tick(&mut self, tick: &Tick, out: &mut impl FnMut(Record)) -> TickOutcome {
         self.live_streams
             .resize_with(self.streams.len(), LiveState::default);
         self.live_udp
@@ -263,6 +293,163 @@ impl Analyzer {
             if let Some(view) = FlowView::udp(flow) {
                 live.close(view, tick, groups, out);
             }
+        }
+        let mut outcome = self.forget(tick, out);
+        outcome.refused = std::mem::take(&mut self.refused);
+        outcome
+    }
+
+    /// The last packet time of a 4-tuple (of its latest stream when several SSRCs share it).
+    fn last_packet(&self, state: &TupleState) -> i64 {
+        match state {
+            TupleState::Probation(p) => p.held.last().map_or(0, |p| p.arrival_ns),
+            TupleState::Rtp { stream, set, .. } => match self.ssrc_sets.get(*set as usize) {
+                Some(list) => list
+                    .iter()
+                    .map(|&(_, s)| self.streams[s as usize].volume.last_ns)
+                    .max()
+                    .unwrap_or(0),
+                None => self.streams[*stream as usize].volume.last_ns,
+            },
+            TupleState::Udp(i) => self.udp_flows[*i as usize].volume.last_ns,
+            TupleState::Rtcp(last) => *last,
+        }
+    }
+
+    /// Forgets 4-tuples idle longer than the tick's expiry time, then, when the table is at
+    /// its cap, the longest-idle ones down to [`EVICT_TO_PERCENT`] of it. Media flows that go
+    /// get an `expired` or `evicted` event. The table is rebuilt in one pass when anything
+    /// goes: a tick's work, never a packet's.
+    fn forget(&mut self, tick: &Tick, out: &mut impl FnMut(Record)) -> TickOutcome {
+        let mut outcome = TickOutcome::default();
+        let n = self.table.tuples.len();
+        let last: Vec<i64> = self
+            .table
+            .tuples
+            .iter()
+            .map(|t| self.last_packet(&t.state))
+            .collect();
+        // 0 keep, 1 expired, 2 evicted.
+        let mut fate = vec![0u8; n];
+        for (f, &l) in fate.iter_mut().zip(&last) {
+            if tick.end_ns.saturating_sub(l) > tick.expire_after_ns {
+                *f = 1;
+                outcome.expired += 1;
+            }
+        }
+        let remaining = n - outcome.expired as usize;
+        if remaining >= self.config.max_flows {
+            let target = self.config.max_flows / 100 * EVICT_TO_PERCENT;
+            let mut order: Vec<u32> = (0..n as u32).filter(|&i| fate[i as usize] == 0).collect();
+            // Longest idle first; ties by table order, so the outcome is deterministic.
+            order.sort_by_key(|&i| (last[i as usize], i));
+            for &i in order.iter().take(remaining - target) {
+                fate[i as usize] = 2;
+                outcome.evicted += 1;
+            }
+        }
+        if outcome.expired + outcome.evicted == 0 {
+            return outcome;
+        }
+        self.rebuild(&fate, tick, out);
+        outcome
+    }
+
+    /// Keeps the 4-tuples whose fate is 0 and everything they own; says farewell to the media
+    /// flows of the others.
+    fn rebuild(&mut self, fate: &[u8], tick: &Tick, out: &mut impl FnMut(Record)) {
+        let mut streams: Vec<Option<RtpStream>> = self.streams.drain(..).map(Some).collect();
+        let mut live_streams: Vec<Option<LiveState>> =
+            self.live_streams.drain(..).map(Some).collect();
+        let mut udp: Vec<Option<UdpFlow>> = self.udp_flows.drain(..).map(Some).collect();
+        let mut live_udp: Vec<Option<LiveState>> = self.live_udp.drain(..).map(Some).collect();
+        let old_sets = std::mem::take(&mut self.ssrc_sets);
+        let old_tuples = std::mem::take(&mut self.table.tuples);
+        // Moves stream `i` to the new table; its new index.
+        let keep_stream = |i: u32,
+                           this: &mut Self,
+                           streams: &mut [Option<RtpStream>],
+                           live: &mut [Option<LiveState>]|
+         -> u32 {
+            this.streams.push(
+                streams[i as usize]
+                    .take()
+                    .expect("a stream has one 4-tuple"),
+            );
+            this.live_streams
+                .push(live[i as usize].take().unwrap_or_default());
+            this.streams.len() as u32 - 1
+        };
+        let mut tuples = Vec::with_capacity(old_tuples.len());
+        for (mut tuple, &f) in old_tuples.into_iter().zip(fate) {
+            let event = match f {
+                0 => None,
+                1 => Some("expired"),
+                _ => Some("evicted"),
+            };
+            match (&mut tuple.state, event) {
+                (TupleState::Rtp { stream, set, .. }, None) => {
+                    if let Some(list) = old_sets.get(*set as usize) {
+                        let list: Vec<(u32, u32)> = list
+                            .iter()
+                            .map(|&(ssrc, s)| {
+                                (ssrc, keep_stream(s, self, &mut streams, &mut live_streams))
+                            })
+                            .collect();
+                        // The current stream keeps its place in the list.
+                        let current = old_sets[*set as usize]
+                            .iter()
+                            .position(|&(_, s)| s == *stream)
+                            .map_or(list[0].1, |p| list[p].1);
+                        *stream = current;
+                        *set = self.ssrc_sets.len() as u32;
+                        self.ssrc_sets.push(list);
+                    } else {
+                        *stream = keep_stream(*stream, self, &mut streams, &mut live_streams);
+                    }
+                }
+                (TupleState::Udp(i), None) => {
+                    self.udp_flows
+                        .push(udp[*i as usize].take().expect("a flow has one 4-tuple"));
+                    self.live_udp
+                        .push(live_udp[*i as usize].take().unwrap_or_default());
+                    *i = self.udp_flows.len() as u32 - 1;
+                }
+                (_, None) => {}
+                (TupleState::Rtp { stream, set, .. }, Some(event)) => {
+                    let all = match old_sets.get(*set as usize) {
+                        Some(list) => list.iter().map(|&(_, s)| s).collect(),
+                        None => vec![*stream],
+                    };
+                    for s in all {
+                        if let (Some(mut stream), Some(live)) =
+                            (streams[s as usize].take(), live_streams[s as usize].take())
+                        {
+                            live.farewell(FlowView::rtp(&mut stream), tick, event, out);
+                        }
+                    }
+                }
+                (TupleState::Udp(i), Some(event)) => {
+                    if let (Some(mut flow), Some(live)) =
+                        (udp[*i as usize].take(), live_udp[*i as usize].take())
+                    {
+                        if let Some(view) = FlowView::udp(&mut flow) {
+                            live.farewell(view, tick, event, out);
+                        }
+                    }
+                }
+                (_, Some(_)) => {}
+            }
+            if f == 0 {
+                tuples.push(tuple);
+            }
+        }
+        self.table.tuples = tuples;
+        self.table.rehash();
+        if self.rtcp.len() > self.config.max_flows {
+            // RTCP counts are for the offline report; a live probe under a flood of RTCP
+            // senders keeps memory bounded by starting them over.
+            self.rtcp.clear();
         }
     }
 
@@ -383,6 +570,29 @@ impl Analyzer {
         self.skipped[SkipReason::FragmentIncomplete.index()] += expired;
     }
 
+    /// Analyses one datagram received on a socket (a multicast join), counted as a captured
+    /// frame of `wire_len` bytes.
+    pub fn on_received(&mut self, arrival_ns: i64, d: &UdpDatagram<'_>, wire_len: u32) {
+        self.count_frame(&Frame {
+            arrival_ns,
+            link: LinkType::RawIp,
+            data: &[],
+            wire_len,
+        });
+        // A datagram longer than the receive slot arrives cut, as a snap length cuts a
+        // captured one: analysed the same way.
+        self.on_datagram(arrival_ns, d);
+    }
+
+    /// 4-tuples on probation (candidates not yet confirmed or rejected).
+    pub fn probation_size(&self) -> usize {
+        self.table
+            .tuples
+            .iter()
+            .filter(|t| matches!(t.state, TupleState::Probation(_)))
+            .count()
+    }
+
     /// Analyses one UDP datagram.
     pub fn on_datagram(&mut self, arrival_ns: i64, d: &UdpDatagram<'_>) {
         let key = FlowKey::new(d.src, d.dst);
@@ -471,7 +681,10 @@ impl Analyzer {
                     self.skipped[SkipReason::TsInvalid.index()] += 1;
                 }
             }
-            TupleState::Rtcp => self.on_rtcp(d),
+            TupleState::Rtcp(last) => {
+                *last = arrival_ns;
+                self.on_rtcp(d)
+            }
             TupleState::Probation(_) => self.on_probation(index, arrival_ns, d),
         }
     }
@@ -501,8 +714,14 @@ impl Analyzer {
     }
 
     fn on_first(&mut self, key: FlowKey, hash: u64, arrival_ns: i64, d: &UdpDatagram<'_>) {
+        if self.table.tuples.len() >= self.config.max_flows {
+            // The flow cap: a flood of new 4-tuples must not exhaust memory. Room is made
+            // at the next tick by evicting the longest-idle flows.
+            self.refused += 1;
+            return;
+        }
         if RtcpPacket::new_checked(d.payload).is_some() {
-            self.table.insert(key, hash, TupleState::Rtcp);
+            self.table.insert(key, hash, TupleState::Rtcp(arrival_ns));
             self.on_rtcp(d);
             return;
         }
@@ -543,7 +762,7 @@ impl Analyzer {
     fn on_probation(&mut self, index: u32, arrival_ns: i64, d: &UdpDatagram<'_>) {
         let rtp = self.rtp_candidate(d.payload);
         let slot = &mut self.table.tuples[index as usize].state;
-        let TupleState::Probation(mut prob) = std::mem::replace(slot, TupleState::Rtcp) else {
+        let TupleState::Probation(mut prob) = std::mem::replace(slot, TupleState::Rtcp(0)) else {
             return;
         };
         let p = match (&mut prob.candidate, rtp) {
@@ -658,7 +877,7 @@ impl Analyzer {
         let mut tuples = std::mem::take(&mut self.table.tuples);
         for tuple in &mut tuples {
             if let TupleState::Probation(prob) =
-                std::mem::replace(&mut tuple.state, TupleState::Rtcp)
+                std::mem::replace(&mut tuple.state, TupleState::Rtcp(0))
             {
                 self.discovery.rejected += 1;
                 let (src, dst) = tuple.key.addresses();
@@ -722,7 +941,7 @@ mod tests {
                 proptest::prop_assert_eq!(found, reference.get(&key).copied());
                 if found.is_none() {
                     reference.insert(key, table.tuples.len() as u32);
-                    table.insert(key, hash, TupleState::Rtcp);
+                    table.insert(key, hash, TupleState::Rtcp(0));
                 }
                 proptest::prop_assert_eq!(table.hint(hash), reference.get(&key).copied());
                 proptest::prop_assert_eq!(key.addresses().0, src);

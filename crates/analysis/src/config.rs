@@ -23,6 +23,9 @@ pub struct AnalysisConfig {
     pub groups: MonitorGroups,
     /// Length of the MDI intervals, ns (1 s).
     pub mdi_interval_ns: i64,
+    /// Most 4-tuples tracked at once; new ones past it are not tracked (a live probe's cap;
+    /// unlimited offline).
+    pub max_flows: usize,
 }
 
 /// Default payload types: dynamic 96-127, and the static video types 26 (JPEG), 32 (MPV),
@@ -43,6 +46,7 @@ impl Default for AnalysisConfig {
             ts: TsLimits::default(),
             groups: MonitorGroups::default(),
             mdi_interval_ns: 1_000_000_000,
+            max_flows: usize::MAX,
         }
     }
 }

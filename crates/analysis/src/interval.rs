@@ -150,6 +150,9 @@ pub struct Tick {
     pub interval_ns: i64,
     /// A flow with no packet for this long is reported silent, ns.
     pub silent_after_ns: i64,
+    /// A flow (any 4-tuple) with no packet for this long is forgotten, ns (`i64::MAX`:
+    /// never).
+    pub expire_after_ns: i64,
     /// The source has ended (a replay ran to its end): every flow ends with its last
     /// packet, and its last MDI interval is judged over the time it covered, as `analyze`
     /// judges a capture's last second.
@@ -258,6 +261,27 @@ fn tr101290_counts(ts: Option<&TsAnalyzer>) -> [u64; Indicator::ALL.len()] {
 }
 
 impl LiveState {
+    /// The flow is being forgotten (`event`: expired or evicted): its event, when it was
+    /// ever reported.
+    pub(crate) fn farewell(
+        self,
+        view: FlowView<'_>,
+        tick: &Tick,
+        event: &'static str,
+        out: &mut impl FnMut(Record),
+    ) {
+        if let Some(last) = self.last_active_ns {
+            out(Record::Event(Box::new(EventRecord {
+                schema: SCHEMA,
+                kind_of_record: "event",
+                time: rfc3339_ns(tick.end_ns),
+                event,
+                name: view.name(),
+                silent_s: Some((tick.end_ns - last).max(0) as f64 / 1e9),
+            })));
+        }
+    }
+
     /// Closes one flow's interval: its record when it sent packets, and its events.
     pub(crate) fn close(
         &mut self,
@@ -393,6 +417,7 @@ mod tests {
                     end_ns: next_tick,
                     interval_ns: S,
                     silent_after_ns: 2 * S,
+                    expire_after_ns: i64::MAX,
                     source_ended: false,
                 };
                 analyzer.tick(&tick, &mut |r| match r {

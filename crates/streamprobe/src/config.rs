@@ -5,9 +5,10 @@ use analysis::group::{
     MonitorGroup, MonitorGroups, Prefix, SlaLimits, MAX_PREFIXES, MEDIA_RATE_RANGE,
 };
 use analysis::AnalysisConfig;
+use capture::multicast::Join;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 /// The whole file.
@@ -23,6 +24,107 @@ pub struct ConfigFile {
     /// Monitor groups, `[[group]]`.
     #[serde(default)]
     pub group: Vec<GroupConfig>,
+    /// `streamprobe run` settings: the keys of its flags.
+    #[serde(default)]
+    pub run: RunTable,
+}
+
+/// `[run]` as written: the keys of `streamprobe run`'s flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunTable {
+    interface: Option<String>,
+    filter: Option<String>,
+    promiscuous: Option<bool>,
+    ring_mb: Option<Spanned<u32>>,
+    #[serde(default)]
+    join: Vec<Spanned<String>>,
+    join_interface: Option<String>,
+    rcvbuf_mb: Option<Spanned<u32>>,
+    replay: Option<PathBuf>,
+    speed: Option<Spanned<f64>>,
+    #[serde(rename = "loop")]
+    repeat: Option<bool>,
+    workers: Option<Spanned<u32>>,
+    interval: Option<Spanned<u32>>,
+    silent_after: Option<Spanned<f64>>,
+    expire_after: Option<Spanned<f64>>,
+    max_flows: Option<Spanned<u32>>,
+    duration: Option<Spanned<f64>>,
+    json: Option<bool>,
+}
+
+/// `[run]` checked: what each key of the file says (flags win over it).
+#[derive(Clone, Debug, Default)]
+pub struct RunConfig {
+    pub interface: Option<String>,
+    pub filter: Option<String>,
+    pub promiscuous: Option<bool>,
+    pub ring_mb: Option<u32>,
+    pub join: Vec<Join>,
+    pub join_interface: Option<String>,
+    pub rcvbuf_mb: Option<u32>,
+    /// Relative to the config file's folder.
+    pub replay: Option<PathBuf>,
+    pub speed: Option<f64>,
+    pub repeat: Option<bool>,
+    pub workers: Option<u32>,
+    pub interval: Option<u32>,
+    pub silent_after: Option<f64>,
+    pub expire_after: Option<f64>,
+    pub max_flows: Option<u32>,
+    pub duration: Option<f64>,
+    pub json: Option<bool>,
+}
+
+type Located = (Option<usize>, String);
+
+fn in_range<T: PartialOrd + Copy + std::fmt::Display>(
+    key: &str,
+    value: &Option<Spanned<T>>,
+    low: T,
+    high: T,
+) -> Result<Option<T>, Located> {
+    match value {
+        Some(v) if !(low..=high).contains(v.get_ref()) => Err((
+            Some(v.span().start),
+            format!("run.{key} = {}: must be {low} to {high}", v.get_ref()),
+        )),
+        Some(v) => Ok(Some(*v.get_ref())),
+        None => Ok(None),
+    }
+}
+
+impl RunTable {
+    fn check(self, folder: &Path) -> Result<RunConfig, Located> {
+        let mut join = Vec::new();
+        for j in &self.join {
+            join.push(
+                j.get_ref()
+                    .parse::<Join>()
+                    .map_err(|e| (Some(j.span().start), format!("run.join: {e}")))?,
+            );
+        }
+        Ok(RunConfig {
+            ring_mb: in_range("ring_mb", &self.ring_mb, 4, 65536)?,
+            rcvbuf_mb: in_range("rcvbuf_mb", &self.rcvbuf_mb, 1, 2047)?,
+            speed: in_range("speed", &self.speed, 0.001, 1e6)?,
+            workers: in_range("workers", &self.workers, 1, 256)?,
+            interval: in_range("interval", &self.interval, 1, 3600)?,
+            silent_after: in_range("silent_after", &self.silent_after, 0.001, 1e7)?,
+            expire_after: in_range("expire_after", &self.expire_after, 0.001, 1e7)?,
+            max_flows: in_range("max_flows", &self.max_flows, 16, u32::MAX)?,
+            duration: in_range("duration", &self.duration, 0.001, 1e7)?,
+            interface: self.interface,
+            filter: self.filter,
+            promiscuous: self.promiscuous,
+            join,
+            join_interface: self.join_interface,
+            replay: self.replay.map(|p| folder.join(p)),
+            repeat: self.repeat,
+            json: self.json,
+        })
+    }
 }
 
 /// `[[group]]`
@@ -149,9 +251,16 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Reads and checks a config file. The error is one line: `FILE:LINE:COL: what`.
 pub fn load(path: &Path) -> Result<AnalysisConfig, String> {
+    load_with_run(path).map(|(config, _)| config)
+}
+
+/// Reads and checks a config file, its `[run]` table included; a replayed file is found
+/// relative to the config file's folder.
+pub fn load_with_run(path: &Path) -> Result<(AnalysisConfig, RunConfig), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    parse(&text).map_err(|(offset, msg)| match offset {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    parse_with_run(&text, folder).map_err(|(offset, msg)| match offset {
         Some(o) => {
             let (line, col) = line_col(&text, o);
             format!("{}:{line}:{col}: {msg}", path.display())
@@ -161,7 +270,13 @@ pub fn load(path: &Path) -> Result<AnalysisConfig, String> {
 }
 
 /// Parses config text; errors carry the byte offset where known.
-pub fn parse(text: &str) -> Result<AnalysisConfig, (Option<usize>, String)> {
+#[cfg(test)]
+pub fn parse(text: &str) -> Result<AnalysisConfig, Located> {
+    parse_with_run(text, Path::new(".")).map(|(config, _)| config)
+}
+
+/// Parses config text with its `[run]` table.
+pub fn parse_with_run(text: &str, folder: &Path) -> Result<(AnalysisConfig, RunConfig), Located> {
     let file: ConfigFile = toml::from_str(text).map_err(|e| {
         let msg = e.message().trim().replace('\n', " ");
         (e.span().map(|s| s.start), msg)
@@ -230,7 +345,8 @@ pub fn parse(text: &str) -> Result<AnalysisConfig, (Option<usize>, String)> {
         config.clock_rates[usize::from(n)] = rate;
     }
     config.groups = groups(&file.group)?;
-    Ok(config)
+    let run = file.run.check(folder)?;
+    Ok((config, run))
 }
 
 fn groups(list: &[GroupConfig]) -> Result<MonitorGroups, (Option<usize>, String)> {

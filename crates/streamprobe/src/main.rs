@@ -1,6 +1,8 @@
 //! streamprobe: finds every video stream in a capture and says how healthy it is.
 
 mod config;
+mod live;
+mod output;
 mod run;
 mod table;
 
@@ -27,9 +29,10 @@ enum Command {
     /// with loss, duplicates, reordering, jitter (RFC 3550), frame rate, bitrate, MDI
     /// (RFC 4445), TR 101 290 events and the SLA of its monitor group.
     Analyze(AnalyzeArgs),
-    /// Run as a probe: report every stream every interval (newline-delimited JSON
-    /// `streamprobe.interval/1` or a table), with events when a stream appears, goes silent,
-    /// comes back or changes SSRC. Source in this version: a capture replayed at its pace.
+    /// Run as a probe: capture from an interface, join multicast groups, or replay a capture,
+    /// and report every stream every interval (newline-delimited JSON
+    /// `streamprobe.interval/1` or a live table), with events when a stream appears, goes
+    /// silent, comes back, changes SSRC or is forgotten.
     Run(run::RunArgs),
 }
 

@@ -1,51 +1,92 @@
-//! `streamprobe run`: the live probe. This version's source is the replay of a capture at its
-//! recorded pace (or N times faster), optionally looping; every interval each flow that sent
-//! packets gets a `streamprobe.interval/1` record, flows get events, and the probe reports its
-//! own health. Records go to the output thread over a bounded channel: a slow output loses
-//! records (counted), it never holds the analysis up.
+//! `streamprobe run`: the live probe. Its settings (flags, environment, the config file's
+//! `[run]` table), and its replay source: a capture at its recorded pace (or N times faster),
+//! optionally looping, analysed by one worker. Live sources (interfaces, multicast joins)
+//! and their workers are in `live.rs`. Every interval each flow that sent packets gets a
+//! `streamprobe.interval/1` record, flows get events, and the probe reports its own health.
+//! Records go to the output thread over a bounded channel: a slow output loses records
+//! (counted), it never holds the analysis up.
 
+use crate::output::{write_output, Line, WorkerReport, OUTPUT_QUEUE};
 use analysis::analyzer::LANES;
-use analysis::interval::{Record, Tick, SCHEMA};
-use analysis::report::rfc3339_ns;
+use analysis::interval::{Record, Tick};
 use analysis::{AnalysisConfig, Analyzer};
 use capture::Record as CaptureRecord;
-use serde::Serialize;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wire::link::Frame;
 
-/// Options of `streamprobe run`.
+/// Options of `streamprobe run`. Every flag is also an environment variable, and a key of the
+/// config file's `[run]` table (flags win).
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
+    /// Capture from this network interface (AF_PACKET ring; needs CAP_NET_RAW).
+    #[arg(long, env = "STREAMPROBE_INTERFACE", value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// Kernel filter for --interface, in tcpdump syntax, e.g. "udp and dst net 239.0.0.0/8".
+    #[arg(long, env = "STREAMPROBE_FILTER", value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Put --interface in promiscuous mode while capturing (a SPAN port or tap needs it
+    /// unless the traffic is addressed to this host).
+    #[arg(long, env = "STREAMPROBE_PROMISCUOUS")]
+    pub promiscuous: bool,
+    /// Capture ring of each worker, MiB.
+    #[arg(long, env = "STREAMPROBE_RING_MB", value_parser = clap::value_parser!(u32).range(4..=65536))]
+    pub ring_mb: Option<u32>,
+    /// Join a multicast group: GROUP:PORT (any source) or SOURCE@GROUP:PORT (source-specific),
+    /// IPv6 as [ff3e::1]:5000. Repeat, or separate with commas.
+    #[arg(
+        long,
+        env = "STREAMPROBE_JOIN",
+        value_name = "[SOURCE@]GROUP:PORT",
+        value_delimiter = ','
+    )]
+    pub join: Vec<capture::multicast::Join>,
+    /// Interface to join the groups on (default: the one the route to the group names).
+    #[arg(long, env = "STREAMPROBE_JOIN_INTERFACE", value_name = "IFACE")]
+    pub join_interface: Option<String>,
+    /// Receive buffer of each joined group's socket, MiB (above net.core.rmem_max needs
+    /// CAP_NET_ADMIN).
+    #[arg(long, env = "STREAMPROBE_RCVBUF_MB", value_parser = clap::value_parser!(u32).range(1..=2047))]
+    pub rcvbuf_mb: Option<u32>,
     /// Replay this pcap/pcapng capture at its recorded pace, as if its packets were arriving
-    /// now (the only source in this version).
+    /// now (one worker; not combined with live sources).
     #[arg(long, env = "STREAMPROBE_REPLAY", value_name = "FILE")]
-    pub replay: PathBuf,
+    pub replay: Option<PathBuf>,
     /// Replay this many times faster than recorded. Figures are those of the capture at any
     /// speed: packet times keep their recorded spacing; only the wall clock runs faster.
-    #[arg(long, env = "STREAMPROBE_SPEED", default_value_t = 1.0, value_parser = parse_speed)]
-    pub speed: f64,
+    #[arg(long, env = "STREAMPROBE_SPEED", value_parser = parse_speed)]
+    pub speed: Option<f64>,
     /// Start the capture over at its end (the next pass starts 100 ms after the last packet).
     #[arg(long = "loop", env = "STREAMPROBE_LOOP")]
     pub repeat: bool,
-    /// Interval between records, in seconds (of packet time).
-    #[arg(long, env = "STREAMPROBE_INTERVAL", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=3600))]
-    pub interval: u32,
-    /// Report a flow silent after this many seconds without a packet.
-    #[arg(long, env = "STREAMPROBE_SILENT_AFTER", default_value_t = 2.0, value_parser = parse_seconds)]
-    pub silent_after: f64,
+    /// Analysis workers, each with its own share of the flows (default: one per core).
+    #[arg(long, env = "STREAMPROBE_WORKERS", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub workers: Option<u32>,
+    /// Interval between records, in seconds (default 1).
+    #[arg(long, env = "STREAMPROBE_INTERVAL", value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub interval: Option<u32>,
+    /// Report a flow silent after this many seconds without a packet (default 2).
+    #[arg(long, env = "STREAMPROBE_SILENT_AFTER", value_parser = parse_seconds)]
+    pub silent_after: Option<f64>,
+    /// Forget a flow after this many seconds without a packet (default 300).
+    #[arg(long, env = "STREAMPROBE_EXPIRE_AFTER", value_parser = parse_seconds)]
+    pub expire_after: Option<f64>,
+    /// Most flows (UDP 4-tuples) tracked at once, all workers together (default 1,000,000).
+    /// Past it the longest-idle flows are evicted at each interval and new ones are not
+    /// tracked until there is room; both are counted.
+    #[arg(long, env = "STREAMPROBE_MAX_FLOWS", value_parser = clap::value_parser!(u32).range(16..))]
+    pub max_flows: Option<u32>,
     /// Stop after this many seconds (wall clock), flushing the interval in progress.
     #[arg(long, env = "STREAMPROBE_DURATION", value_parser = parse_seconds)]
     pub duration: Option<f64>,
     /// Write newline-delimited JSON records (`streamprobe.interval/1`) instead of the table.
     #[arg(long, env = "STREAMPROBE_JSON")]
     pub json: bool,
-    /// TOML config file: monitor groups with media rates and SLA limits, discovery payload
-    /// types, probation, clock rates.
+    /// TOML config file: a `[run]` table with the keys of these flags (sources included),
+    /// monitor groups with media rates and SLA limits, discovery settings, clock rates.
     #[arg(long, env = "STREAMPROBE_CONFIG")]
     pub config: Option<PathBuf>,
 }
@@ -64,39 +105,131 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
-/// The probe's own figures for one interval.
-#[derive(Debug, Serialize)]
-struct ProbeRecord {
-    schema: &'static str,
-    #[serde(rename = "type")]
-    kind_of_record: &'static str,
-    time: String,
-    interval_s: f64,
-    /// Packets read in the interval.
-    packets: u64,
-    /// Bytes read in the interval.
-    bytes: u64,
-    /// Media flows known.
-    flows: usize,
-    /// Flows that sent packets in the interval.
-    active_flows: u64,
-    /// Records the output could not take in time, since the start.
-    output_dropped: u64,
-    /// Replay passes started (1 without --loop).
-    pass: u64,
+/// A capture file replayed.
+#[derive(Clone, Debug)]
+pub struct ReplaySource {
+    /// The file.
+    pub file: PathBuf,
+    /// Times faster than recorded.
+    pub speed: f64,
+    /// Start over at the end.
+    pub repeat: bool,
 }
 
-/// What the output thread receives.
-enum Line {
-    Record(Record),
-    Probe(ProbeRecord),
+/// An interface captured.
+#[derive(Clone, Debug)]
+pub struct InterfaceSource {
+    /// Its name.
+    pub name: String,
+    /// Kernel filter, tcpdump syntax.
+    pub filter: Option<String>,
+    /// Promiscuous mode.
+    pub promiscuous: bool,
+    /// Ring per worker, bytes.
+    pub ring_bytes: usize,
+}
+
+/// Everything `run` needs, from the flags, the environment and the config file.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Analysis settings (groups, discovery, clock rates).
+    pub analysis: AnalysisConfig,
+    /// Interface to capture.
+    pub interface: Option<InterfaceSource>,
+    /// Groups to join.
+    pub joins: Vec<capture::multicast::Join>,
+    /// Interface of the joins.
+    pub join_interface: Option<String>,
+    /// Receive buffer of each joined socket, bytes.
+    pub rcvbuf: Option<usize>,
+    /// Capture to replay.
+    pub replay: Option<ReplaySource>,
+    /// Workers.
+    pub workers: usize,
+    /// Interval, ns.
+    pub interval_ns: i64,
+    /// Silence threshold, ns.
+    pub silent_after_ns: i64,
+    /// Idle time after which a flow is forgotten, ns.
+    pub expire_after_ns: i64,
+    /// Flow cap, all workers together.
+    pub max_flows: usize,
+    /// Stop after, seconds.
+    pub duration: Option<f64>,
+    /// NDJSON output.
+    pub json: bool,
+}
+
+/// Flags over config file over defaults; one error line naming what is wrong.
+pub fn settings(args: &RunArgs) -> Result<Settings, String> {
+    let (analysis, file) = match &args.config {
+        Some(path) => crate::config::load_with_run(path)?,
+        None => (
+            AnalysisConfig::default(),
+            crate::config::RunConfig::default(),
+        ),
+    };
+    let interface = args.interface.clone().or(file.interface);
+    let filter = args.filter.clone().or(file.filter);
+    let joins = if args.join.is_empty() {
+        file.join
+    } else {
+        args.join.clone()
+    };
+    let join_interface = args.join_interface.clone().or(file.join_interface);
+    let replay = args.replay.clone().or(file.replay);
+    if filter.is_some() && interface.is_none() {
+        return Err("--filter applies to --interface, which is not given".into());
+    }
+    if join_interface.is_some() && joins.is_empty() {
+        return Err("--join-interface applies to --join, which is not given".into());
+    }
+    if replay.is_some() && (interface.is_some() || !joins.is_empty()) {
+        return Err("--replay runs alone: its packet times are the capture's, not the network's; drop --interface/--join or --replay".into());
+    }
+    if replay.is_none() && interface.is_none() && joins.is_empty() {
+        return Err("no source: give --interface IFACE, --join [SOURCE@]GROUP:PORT or --replay FILE (or a [run] table in --config)".into());
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut workers = args.workers.or(file.workers).map_or(cores, |w| w as usize);
+    if replay.is_some() {
+        workers = 1;
+    } else if interface.is_none() {
+        // A joined group's socket is read by one worker: more workers than groups idle.
+        workers = workers.min(joins.len());
+    }
+    Ok(Settings {
+        analysis,
+        interface: interface.map(|name| InterfaceSource {
+            name,
+            filter,
+            promiscuous: args.promiscuous || file.promiscuous.unwrap_or(false),
+            ring_bytes: args.ring_mb.or(file.ring_mb).unwrap_or(64) as usize * (1 << 20),
+        }),
+        joins,
+        join_interface,
+        rcvbuf: args
+            .rcvbuf_mb
+            .or(file.rcvbuf_mb)
+            .map(|mb| mb as usize * (1 << 20)),
+        replay: replay.map(|file_path| ReplaySource {
+            file: file_path,
+            speed: args.speed.or(file.speed).unwrap_or(1.0),
+            repeat: args.repeat || file.repeat.unwrap_or(false),
+        }),
+        workers,
+        interval_ns: i64::from(args.interval.or(file.interval).unwrap_or(1)) * NS,
+        silent_after_ns: (args.silent_after.or(file.silent_after).unwrap_or(2.0) * 1e9) as i64,
+        expire_after_ns: (args.expire_after.or(file.expire_after).unwrap_or(300.0) * 1e9) as i64,
+        max_flows: args.max_flows.or(file.max_flows).unwrap_or(1_000_000) as usize,
+        duration: args.duration.or(file.duration),
+        json: args.json || file.json.unwrap_or(false),
+    })
 }
 
 const NS: i64 = 1_000_000_000;
 /// Pause between two passes of a looped replay, ns of packet time.
 const LOOP_GAP_NS: i64 = 100_000_000;
-/// Records waiting for the output before new ones are dropped.
-const OUTPUT_QUEUE: usize = 65_536;
 
 fn wall_ns() -> i64 {
     SystemTime::now()
@@ -104,12 +237,52 @@ fn wall_ns() -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-/// The analysis side: ticks, records, probe figures, and the channel to the output.
+/// Stops on SIGINT or SIGTERM: the flag they set.
+fn stop_flag() -> Result<Arc<AtomicBool>, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
+    }
+    Ok(stop)
+}
+
+/// Runs the probe until its sources end (a replay without --loop), --duration passes, or
+/// SIGINT or SIGTERM arrives; the interval in progress is flushed on the way out.
+pub fn run(args: &RunArgs) -> Result<(), String> {
+    let settings = settings(args)?;
+    match &settings.replay {
+        Some(replay) => run_replay(&settings, replay),
+        None => crate::live::run(&settings, stop_flag()?),
+    }
+}
+
+/// Waits for the output thread; a closed pipe is no error.
+pub fn finish_output(
+    writer: std::thread::JoinHandle<std::io::Result<u64>>,
+    dropped: u64,
+) -> Result<(), String> {
+    let written = writer
+        .join()
+        .map_err(|_| "the output thread failed".to_string())?;
+    if dropped > 0 {
+        eprintln!("warning: the output could not keep up: {dropped} records dropped");
+    }
+    match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("writing records: {e}")),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// The analysis side of a replay: ticks, records, interval reports, and the channel to the
+/// output.
 struct Probe {
     analyzer: Analyzer,
     out: SyncSender<Line>,
     interval_ns: i64,
     silent_after_ns: i64,
+    expire_after_ns: i64,
     /// End of the interval in progress (packet time).
     next_end: Option<i64>,
     dropped: u64,
@@ -121,15 +294,6 @@ struct Probe {
 }
 
 impl Probe {
-    fn send(&mut self, line: Line) {
-        match self.out.try_send(line) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => self.dropped += 1,
-            // The output thread ended (its writer failed): nothing more to do with records.
-            Err(TrySendError::Disconnected(_)) => {}
-        }
-    }
-
     /// Closes the interval ending at `end` (of length `length` ns); `source_ended` when the
     /// replay ran to its end.
     fn tick(&mut self, end: i64, length: i64, source_ended: bool) {
@@ -137,32 +301,37 @@ impl Probe {
             end_ns: end,
             interval_ns: length,
             silent_after_ns: self.silent_after_ns,
+            expire_after_ns: self.expire_after_ns,
             source_ended,
         };
-        let mut records = Vec::new();
-        self.analyzer.tick(&tick, &mut |r| records.push(r));
-        let active = records
-            .iter()
-            .filter(|r| matches!(r, Record::Flow(_)))
-            .count() as u64;
-        for r in records {
-            self.send(Line::Record(r));
-        }
+        let mut active = 0;
+        let (out, dropped) = (&self.out, &mut self.dropped);
+        let outcome = self.analyzer.tick(&tick, &mut |r| {
+            active += u64::from(matches!(r, Record::Flow(_)));
+            if let Err(TrySendError::Full(_)) = out.try_send(Line::Record(end, r)) {
+                *dropped += 1;
+            }
+        });
         let (packets, bytes, flows) = self.analyzer.totals();
-        let probe = ProbeRecord {
-            schema: SCHEMA,
-            kind_of_record: "probe",
-            time: rfc3339_ns(end),
-            interval_s: length as f64 / 1e9,
+        let report = WorkerReport {
+            worker: 0,
+            end_ns: end,
+            length_ns: length,
             packets: packets - self.packets_before,
             bytes: bytes - self.bytes_before,
             flows,
             active_flows: active,
+            probation: self.analyzer.probation_size(),
             output_dropped: self.dropped,
-            pass: self.pass,
+            expired: outcome.expired,
+            evicted: outcome.evicted,
+            refused: outcome.refused,
+            pass: Some(self.pass),
+            ..WorkerReport::default()
         };
         (self.packets_before, self.bytes_before) = (packets, bytes);
-        self.send(Line::Probe(probe));
+        // The replay paces itself: waiting for the output here holds up packet time only.
+        let _ = self.out.send(Line::Report(report));
     }
 
     /// Closes every interval that ends at or before `now` (packet time).
@@ -174,35 +343,30 @@ impl Probe {
     }
 }
 
-/// Runs the probe until the replay ends (without --loop), --duration passes, or SIGINT or
+/// Replays a capture until it ends (without --loop), --duration passes, or SIGINT or
 /// SIGTERM arrives; the interval in progress is flushed on the way out.
-pub fn run(args: &RunArgs) -> Result<(), String> {
-    let config = match &args.config {
-        Some(path) => crate::config::load(path)?,
-        None => AnalysisConfig::default(),
-    };
-    let source = match capture::InputFile::open(&args.replay).map_err(|e| e.to_string())? {
+fn run_replay(settings: &Settings, replay: &ReplaySource) -> Result<(), String> {
+    let source = match capture::InputFile::open(&replay.file).map_err(|e| e.to_string())? {
         capture::InputFile::Capture(source) => source,
         capture::InputFile::Ts(_) => {
             return Err(format!(
                 "{}: an MPEG-TS recording has no arrival times to replay; give a pcap or pcapng capture (`streamprobe analyze` reads recordings)",
-                args.replay.display()
+                replay.file.display()
             ))
         }
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| format!("cannot handle signal {signal}: {e}"))?;
-    }
+    let stop = stop_flag()?;
     let (tx, rx) = sync_channel(OUTPUT_QUEUE);
-    let json = args.json;
-    let writer = std::thread::spawn(move || write_output(rx, json));
+    let json = settings.json;
+    let writer = std::thread::spawn(move || write_output(rx, json, 1));
+    let mut analysis = settings.analysis.clone();
+    analysis.max_flows = settings.max_flows;
     let mut probe = Probe {
-        analyzer: Analyzer::new(config),
+        analyzer: Analyzer::new(analysis),
         out: tx,
-        interval_ns: i64::from(args.interval) * NS,
-        silent_after_ns: (args.silent_after * 1e9) as i64,
+        interval_ns: settings.interval_ns,
+        silent_after_ns: settings.silent_after_ns,
+        expire_after_ns: settings.expire_after_ns,
         next_end: None,
         dropped: 0,
         packets_before: 0,
@@ -211,8 +375,8 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         started: 0,
     };
     let wall_start = wall_ns();
-    let deadline = args.duration.map(|d| wall_start + (d * 1e9) as i64);
-    let speed = args.speed;
+    let deadline = settings.duration.map(|d| wall_start + (d * 1e9) as i64);
+    let speed = replay.speed;
     // Wall time at which packet time `t` is due: packet time starts at `wall_start`.
     let due = |t: i64| wall_start + ((t - wall_start) as f64 / speed) as i64;
     let mut shift = 0i64;
@@ -290,7 +454,7 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         }
         probe.analyzer.on_frames(&group);
         group.clear();
-        if stopped || !args.repeat || first_of_pass {
+        if stopped || !replay.repeat || first_of_pass {
             break 'passes;
         }
     }
@@ -309,16 +473,7 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
     }
     let dropped = probe.dropped;
     drop(probe);
-    let written = writer
-        .join()
-        .map_err(|_| "the output thread failed".to_string())?;
-    if dropped > 0 {
-        eprintln!("warning: the output could not keep up: {dropped} records dropped");
-    }
-    match written {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.map_err(|e| format!("writing records: {e}")),
-    }
+    finish_output(writer, dropped)
 }
 
 /// Sleeps until packet time `packet` is due, closing the intervals that end before it when
@@ -355,42 +510,4 @@ fn wait_until(
         let nap = (next - now).clamp(0, 50_000_000);
         std::thread::sleep(Duration::from_nanos(nap as u64));
     }
-}
-
-/// The output thread: newline-delimited JSON, or a table per interval.
-fn write_output(rx: Receiver<Line>, json: bool) -> std::io::Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut flows: Vec<Box<analysis::interval::FlowRecord>> = Vec::new();
-    let mut events: Vec<Box<analysis::interval::EventRecord>> = Vec::new();
-    for line in rx {
-        match (line, json) {
-            (Line::Record(r), true) => {
-                match r {
-                    Record::Flow(f) => serde_json::to_writer(&mut out, &f)?,
-                    Record::Event(e) => serde_json::to_writer(&mut out, &e)?,
-                }
-                out.write_all(b"\n")?;
-            }
-            (Line::Probe(p), true) => {
-                serde_json::to_writer(&mut out, &p)?;
-                out.write_all(b"\n")?;
-                out.flush()?;
-            }
-            (Line::Record(Record::Flow(f)), false) => flows.push(f),
-            (Line::Record(Record::Event(e)), false) => events.push(e),
-            (Line::Probe(p), false) => {
-                crate::table::write_interval(&mut out, &p.time, p.interval_s, &mut flows, &events)?;
-                writeln!(
-                    out,
-                    "probe: {} packets, {} of {} flows active, {} records dropped by the output, pass {}\n",
-                    p.packets, p.active_flows, p.flows, p.output_dropped, p.pass
-                )?;
-                out.flush()?;
-                flows.clear();
-                events.clear();
-            }
-        }
-    }
-    out.flush()
 }

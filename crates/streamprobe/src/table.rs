@@ -154,13 +154,15 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
 }
 
 /// Writes one live interval: its events, then its active flows, the most troubled first
-/// (loss, duplicates and reordering, then TR 101 290 events, then Delay Factor).
+/// (loss, duplicates and reordering, then TR 101 290 events, then Delay Factor). At most
+/// `max_rows` flows are listed (a terminal's height); a last line says how many were not.
 pub fn write_interval(
     out: &mut impl Write,
     time: &str,
     interval_s: f64,
     flows: &mut [Box<analysis::interval::FlowRecord>],
     events: &[Box<analysis::interval::EventRecord>],
+    max_rows: usize,
 ) -> io::Result<()> {
     writeln!(out, "{time} ({interval_s:.3} s)")?;
     for e in events {
@@ -201,7 +203,7 @@ pub fn write_interval(
     )?;
     let opt =
         |v: Option<f64>, decimals: usize| v.map_or("-".to_string(), |v| format!("{v:.decimals$}"));
-    for f in flows.iter() {
+    for f in flows.iter().take(max_rows) {
         writeln!(
             out,
             "  {:<52} {:<6} {:>7} {:>8.3} {:>5} {:>5} {:>5} {:>6} ms {:>7} {:>6} ms {:>7} {:>6}",
@@ -218,6 +220,9 @@ pub fn write_interval(
             opt(f.mlr, 1),
             f.tr101290.map_or("-".to_string(), |_| tr290(f).to_string()),
         )?;
+    }
+    if flows.len() > max_rows {
+        writeln!(out, "  ... {} more active flows", flows.len() - max_rows)?;
     }
     Ok(())
 }

@@ -1,0 +1,325 @@
+//! Live sources and their workers.
+//!
+//! Each worker owns a shard of the flows and everything it reads them from: its own socket in
+//! the interface's fanout group (the kernel hashes every packet's flow to one socket, so a
+//! flow's packets all reach the same worker) and its share of the joined groups' sockets
+//! (a group's socket is read by one worker). A worker never shares its flow table: no lock
+//! on the packet path, and one `poll` per wake-up, then whole ring blocks or `recvmmsg`
+//! batches. Intervals end on the wall clock, aligned to whole intervals; a worker closes one
+//! a little after its end ([`GRACE_NS`]), once the kernel has handed over the packets
+//! stamped before it.
+
+use crate::output::{write_output, Line, WorkerReport, OUTPUT_QUEUE};
+use crate::run::{finish_output, Settings};
+use analysis::interval::{Record, Tick};
+use analysis::Analyzer;
+use capture::multicast::{MulticastSocket, ReceiveBatch, BATCH};
+use capture::packet_ring::{interface_index, PacketRing, RingOptions};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use wire::Frame;
+
+/// An interval is closed this long after its end: the ring hands over a block that is not
+/// full after 8 ms (`BLOCK_TIMEOUT_MS`), so by then every packet stamped before the end has
+/// been read.
+const GRACE_NS: i64 = 50_000_000;
+/// Longest sleep in `poll`, so that a stop is seen promptly.
+const POLL_MS: i64 = 50;
+/// `recvmmsg` batches read from one socket per wake-up before the next socket's turn.
+const BATCHES_PER_TURN: usize = 16;
+
+fn wall_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// What one worker reads.
+#[derive(Default)]
+struct Sources {
+    rings: Vec<PacketRing>,
+    sockets: Vec<MulticastSocket>,
+}
+
+/// Opens every source on the calling thread (which holds the capabilities), dealt out to
+/// `settings.workers` workers.
+fn open_sources(settings: &Settings) -> Result<Vec<Sources>, String> {
+    let mut shares: Vec<Sources> = (0..settings.workers).map(|_| Sources::default()).collect();
+    if let Some(interface) = &settings.interface {
+        // One fanout group per probe process: two probes on one interface each see all.
+        let group = (std::process::id() & 0xffff) as u16;
+        for share in &mut shares {
+            let ring = PacketRing::open(&RingOptions {
+                interface: interface.name.clone(),
+                filter: interface.filter.clone(),
+                promiscuous: interface.promiscuous,
+                ring_bytes: interface.ring_bytes,
+                fanout_group: (settings.workers > 1).then_some(group),
+            })
+            .map_err(|e| e.to_string())?;
+            share.rings.push(ring);
+        }
+    }
+    let index = match &settings.join_interface {
+        Some(name) => interface_index(name).map_err(|e| format!("--join-interface {name}: {e}"))?,
+        None => 0,
+    };
+    for (i, join) in settings.joins.iter().enumerate() {
+        let socket =
+            MulticastSocket::open(*join, index, settings.rcvbuf).map_err(|e| e.to_string())?;
+        shares[i % settings.workers].sockets.push(socket);
+    }
+    Ok(shares)
+}
+
+/// Runs the live probe until SIGINT/SIGTERM (`stop`) or --duration.
+pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), String> {
+    let shares = open_sources(settings)?;
+    // Everything is open: the probe needs no privilege any more (capabilities are per
+    // thread; the workers, started below, inherit the empty sets).
+    capture::privileges::drop_all().map_err(|e| format!("cannot drop privileges: {e}"))?;
+    let (tx, rx) = sync_channel(OUTPUT_QUEUE);
+    let json = settings.json;
+    let workers = shares.len();
+    let writer = std::thread::spawn(move || write_output(rx, json, workers));
+    let start = wall_ns();
+    let finish = Arc::new(AtomicBool::new(false));
+    let stop_at = Arc::new(AtomicI64::new(0));
+    let per_worker_cap = settings.max_flows.div_ceil(workers);
+    let mut handles = Vec::new();
+    for (index, sources) in shares.into_iter().enumerate() {
+        let mut config = settings.analysis.clone();
+        config.max_flows = per_worker_cap;
+        let worker = Worker {
+            index,
+            analyzer: Analyzer::new(config),
+            batch: (!sources.sockets.is_empty()).then(|| Box::new(ReceiveBatch::default())),
+            sources,
+            out: tx.clone(),
+            waiting: VecDeque::new(),
+            dropped: 0,
+            interval_ns: settings.interval_ns,
+            silent_after_ns: settings.silent_after_ns,
+            expire_after_ns: settings.expire_after_ns,
+            floor: start,
+            next_end: start - start.rem_euclid(settings.interval_ns) + settings.interval_ns,
+            busy_ns: 0,
+            packets_before: 0,
+            bytes_before: 0,
+        };
+        let (finish, stop_at) = (Arc::clone(&finish), Arc::clone(&stop_at));
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("worker-{index}"))
+                .spawn(move || worker.run(&finish, &stop_at))
+                .map_err(|e| format!("cannot start a worker: {e}"))?,
+        );
+    }
+    drop(tx);
+    let deadline = settings.duration.map(|d| start + (d * 1e9) as i64);
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = wall_ns();
+        let ended = handles.iter().any(|h| h.is_finished());
+        if stop.load(Ordering::Relaxed) || ended || deadline.is_some_and(|d| now >= d) {
+            stop_at.store(deadline.map_or(now, |d| d.min(now)), Ordering::SeqCst);
+            finish.store(true, Ordering::SeqCst);
+            break;
+        }
+    }
+    let mut dropped = 0;
+    let mut failure = None;
+    for h in handles {
+        match h.join() {
+            Ok(Ok(d)) => dropped += d,
+            Ok(Err(e)) => failure = Some(e),
+            Err(_) => failure = Some("a worker failed".to_string()),
+        }
+    }
+    let written = finish_output(writer, dropped);
+    match failure {
+        Some(e) => Err(e),
+        None => written,
+    }
+}
+
+struct Worker {
+    index: usize,
+    analyzer: Analyzer,
+    sources: Sources,
+    batch: Option<Box<ReceiveBatch>>,
+    out: SyncSender<Line>,
+    /// Interval reports the output had no room for yet.
+    waiting: VecDeque<WorkerReport>,
+    dropped: u64,
+    interval_ns: i64,
+    silent_after_ns: i64,
+    expire_after_ns: i64,
+    /// Start of the interval in progress: a packet stamped earlier (handed over after its
+    /// interval closed) counts in this one.
+    floor: i64,
+    next_end: i64,
+    busy_ns: i64,
+    packets_before: u64,
+    bytes_before: u64,
+}
+
+impl Worker {
+    /// Reads and analyses until told to finish; returns the records the output dropped.
+    fn run(mut self, finish: &AtomicBool, stop_at: &AtomicI64) -> Result<u64, String> {
+        let mut fds: Vec<libc::pollfd> = self
+            .sources
+            .rings
+            .iter()
+            .map(|r| r.fd())
+            .chain(self.sources.sockets.iter().map(|s| s.fd()))
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        loop {
+            let now = wall_ns();
+            let wait_ms = ((self.next_end + GRACE_NS - now) / 1_000_000 + 1).clamp(0, POLL_MS);
+            // SAFETY: `fds` is a live array of pollfd of the length passed.
+            let r =
+                unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms as i32) };
+            if r < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(format!("worker {}: poll: {e}", self.index));
+                }
+            }
+            let busy = Instant::now();
+            self.read_all()?;
+            self.busy_ns += busy.elapsed().as_nanos() as i64;
+            if finish.load(Ordering::SeqCst) {
+                let end = stop_at.load(Ordering::SeqCst);
+                self.read_all()?;
+                while self.next_end <= end {
+                    self.close(self.next_end, self.next_end - self.floor);
+                }
+                if end > self.floor {
+                    self.close(end, end - self.floor);
+                }
+                // The last reports wait for the output: nothing else is left to do.
+                while let Some(r) = self.waiting.pop_front() {
+                    let _ = self.out.send(Line::Report(r));
+                }
+                return Ok(self.dropped);
+            }
+            let now = wall_ns();
+            while now >= self.next_end + GRACE_NS {
+                self.close(self.next_end, self.next_end - self.floor);
+            }
+            self.send_waiting();
+        }
+    }
+
+    /// Reads what every source has ready.
+    fn read_all(&mut self) -> Result<(), String> {
+        let floor = self.floor;
+        let analyzer = &mut self.analyzer;
+        for ring in &mut self.sources.rings {
+            ring.read_blocks(|frames| {
+                if frames.iter().all(|f| f.arrival_ns >= floor) {
+                    analyzer.on_frames(frames);
+                } else {
+                    // Stamped before the interval in progress (the kernel held the block past
+                    // the grace time): counted now, at the interval's start. Rare: a copy.
+                    let late: Vec<Frame<'_>> = frames
+                        .iter()
+                        .map(|f| Frame {
+                            arrival_ns: f.arrival_ns.max(floor),
+                            ..*f
+                        })
+                        .collect();
+                    analyzer.on_frames(&late);
+                }
+            });
+        }
+        if let Some(batch) = self.batch.as_deref_mut() {
+            for socket in &self.sources.sockets {
+                for _ in 0..BATCHES_PER_TURN {
+                    let n = socket
+                        .receive(batch, |t, d, wire_len| {
+                            analyzer.on_received(t.max(floor), d, wire_len)
+                        })
+                        .map_err(|e| format!("worker {}: {}: {e}", self.index, socket.join()))?;
+                    if n < BATCH {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the interval ending at `end`.
+    fn close(&mut self, end: i64, length: i64) {
+        let tick = Tick {
+            end_ns: end,
+            interval_ns: length.max(1),
+            silent_after_ns: self.silent_after_ns,
+            expire_after_ns: self.expire_after_ns,
+            source_ended: false,
+        };
+        let mut active = 0;
+        let (out, dropped) = (&self.out, &mut self.dropped);
+        let outcome = self.analyzer.tick(&tick, &mut |r| {
+            active += u64::from(matches!(r, Record::Flow(_)));
+            if let Err(TrySendError::Full(_)) = out.try_send(Line::Record(end, r)) {
+                *dropped += 1;
+            }
+        });
+        let mut kernel_drops = 0;
+        for ring in &self.sources.rings {
+            if let Ok(stats) = ring.stats() {
+                kernel_drops += stats.drops;
+            }
+        }
+        for socket in &self.sources.sockets {
+            kernel_drops += socket.take_drops();
+        }
+        let (packets, bytes, flows) = self.analyzer.totals();
+        self.waiting.push_back(WorkerReport {
+            worker: self.index,
+            end_ns: end,
+            length_ns: length.max(1),
+            packets: packets - self.packets_before,
+            bytes: bytes - self.bytes_before,
+            flows,
+            active_flows: active,
+            probation: self.analyzer.probation_size(),
+            kernel_drops,
+            busy_ns: std::mem::take(&mut self.busy_ns),
+            output_dropped: self.dropped,
+            expired: outcome.expired,
+            evicted: outcome.evicted,
+            refused: outcome.refused,
+            pass: None,
+        });
+        (self.packets_before, self.bytes_before) = (packets, bytes);
+        self.floor = end;
+        self.next_end = end - end.rem_euclid(self.interval_ns) + self.interval_ns;
+        self.send_waiting();
+    }
+
+    /// Hands the waiting reports to the output while it has room.
+    fn send_waiting(&mut self) {
+        while let Some(r) = self.waiting.pop_front() {
+            match self.out.try_send(Line::Report(r)) {
+                Ok(()) => {}
+                Err(TrySendError::Full(Line::Report(r))) => {
+                    self.waiting.push_front(r);
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}

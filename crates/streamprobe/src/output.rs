@@ -1,0 +1,250 @@
+//! The outputs stage of `streamprobe run`: one thread receives the workers' records and
+//! interval reports over a bounded channel and writes newline-delimited JSON or the table.
+//! Workers never wait for it: a record that does not fit in the channel is dropped and
+//! counted, an interval report waits in its worker until there is room.
+
+use analysis::interval::{EventRecord, FlowRecord, Record, SCHEMA};
+use analysis::report::rfc3339_ns;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::sync::mpsc::Receiver;
+
+/// Records waiting for the output before new ones are dropped.
+pub const OUTPUT_QUEUE: usize = 65_536;
+
+/// One worker's figures for one interval.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerReport {
+    /// Worker number, from 0.
+    pub worker: usize,
+    /// The interval's end, ns since the epoch.
+    pub end_ns: i64,
+    /// Its length, ns.
+    pub length_ns: i64,
+    /// Packets and bytes the worker analysed in the interval.
+    pub packets: u64,
+    /// Bytes (on the wire).
+    pub bytes: u64,
+    /// Media flows the worker holds.
+    pub flows: usize,
+    /// Flows that sent packets in the interval.
+    pub active_flows: u64,
+    /// 4-tuples on probation.
+    pub probation: usize,
+    /// Packets the kernel dropped before the worker could read them (ring or socket buffer
+    /// full), in the interval.
+    pub kernel_drops: u64,
+    /// Time the worker spent reading and analysing, ns, in the interval.
+    pub busy_ns: i64,
+    /// Records dropped because the output was full, since the start.
+    pub output_dropped: u64,
+    /// Flows forgotten after their idle time, in the interval.
+    pub expired: u64,
+    /// Flows forgotten to make room under the flow cap, in the interval.
+    pub evicted: u64,
+    /// New 4-tuples not tracked because the flow cap was reached, in the interval.
+    pub refused: u64,
+    /// Replay pass (replay only).
+    pub pass: Option<u64>,
+}
+
+/// What the output thread receives.
+pub enum Line {
+    /// A flow or event record of the interval ending at the given time.
+    Record(i64, Record),
+    /// A worker closed an interval: every record it made for that interval came before.
+    Report(WorkerReport),
+}
+
+/// One worker's share of a probe record.
+#[derive(Debug, Serialize)]
+struct WorkerFigures {
+    worker: usize,
+    packets: u64,
+    flows: usize,
+    /// Busy time over the interval's length, 0 to 1.
+    load: f64,
+    kernel_drops: u64,
+}
+
+/// The probe's own figures for one interval.
+#[derive(Debug, Serialize)]
+struct ProbeRecord {
+    schema: &'static str,
+    #[serde(rename = "type")]
+    kind_of_record: &'static str,
+    time: String,
+    interval_s: f64,
+    packets: u64,
+    bytes: u64,
+    flows: usize,
+    active_flows: u64,
+    probation: usize,
+    kernel_drops: u64,
+    output_dropped: u64,
+    expired: u64,
+    evicted: u64,
+    refused: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pass: Option<u64>,
+    workers: Vec<WorkerFigures>,
+}
+
+impl ProbeRecord {
+    fn from_reports(reports: &[WorkerReport]) -> Self {
+        let first = &reports[0];
+        let sum = |f: fn(&WorkerReport) -> u64| reports.iter().map(f).sum::<u64>();
+        ProbeRecord {
+            schema: SCHEMA,
+            kind_of_record: "probe",
+            time: rfc3339_ns(first.end_ns),
+            interval_s: first.length_ns as f64 / 1e9,
+            packets: sum(|r| r.packets),
+            bytes: sum(|r| r.bytes),
+            flows: reports.iter().map(|r| r.flows).sum(),
+            active_flows: sum(|r| r.active_flows),
+            probation: reports.iter().map(|r| r.probation).sum(),
+            kernel_drops: sum(|r| r.kernel_drops),
+            output_dropped: sum(|r| r.output_dropped),
+            expired: sum(|r| r.expired),
+            evicted: sum(|r| r.evicted),
+            refused: sum(|r| r.refused),
+            pass: first.pass,
+            workers: reports
+                .iter()
+                .map(|r| WorkerFigures {
+                    worker: r.worker,
+                    packets: r.packets,
+                    flows: r.flows,
+                    load: ((r.busy_ns as f64 / r.length_ns.max(1) as f64).min(1.0) * 1e3).round()
+                        / 1e3,
+                    kernel_drops: r.kernel_drops,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Flow and event records of one interval, for the table. They stay in the boxes they
+/// crossed the channel in: unboxing would copy every record.
+#[derive(Default)]
+#[allow(clippy::vec_box)]
+struct Pending {
+    flows: Vec<Box<FlowRecord>>,
+    events: Vec<Box<EventRecord>>,
+    reports: Vec<WorkerReport>,
+}
+
+/// Rows of the live view when the terminal's height is unknown.
+const DEFAULT_ROWS: usize = 40;
+
+fn terminal_rows() -> usize {
+    // SAFETY: TIOCGWINSZ fills a winsize; zeroed is a valid one to start from.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: ioctl on stdout with a pointer to a live winsize.
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    if ok && size.ws_row > 0 {
+        usize::from(size.ws_row)
+    } else {
+        DEFAULT_ROWS
+    }
+}
+
+/// The output thread: newline-delimited JSON, or a table per interval (redrawn in place,
+/// worst flows first, on a terminal). `workers` reports close an interval.
+pub fn write_output(rx: Receiver<Line>, json: bool, workers: usize) -> std::io::Result<u64> {
+    let stdout = std::io::stdout();
+    let live_view = !json && stdout.is_terminal();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut pending: BTreeMap<i64, Pending> = BTreeMap::new();
+    let mut written = 0u64;
+    let emit = |out: &mut std::io::BufWriter<std::io::StdoutLock<'_>>,
+                p: Pending|
+     -> std::io::Result<()> {
+        let probe = ProbeRecord::from_reports(&p.reports);
+        if json {
+            serde_json::to_writer(&mut *out, &probe)?;
+            out.write_all(b"\n")?;
+        } else {
+            let mut flows = p.flows;
+            let mut rows = usize::MAX;
+            if live_view {
+                // Home and clear: the view is redrawn each interval, like top, with as many
+                // flows as the terminal shows below the events and the probe's lines.
+                out.write_all(b"\x1b[H\x1b[2J")?;
+                rows = terminal_rows().saturating_sub(6 + p.events.len()).max(5);
+            }
+            crate::table::write_interval(
+                out,
+                &probe.time,
+                probe.interval_s,
+                &mut flows,
+                &p.events,
+                rows,
+            )?;
+            writeln!(
+                out,
+                "probe: {} packets, {} of {} flows active, {} on probation, {} kernel drops, {} records dropped by the output{}",
+                probe.packets,
+                probe.active_flows,
+                probe.flows,
+                probe.probation,
+                probe.kernel_drops,
+                probe.output_dropped,
+                probe.pass.map(|p| format!(", pass {p}")).unwrap_or_default()
+            )?;
+            let loads: Vec<String> = probe
+                .workers
+                .iter()
+                .map(|w| format!("{}: {:.0} %", w.worker, w.load * 100.0))
+                .collect();
+            writeln!(out, "worker load: {}\n", loads.join(", "))?;
+        }
+        out.flush()
+    };
+    for line in rx {
+        match line {
+            Line::Record(end, r) => {
+                written += 1;
+                if json {
+                    match r {
+                        Record::Flow(f) => serde_json::to_writer(&mut out, &f)?,
+                        Record::Event(e) => serde_json::to_writer(&mut out, &e)?,
+                    }
+                    out.write_all(b"\n")?;
+                } else {
+                    let p = pending.entry(end).or_default();
+                    match r {
+                        Record::Flow(f) => p.flows.push(f),
+                        Record::Event(e) => p.events.push(e),
+                    }
+                }
+            }
+            Line::Report(report) => {
+                let end = report.end_ns;
+                let p = pending.entry(end).or_default();
+                p.reports.push(report);
+                p.reports.sort_by_key(|r| r.worker);
+                if p.reports.len() >= workers {
+                    // Intervals close in order: an earlier one still waiting lost a worker's
+                    // report for good (the worker ended); write it as it is.
+                    let ready: Vec<i64> = pending.range(..=end).map(|(k, _)| *k).collect();
+                    for k in ready {
+                        let p = pending.remove(&k).unwrap_or_default();
+                        if !p.reports.is_empty() {
+                            emit(&mut out, p)?;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (_, p) in std::mem::take(&mut pending) {
+        if !p.reports.is_empty() {
+            emit(&mut out, p)?;
+        }
+    }
+    out.flush()?;
+    Ok(written)
+}
