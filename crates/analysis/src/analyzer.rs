@@ -339,7 +339,8 @@ impl Analyzer {
         }
         let remaining = n - outcome.expired as usize;
         if remaining >= self.config.max_flows {
-            let target = self.config.max_flows / 100 * EVICT_TO_PERCENT;
+            let cap = self.config.max_flows as u128;
+            let target = (cap * EVICT_TO_PERCENT as u128 / 100) as usize;
             let mut order: Vec<u32> = (0..n as u32).filter(|&i| fate[i as usize] == 0).collect();
             // Longest idle first; ties by table order, so the outcome is deterministic.
             order.sort_by_key(|&i| (last[i as usize], i));

@@ -376,6 +376,7 @@ impl LiveState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyzer::TickOutcome;
     use crate::{AnalysisConfig, Analyzer};
     use testbed::pcap_writer::udp_frame;
     use wire::LinkType;
@@ -446,5 +447,149 @@ mod tests {
             ]
         );
         assert_eq!(flow_packets, 125);
+    }
+
+    fn camera(host: u8, seq: u16) -> Vec<u8> {
+        let mut p = vec![0x80, 96];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&(u32::from(seq) * 3600).to_be_bytes());
+        p.extend_from_slice(&256u32.to_be_bytes());
+        p.extend_from_slice(&[0x41; 200]);
+        udp_frame([10, 0, 1, host], 4000, [10, 0, 0, 2], 5004, &p)
+    }
+
+    fn tick_at(end: i64, expire_after_ns: i64) -> Tick {
+        Tick {
+            end_ns: end,
+            interval_ns: S,
+            silent_after_ns: 2 * S,
+            expire_after_ns,
+            source_ended: false,
+        }
+    }
+
+    /// Names of the events a tick gives, with the flow's source host.
+    fn tick_events(
+        analyzer: &mut Analyzer,
+        tick: &Tick,
+    ) -> (Vec<(&'static str, String)>, TickOutcome) {
+        let mut events = Vec::new();
+        let outcome = analyzer.tick(tick, &mut |r| {
+            if let Record::Event(e) = r {
+                events.push((e.event, e.name.src.clone()));
+            }
+        });
+        (events, outcome)
+    }
+
+    /// A flow idle past the expiry time is forgotten with an `expired` event, and found
+    /// again as a new flow when it comes back; one still sending stays.
+    #[test]
+    fn idle_flows_expire_and_come_back_as_new() {
+        let mut analyzer = Analyzer::new(AnalysisConfig::default());
+        let base = 1_700_000_000 * S;
+        for seq in 0..5u16 {
+            for host in [1, 2] {
+                let f = camera(host, seq);
+                analyzer.on_frame(
+                    base + i64::from(seq) * 40 * MS,
+                    LinkType::Ethernet,
+                    &f,
+                    f.len() as u32,
+                );
+            }
+        }
+        let (events, _) = tick_events(&mut analyzer, &tick_at(base + S, 10 * S));
+        assert_eq!(events.len(), 2);
+        // Host 2 keeps sending, host 1 stops: 11 s later host 1 is over the 10 s expiry.
+        for k in 0..10i64 {
+            let f = camera(2, 5 + k as u16);
+            analyzer.on_frame(base + (k + 2) * S, LinkType::Ethernet, &f, f.len() as u32);
+        }
+        let (events, outcome) = tick_events(&mut analyzer, &tick_at(base + 12 * S, 10 * S));
+        assert_eq!(
+            events,
+            vec![
+                ("silent", "10.0.1.1:4000".into()),
+                ("expired", "10.0.1.1:4000".into())
+            ]
+        );
+        assert_eq!((outcome.expired, outcome.evicted), (1, 0));
+        assert_eq!(analyzer.totals().2, 1);
+        // Host 2's figures are intact after the rebuild: its next packet is in sequence.
+        let f = camera(2, 15);
+        analyzer.on_frame(base + 12_500 * MS, LinkType::Ethernet, &f, f.len() as u32);
+        for seq in 100..104u16 {
+            let f = camera(1, seq);
+            analyzer.on_frame(
+                base + 12_600 * MS + i64::from(seq) * MS,
+                LinkType::Ethernet,
+                &f,
+                f.len() as u32,
+            );
+        }
+        let mut lost = Vec::new();
+        let outcome = analyzer.tick(&tick_at(base + 13 * S, 10 * S), &mut |r| match r {
+            Record::Flow(f) => lost.push((f.name.src.clone(), f.packets, f.lost)),
+            Record::Event(e) => assert_eq!(
+                (e.event, e.name.src.as_str()),
+                ("appeared", "10.0.1.1:4000")
+            ),
+        });
+        assert_eq!(outcome, TickOutcome::default());
+        lost.sort();
+        assert_eq!(
+            lost,
+            vec![
+                ("10.0.1.1:4000".into(), 4, 0),
+                ("10.0.1.2:4000".into(), 1, 0)
+            ]
+        );
+    }
+
+    /// Past the flow cap new 4-tuples are refused (counted), and the tick evicts the
+    /// longest-idle flows down to 90 % of the cap, so later newcomers find room.
+    #[test]
+    fn the_flow_cap_refuses_then_evicts_the_longest_idle() {
+        let config = AnalysisConfig {
+            max_flows: 20,
+            ..AnalysisConfig::default()
+        };
+        let mut analyzer = Analyzer::new(config);
+        let base = 1_700_000_000 * S;
+        // 30 cameras, host h starting h ms in: 20 get in, 10 are refused (4 packets each).
+        for seq in 0..4u16 {
+            for host in 1..=30u8 {
+                let f = camera(host, seq);
+                let t = base + i64::from(host) * MS + i64::from(seq) * 40 * MS;
+                analyzer.on_frame(t, LinkType::Ethernet, &f, f.len() as u32);
+            }
+        }
+        let (events, outcome) = tick_events(&mut analyzer, &tick_at(base + S, 300 * S));
+        assert_eq!(outcome.refused, 40);
+        assert_eq!(outcome.evicted, 2);
+        assert_eq!(analyzer.totals().2, 18);
+        // The two evicted sent their last packet earliest: hosts 1 and 2.
+        let evicted: Vec<&str> = events
+            .iter()
+            .filter(|e| e.0 == "evicted")
+            .map(|e| e.1.as_str())
+            .collect();
+        assert_eq!(evicted, vec!["10.0.1.1:4000", "10.0.1.2:4000"]);
+        assert_eq!(events.iter().filter(|e| e.0 == "appeared").count(), 20);
+        // Host 30 now finds room.
+        for seq in 10..14u16 {
+            let f = camera(30, seq);
+            analyzer.on_frame(
+                base + 1_100 * MS + i64::from(seq) * MS,
+                LinkType::Ethernet,
+                &f,
+                f.len() as u32,
+            );
+        }
+        let (events, outcome) = tick_events(&mut analyzer, &tick_at(base + 2 * S, 300 * S));
+        assert_eq!(outcome, TickOutcome::default());
+        assert!(events.contains(&("appeared", "10.0.1.30:4000".into())));
+        assert_eq!(analyzer.totals().2, 19);
     }
 }

@@ -223,12 +223,14 @@ impl PacketRing {
             ARPHRD_NONE | ARPHRD_IPGRE | ARPHRD_TUNNEL | ARPHRD_TUNNEL6 => {
                 (LinkType::RawIp, FilterLink::RawIp)
             }
-            other => return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                format!(
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!(
                     "{name}: link type {other} (ARPHRD) is not Ethernet, loopback or an IP tunnel"
                 ),
-            )),
+                ))
+            }
         };
         if let Some(expression) = &options.filter {
             let program = BpfFilter::compile(expression, filter_link)
