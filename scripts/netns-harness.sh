@@ -12,6 +12,10 @@
 # SENDERS=paced-ts replaces the four senders by one constant-rate MPEG-TS paced by its PCRs
 # (239.1.1.3:5000, 2 Mbit/s), for Delay Factor tests, and also captures the sender's side
 # (OUTDIR/sender.pcap).
+# PROBE=path/to/streamprobe also runs two live probes on the receiver beside tcpdump:
+# `run --interface` (2 workers, fanout) into OUTDIR/probe-interface.ndjson and `run --join` of
+# the two multicast groups (one any-source, one source-specific) into
+# OUTDIR/probe-multicast.ndjson; both are stopped with SIGINT after tcpdump.
 # Needs root, iproute2, ethtool, tcpdump, ffmpeg, gst-launch-1.0.
 set -euo pipefail
 out=$(realpath -m "$1"); secs=$2; shift 2; relay_args=("$@")
@@ -20,9 +24,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 relay="${IMPAIR_RELAY:-$root/target/release/impair-relay}"
 id=$(( $$ % 100000 ))
 tx=sptx$id; mid=spmid$id; rx=sprx$id
-pids=()
+pids=(); probe_pids=()
 cleanup() {
-  for p in "${pids[@]:-}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]:-}" "${probe_pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   ip netns del "$tx" 2>/dev/null || true; ip netns del "$mid" 2>/dev/null || true; ip netns del "$rx" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -66,6 +70,19 @@ for _ in $(seq 50); do
     && { [ -z "$sender_pid" ] || grep -q listening "$out/tcpdump-sender.err" 2>/dev/null; } && break
   sleep 0.1
 done
+
+if [ -n "${PROBE:-}" ]; then
+  ip netns exec "$rx" "$PROBE" run --interface r$id --filter udp --workers 2 --json \
+    >"$out/probe-interface.ndjson" 2>"$out/probe-interface.err" & probe_pids+=($!)
+  ip netns exec "$rx" "$PROBE" run --join 239.1.1.1:5000 --join 10.231.9.1@239.1.1.2:5002 \
+    --join-interface r$id --json >"$out/probe-multicast.ndjson" 2>"$out/probe-multicast.err" & probe_pids+=($!)
+  # Ready when each has written its first probe record (sockets open, first interval closed).
+  for _ in $(seq 40); do
+    grep -q '"probe"' "$out/probe-interface.ndjson" 2>/dev/null \
+      && grep -q '"probe"' "$out/probe-multicast.ndjson" 2>/dev/null && break
+    sleep 0.1
+  done
+fi
 
 frames=$(( secs * 25 ))
 senders=()
@@ -112,6 +129,8 @@ kill -TERM "$relay_pid"; wait "$relay_pid" || true
 sleep 0.3
 kill -INT "$tcpdump_pid"; wait "$tcpdump_pid" || true
 if [ -n "$sender_pid" ]; then kill -INT "$sender_pid"; wait "$sender_pid" || true; fi
+for p in "${probe_pids[@]:-}"; do [ -n "$p" ] && kill -INT "$p"; done
+for p in "${probe_pids[@]:-}"; do [ -n "$p" ] && { wait "$p" || echo "probe exit $?" >>"$out/probe-exit.txt"; }; done
 # tcpdump runs in immediate mode: otherwise packets in a capture block the kernel has not
 # retired yet (up to its 1 s timeout) are counted "received by filter" but never written when
 # it is stopped, and the last frames the relay released would be missing from the capture.

@@ -63,6 +63,17 @@ fn turn() -> MutexGuard<'static, ()> {
 /// Runs scripts/netns-harness.sh with `SENDERS=senders` and checks that neither the relay nor
 /// tcpdump lost a frame. Returns the output directory, or None when the test is skipped.
 fn harness(name: &str, senders: &str, secs: u32, relay_args: &[&str]) -> Option<PathBuf> {
+    harness_with(name, senders, secs, relay_args, false)
+}
+
+/// [`harness`], with the live probes beside tcpdump when `probes`.
+fn harness_with(
+    name: &str,
+    senders: &str,
+    secs: u32,
+    relay_args: &[&str],
+    probes: bool,
+) -> Option<PathBuf> {
     if let Err(why) = prerequisites() {
         if std::env::var("STREAMPROBE_REQUIRE_NETNS").as_deref() == Ok("1") {
             panic!("namespace test cannot run: {why}");
@@ -71,7 +82,11 @@ fn harness(name: &str, senders: &str, secs: u32, relay_args: &[&str]) -> Option<
         return None;
     }
     let dir = std::env::temp_dir().join(format!("sp-netns-{name}-{}", std::process::id()));
-    let status = Command::new(root().join("scripts/netns-harness.sh"))
+    let mut command = Command::new(root().join("scripts/netns-harness.sh"));
+    if probes {
+        command.env("PROBE", env!("CARGO_BIN_EXE_streamprobe"));
+    }
+    let status = command
         .env("SENDERS", senders)
         .arg(&dir)
         .arg(secs.to_string())
@@ -130,9 +145,9 @@ fn reference_script(script: &str, args: &[&std::ffi::OsStr]) -> serde_json::Valu
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn run_scenario(name: &str, secs: u32, relay_args: &[&str]) {
+fn run_scenario(name: &str, secs: u32, relay_args: &[&str], probes: bool) {
     let _turn = turn();
-    let Some(dir) = harness(name, "all", secs, relay_args) else {
+    let Some(dir) = harness_with(name, "all", secs, relay_args, probes) else {
         return;
     };
     let reference = reference_script(
@@ -151,7 +166,95 @@ fn run_scenario(name: &str, secs: u32, relay_args: &[&str]) {
         "three RTP streams expected"
     );
     assert_eq!(doc["flows"].as_array().unwrap().len(), 4);
+    if probes {
+        let capture_packets = doc["capture"]["packets"].as_u64().unwrap();
+        // The interface probe sees every frame tcpdump saw: all four flows.
+        let seen = check_live_probe(&dir.join("probe-interface.ndjson"), &doc, 4);
+        assert_eq!(seen, capture_packets, "the interface probe's packets");
+        // The multicast probe receives its two groups: the TS over UDP (any source) and the
+        // TS over RTP (source-specific).
+        check_live_probe(&dir.join("probe-multicast.ndjson"), &doc, 2);
+        assert!(
+            !dir.join("probe-exit.txt").exists(),
+            "a probe did not exit cleanly"
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The records of a live probe (`run --json`) in `file`: every flow's per-interval counts
+/// add up to what `analyze` (itself checked against the relay's truth) reports for the same
+/// traffic captured by tcpdump, its largest interval jitter is the capture's largest, the
+/// kernel dropped nothing, and the last record is a probe record. Returns the packets the
+/// probe analysed.
+fn check_live_probe(file: &Path, doc: &serde_json::Value, flows: usize) -> u64 {
+    let text = std::fs::read_to_string(file).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}: {l}", file.display())))
+        .collect();
+    let name = file.file_name().unwrap().to_string_lossy().to_string();
+    assert_eq!(
+        records.last().unwrap()["type"],
+        "probe",
+        "{name}: last record"
+    );
+    let probes: Vec<&serde_json::Value> = records.iter().filter(|r| r["type"] == "probe").collect();
+    let total = |key: &str| -> u64 { probes.iter().map(|p| p[key].as_u64().unwrap()).sum() };
+    assert_eq!(total("kernel_drops"), 0, "{name}: kernel drops");
+    assert_eq!(total("output_dropped"), 0, "{name}: output drops");
+    let mut live: std::collections::BTreeMap<String, Vec<&serde_json::Value>> = Default::default();
+    for r in records.iter().filter(|r| r["type"] == "flow") {
+        live.entry(r["flow"].as_str().unwrap().to_string())
+            .or_default()
+            .push(r);
+    }
+    assert_eq!(live.len(), flows, "{name}: flows {:?}", live.keys());
+    for (id, intervals) in &live {
+        let offline = doc["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{name}: {id} is not in the capture"));
+        let sum = |key: &str| -> i64 { intervals.iter().map(|r| r[key].as_i64().unwrap()).sum() };
+        assert_eq!(
+            sum("packets"),
+            offline["packets"].as_i64().unwrap(),
+            "{name} {id} packets"
+        );
+        assert_eq!(
+            sum("bytes"),
+            offline["bytes"].as_i64().unwrap(),
+            "{name} {id} bytes"
+        );
+        if let Some(rtp) = offline.get("rtp").filter(|r| !r.is_null()) {
+            for key in ["lost", "duplicates", "reordered"] {
+                assert_eq!(sum(key), rtp[key].as_i64().unwrap(), "{name} {id} {key}");
+            }
+            let jitter = intervals
+                .iter()
+                .filter_map(|r| r["jitter_ms"].as_f64())
+                .fold(0.0, f64::max);
+            let offline_jitter = rtp["jitter_ms_max"].as_f64().unwrap();
+            assert!(
+                (jitter - offline_jitter).abs() < 1e-5,
+                "{name} {id} jitter max {jitter} ms, capture {offline_jitter} ms"
+            );
+        }
+        if let Some(ts) = offline.get("ts").filter(|t| !t.is_null()) {
+            let cc: i64 = intervals
+                .iter()
+                .map(|r| r["tr101290"]["cc_error"].as_i64().unwrap())
+                .sum();
+            assert_eq!(
+                cc,
+                ts["tr101290"]["cc_error"]["count"].as_i64().unwrap(),
+                "{name} {id} CC errors"
+            );
+        }
+    }
+    total("packets")
 }
 
 #[test]
@@ -173,6 +276,7 @@ fn random_loss_duplication_reordering_and_delay_variation() {
             "--delay-ms",
             "8",
         ],
+        true,
     );
 }
 
@@ -191,6 +295,7 @@ fn burst_loss_and_outage() {
             "--outage",
             "3:0.7",
         ],
+        false,
     );
 }
 
