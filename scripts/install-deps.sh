@@ -3,9 +3,9 @@
 # the test suite uses too (real encoders, tcpdump, tshark, iproute2...).
 set -euo pipefail
 need=()
-pkgs=(gcc pkg-config)
+pkgs=(gcc pkg-config libpcap-dev)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(ffmpeg tshark tcpdump iproute2 ethtool python3
+  pkgs+=(ffmpeg tshark tcpdump tcpreplay iproute2 ethtool python3
          gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
          gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
 fi
