@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wire::link::Frame;
 
 /// Options of `streamprobe run`. Every flag is also an environment variable, and a key of the
@@ -291,6 +291,9 @@ struct Probe {
     pass: u64,
     /// Packet time of the first packet: the first interval is counted from there.
     started: i64,
+    /// Wall time of the last tick, and time slept since: the rest was work (the load).
+    last_tick: Instant,
+    slept: Duration,
 }
 
 impl Probe {
@@ -327,8 +330,14 @@ impl Probe {
             evicted: outcome.evicted,
             refused: outcome.refused,
             pass: Some(self.pass),
+            busy_ns: self
+                .last_tick
+                .elapsed()
+                .saturating_sub(std::mem::take(&mut self.slept))
+                .as_nanos() as i64,
             ..WorkerReport::default()
         };
+        self.last_tick = Instant::now();
         (self.packets_before, self.bytes_before) = (packets, bytes);
         // The replay paces itself: waiting for the output here holds up packet time only.
         let _ = self.out.send(Line::Report(report));
@@ -373,6 +382,8 @@ fn run_replay(settings: &Settings, replay: &ReplaySource) -> Result<(), String> 
         bytes_before: 0,
         pass: 0,
         started: 0,
+        last_tick: Instant::now(),
+        slept: Duration::ZERO,
     };
     let wall_start = wall_ns();
     let deadline = settings.duration.map(|d| wall_start + (d * 1e9) as i64);
@@ -509,5 +520,6 @@ fn wait_until(
         // Short naps: a signal is seen within 50 ms.
         let nap = (next - now).clamp(0, 50_000_000);
         std::thread::sleep(Duration::from_nanos(nap as u64));
+        probe.slept += Duration::from_nanos(nap as u64);
     }
 }

@@ -195,3 +195,143 @@ fn a_recording_or_a_missing_file_is_one_clear_error() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// The README's main command: the demo config replays the bundled capture in a loop; its
+/// four streams appear and are reported every second.
+#[test]
+fn the_demo_config_replays_the_bundled_capture() {
+    let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .args(["run", "--json", "--duration", "2.5", "--config"])
+        .arg(root().join("examples/demo.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records = parse_lines(&out.stdout);
+    let appeared = of_type(&records, "event")
+        .iter()
+        .filter(|e| e["event"] == "appeared")
+        .count();
+    assert_eq!(appeared, 4);
+    let probes = of_type(&records, "probe");
+    // Started mid-second: a partial interval, two whole ones at most, the flushed rest.
+    assert!(
+        (3..=4).contains(&probes.len()),
+        "{} probe records",
+        probes.len()
+    );
+    assert!(probes
+        .iter()
+        .all(|p| p["pass"] == 1 && p["workers"][0]["load"].as_f64().unwrap() < 1.0));
+    // At the recorded pace: 2.5 s of a capture of 169 packets/s on average.
+    let packets: u64 = probes.iter().map(|p| p["packets"].as_u64().unwrap()).sum();
+    assert!((250..=600).contains(&packets), "{packets} packets in 2.5 s");
+}
+
+/// Bad sources and settings: a first line naming what is wrong, exit status 2, before
+/// anything is opened.
+#[test]
+fn bad_run_settings_are_one_clear_error() {
+    let dir = std::env::temp_dir().join(format!("sp-run-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad_key = dir.join("bad-key.toml");
+    std::fs::write(&bad_key, "[run]\ninterface = \"eth0\"\nworkers = 0\n").unwrap();
+    let bad_join = dir.join("bad-join.toml");
+    std::fs::write(
+        &bad_join,
+        "[run]\njoin = [\"239.1.1.1:5000\", \"10.1.1.1:5000\"]\n",
+    )
+    .unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["run"], "no source: give --interface"),
+        (
+            vec!["run", "--filter", "udp", "--join", "239.1.1.1:5000"],
+            "--filter applies to --interface",
+        ),
+        (
+            vec!["run", "--join", "10.0.0.1:5000"],
+            "not a multicast address",
+        ),
+        (
+            vec!["run", "--interface", "nosuch0"],
+            "nosuch0: interface: ",
+        ),
+        (
+            vec![
+                "run",
+                "--interface",
+                "lo",
+                "--filter",
+                "udp and dst nett 1.2.3.4",
+            ],
+            "lo: filter \"udp and dst nett 1.2.3.4\": ",
+        ),
+        (
+            vec!["run", "--interface", "lo", "--replay", "x.pcap"],
+            "--replay runs alone",
+        ),
+        (
+            vec!["run", "--config", bad_key.to_str().unwrap()],
+            "bad-key.toml:3:11: run.workers = 0: must be 1 to 256",
+        ),
+        (
+            vec!["run", "--config", bad_join.to_str().unwrap()],
+            "bad-join.toml:2:27: run.join: 10.1.1.1:5000: the group is not a multicast address",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        // The first line says it all (clap adds its usage lines after a bad flag value).
+        let first = stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(expected), "{args:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Without CAP_NET_RAW the probe says which capability it needs and how to grant it.
+#[test]
+fn capture_without_cap_net_raw_says_what_is_missing() {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    let as_nobody: Vec<&str> = if String::from_utf8_lossy(&uid.stdout).trim() == "0" {
+        // Root: drop to nobody, with no capabilities.
+        vec![
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--",
+        ]
+    } else {
+        vec![]
+    };
+    let mut command = Command::new(
+        as_nobody
+            .first()
+            .copied()
+            .unwrap_or(env!("CARGO_BIN_EXE_streamprobe")),
+    );
+    if !as_nobody.is_empty() {
+        command
+            .args(&as_nobody[1..])
+            .arg(env!("CARGO_BIN_EXE_streamprobe"));
+    }
+    let out = command
+        .args(["run", "--interface", "lo", "--duration", "1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("lo: AF_PACKET socket: ") && stderr.contains("capture needs CAP_NET_RAW"),
+        "{stderr}"
+    );
+}
