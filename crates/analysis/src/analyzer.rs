@@ -919,6 +919,7 @@ impl Analyzer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::interval::{Record, Tick};
     use std::collections::HashMap;
     use testbed::pcap_writer::udp_frame;
 
@@ -951,6 +952,81 @@ mod tests {
                 proptest::prop_assert_eq!(table.find(key, key.hash()), Some(*index));
             }
             proptest::prop_assert!(table.slots.len() >= 2 * table.tuples.len());
+        }
+
+        /// Live ticks that expire and evict flows keep the table whole: every 4-tuple is found
+        /// at its index, owns what it points to and nothing is owned twice, the cap holds,
+        /// and every packet is counted in a record, refused, or held on probation.
+        #[test]
+        fn expiry_and_eviction_keep_the_table_whole(
+            steps in proptest::collection::vec((0u8..40, 0u8..4, 0u8..6), 1..600),
+            cap in 8usize..40,
+        ) {
+            let config = AnalysisConfig { max_flows: cap, ..AnalysisConfig::default() };
+            let mut analyzer = Analyzer::new(config);
+            let mut seq = [0u16; 256];
+            let mut t = 1_700_000_000_000_000_000i64;
+            let (mut packets, mut recorded, mut refused) = (0u64, 0u64, 0u64);
+            for (host, ssrc, action) in steps {
+                t += 30_000_000;
+                if action == 0 {
+                    // A tick: idle for 0.3 s expires.
+                    let tick = Tick {
+                        end_ns: t,
+                        interval_ns: 1_000_000_000,
+                        silent_after_ns: 100_000_000,
+                        expire_after_ns: 300_000_000,
+                        source_ended: false,
+                    };
+                    let outcome = analyzer.tick(&tick, &mut |r| {
+                        if let Record::Flow(f) = r {
+                            recorded += f.packets;
+                        }
+                    });
+                    refused += outcome.refused;
+                    proptest::prop_assert!(analyzer.table.tuples.len() < cap.max(1));
+                } else {
+                    // RTP from `host`, SSRC `ssrc` (several SSRCs share a 4-tuple), or RTCP.
+                    let i = usize::from(host) * 4 + usize::from(ssrc);
+                    seq[i] = seq[i].wrapping_add(1);
+                    let mut p = vec![0x80, if action == 5 { 200 } else { 96 }];
+                    p.extend_from_slice(&seq[i].to_be_bytes());
+                    p.extend_from_slice(&[0; 4]);
+                    p.extend_from_slice(&u32::from(ssrc).to_be_bytes());
+                    p.extend_from_slice(&[0x41; 20]);
+                    let f = udp_frame([10, 0, 0, host], 4000, [10, 0, 0, 250], 5004, &p);
+                    analyzer.on_frame(t, LinkType::Ethernet, &f, f.len() as u32);
+                    packets += 1;
+                }
+                let a = &analyzer;
+                let mut owned_streams = vec![0u8; a.streams.len()];
+                let mut owned_udp = vec![0u8; a.udp_flows.len()];
+                for (index, tuple) in a.table.tuples.iter().enumerate() {
+                    proptest::prop_assert_eq!(a.table.find(&tuple.key, tuple.key.hash()), Some(index as u32));
+                    match &tuple.state {
+                        TupleState::Rtp { stream, set, ssrc } => {
+                            proptest::prop_assert_eq!(a.streams[*stream as usize].ssrc, *ssrc);
+                            match a.ssrc_sets.get(*set as usize) {
+                                Some(list) => {
+                                    proptest::prop_assert!(list.iter().any(|&(_, s)| s == *stream));
+                                    for &(ssrc, s) in list {
+                                        proptest::prop_assert_eq!(a.streams[s as usize].ssrc, ssrc);
+                                        owned_streams[s as usize] += 1;
+                                    }
+                                }
+                                None => owned_streams[*stream as usize] += 1,
+                            }
+                        }
+                        TupleState::Udp(i) => owned_udp[*i as usize] += 1,
+                        _ => {}
+                    }
+                }
+                proptest::prop_assert!(owned_streams.iter().all(|&n| n == 1), "{:?}", owned_streams);
+                proptest::prop_assert!(owned_udp.iter().all(|&n| n == 1));
+            }
+            // The rest: packets still on probation, of other UDP (RTCP) and of flows since
+            // the last tick.
+            proptest::prop_assert!(recorded + refused <= packets);
         }
     }
 
