@@ -159,10 +159,19 @@ pub fn write_output(rx: Receiver<Line>, json: bool, workers: usize) -> std::io::
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut pending: BTreeMap<i64, Pending> = BTreeMap::new();
     let mut written = 0u64;
-    let emit = |out: &mut std::io::BufWriter<std::io::StdoutLock<'_>>,
-                p: Pending|
+    // Totals since the start, for the summary on exit: (packets, kernel drops, expired,
+    // evicted, refused).
+    let started = std::time::Instant::now();
+    let mut totals = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut emit = |out: &mut std::io::BufWriter<std::io::StdoutLock<'_>>,
+                    p: Pending|
      -> std::io::Result<()> {
         let probe = ProbeRecord::from_reports(&p.reports);
+        totals.0 += probe.packets;
+        totals.1 += probe.kernel_drops;
+        totals.2 += probe.expired;
+        totals.3 += probe.evicted;
+        totals.4 += probe.refused;
         if json {
             serde_json::to_writer(&mut *out, &probe)?;
             out.write_all(b"\n")?;
@@ -246,5 +255,10 @@ pub fn write_output(rx: Receiver<Line>, json: bool, workers: usize) -> std::io::
         }
     }
     out.flush()?;
+    let (packets, drops, expired, evicted, refused) = totals;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "streamprobe: {packets} packets in {seconds:.1} s, {drops} dropped by the kernel, {expired} flows expired, {evicted} evicted, {refused} packets of flows over the cap"
+    );
     Ok(written)
 }
