@@ -40,25 +40,51 @@ fn prerequisites() -> Result<(), String> {
 struct Pair {
     tx: String,
     rx: String,
+    /// The sender's and the receiver's interface.
+    a: String,
+    b: String,
 }
 
 impl Pair {
-    fn new() -> Pair {
+    /// `tag` (one letter) keeps the names of tests running at once apart.
+    fn new(tag: char) -> Pair {
         let id = std::process::id() % 100_000;
         let pair = Pair {
-            tx: format!("splvtx{id}"),
-            rx: format!("splvrx{id}"),
+            tx: format!("spl{tag}tx{id}"),
+            rx: format!("spl{tag}rx{id}"),
+            a: format!("l{tag}a{id}"),
+            b: format!("l{tag}b{id}"),
         };
         let script = format!(
             "set -e
              ip netns add {tx}; ip netns add {rx}
-             ip link add lva{id} type veth peer name lvb{id}
-             ip link set lva{id} netns {tx}; ip link set lvb{id} netns {rx}
-             ip -n {tx} link set lva{id} up; ip -n {rx} link set lvb{id} up",
+             ip link add {a} type veth peer name {b}
+             ip link set {a} netns {tx}; ip link set {b} netns {rx}
+             ip -n {tx} link set {a} up; ip -n {rx} link set {b} up",
             tx = pair.tx,
-            rx = pair.rx
+            rx = pair.rx,
+            a = pair.a,
+            b = pair.b
         );
         assert!(sh(&script), "cannot create the namespaces");
+        pair
+    }
+
+    /// The pair with IPv6 addresses: fd00::1 and fd00::3 on the sender, fd00::2 on the
+    /// receiver.
+    fn new_v6(tag: char) -> Pair {
+        let pair = Pair::new(tag);
+        let script = format!(
+            "set -e
+             ip -n {tx} addr add fd00::1/64 dev {a} nodad
+             ip -n {tx} addr add fd00::3/64 dev {a} nodad
+             ip -n {rx} addr add fd00::2/64 dev {b} nodad",
+            tx = pair.tx,
+            rx = pair.rx,
+            a = pair.a,
+            b = pair.b
+        );
+        assert!(sh(&script), "cannot address the namespaces");
         pair
     }
 }
@@ -81,13 +107,12 @@ fn interface_capture_counts_every_packet_with_no_kernel_drops() {
         eprintln!("skipping live test: {why}");
         return;
     }
-    let pair = Pair::new();
-    let id = std::process::id() % 100_000;
+    let pair = Pair::new('r');
     let fixture = root().join("tests/fixtures/impaired/capture.pcap");
     let offline = analyze(&fixture);
     let mut probe = Command::new("ip")
         .args(["netns", "exec", &pair.rx, env!("CARGO_BIN_EXE_streamprobe")])
-        .args(["run", "--interface", &format!("lvb{id}"), "--filter", "udp"])
+        .args(["run", "--interface", &pair.b, "--filter", "udp"])
         .args([
             "--workers",
             "2",
@@ -125,7 +150,7 @@ fn interface_capture_counts_every_packet_with_no_kernel_drops() {
             "--loop",
             "10",
         ])
-        .arg(format!("--intf1=lva{id}"))
+        .arg(format!("--intf1={}", pair.a))
         .arg(&fixture)
         .output()
         .unwrap();
@@ -182,4 +207,106 @@ fn interface_capture_counts_every_packet_with_no_kernel_drops() {
         })
         .collect();
     assert!(per_worker.iter().all(|&n| n > 0), "{per_worker:?}");
+}
+
+/// Which capabilities a running process holds (CapEff of /proc/PID/status), hex.
+fn effective_capabilities(pid: u32) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .unwrap_or("?")
+        .trim()
+        .to_string()
+}
+
+/// IPv6 joins: an any-source group and a source-specific channel. Every datagram of the
+/// joined source is counted; the channel's group sent to from another source is not (SSM
+/// filters by source); the probe holds no capability once its sockets are open.
+#[test]
+fn ipv6_asm_and_ssm_joins() {
+    if let Err(why) = prerequisites() {
+        if std::env::var("STREAMPROBE_REQUIRE_NETNS").as_deref() == Ok("1") {
+            panic!("live test cannot run: {why}");
+        }
+        eprintln!("skipping live test: {why}");
+        return;
+    }
+    let pair = Pair::new_v6('m');
+    let mut probe = Command::new("ip")
+        .args(["netns", "exec", &pair.rx, env!("CARGO_BIN_EXE_streamprobe")])
+        .args([
+            "run",
+            "--join",
+            "[ff3e::8000:1]:5004",
+            "--join",
+            "[fd00::1]@[ff3e::8000:2]:5006",
+        ])
+        .args(["--join-interface", &pair.b, "--json", "--duration", "30"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(probe.stdout.take().unwrap()).lines();
+    let mut records: Vec<Value> = Vec::new();
+    for line in lines.by_ref() {
+        let r: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let is_probe = r["type"] == "probe";
+        records.push(r);
+        if is_probe {
+            break;
+        }
+    }
+    assert_eq!(effective_capabilities(probe.id()), "0000000000000000");
+    // 100 RTP packets to each group from fd00::1, and 50 (consecutive numbers, SSRC 3) to
+    // the source-specific group from fd00::3.
+    let sender = r#"
+import socket, struct, sys, time
+idx = socket.if_nametoindex(sys.argv[1])
+def sock(src):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+    s.bind((src, 0))
+    return s
+a, b = sock("fd00::1"), sock("fd00::3")
+for i in range(100):
+    for s, port, grp, ssrc in [(a, 5004, "ff3e::8000:1", 1), (a, 5006, "ff3e::8000:2", 2), (b, 5006, "ff3e::8000:2", 3)]:
+        if ssrc == 3 and i % 2:
+            continue
+        seq = i // 2 if ssrc == 3 else i
+        s.sendto(struct.pack("!BBHII", 0x80, 96, seq, seq * 3600, ssrc) + b"A" * 200, (grp, port, 0, idx))
+    time.sleep(0.005)
+"#;
+    let sent = Command::new("ip")
+        .args(["netns", "exec", &pair.tx, "python3", "-c", sender, &pair.a])
+        .output()
+        .unwrap();
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    sh(&format!("kill -INT {}", probe.id()));
+    records.extend(lines.map(|l| serde_json::from_str::<Value>(&l.unwrap()).unwrap()));
+    assert!(probe.wait().unwrap().success());
+    let mut live: BTreeMap<String, u64> = BTreeMap::new();
+    for r in records.iter().filter(|r| r["type"] == "flow") {
+        *live
+            .entry(r["flow"].as_str().unwrap().to_string())
+            .or_default() += r["packets"].as_u64().unwrap();
+    }
+    let groups: Vec<(String, u64)> = live
+        .iter()
+        .map(|(flow, n)| (flow.split('>').nth(1).unwrap().to_string(), *n))
+        .collect();
+    assert_eq!(
+        groups,
+        vec![
+            ("[ff3e::8000:1]:5004/0x00000001".to_string(), 100),
+            ("[ff3e::8000:2]:5006/0x00000002".to_string(), 100)
+        ],
+        "{live:?}"
+    );
+    assert!(live.keys().all(|f| f.starts_with("[fd00::1]:")), "{live:?}");
 }
