@@ -287,6 +287,9 @@ impl Analyzer {
             .resize_with(self.udp_flows.len(), LiveState::default);
         let groups = &self.config.groups;
         for (stream, live) in self.streams.iter_mut().zip(&mut self.live_streams) {
+            // A stream that stopped must not keep TS datagrams held for a gap forever: what
+            // waited past the reorder wait counts in this interval.
+            stream.release_held(tick.end_ns, tick.source_ended);
             live.close(FlowView::rtp(stream), tick, groups, out);
         }
         for (flow, live) in self.udp_flows.iter_mut().zip(&mut self.live_udp) {

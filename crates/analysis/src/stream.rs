@@ -106,6 +106,13 @@ impl TsReorder {
         }
     }
 
+    /// Hands over the held datagrams whose gap has waited past [`REORDER_WAIT_NS`] by `now`
+    /// (and those in order behind them): a live probe's tick, for a stream that stopped
+    /// sending, whose next datagram would otherwise release them.
+    pub fn release_by(&mut self, now: i64, mut feed: impl FnMut(i64, &[u8])) {
+        self.release(now, &mut feed);
+    }
+
     /// Hands over everything still held, in order (the stream ended or restarted).
     pub fn flush(&mut self, mut feed: impl FnMut(i64, &[u8])) {
         for (_, at, payload) in self.held.drain(..) {
@@ -278,6 +285,19 @@ impl RtpStream {
         self.detector.format(self.payload_type)
     }
 
+    /// A live tick at `now`: TS datagrams held for a gap longer than the reorder wait go to
+    /// the TS analysis; all of them when `ended` (the source ended).
+    pub fn release_held(&mut self, now: i64, ended: bool) {
+        if let Some(ts) = &mut self.ts {
+            let TsOverRtp { analyzer, reorder } = &mut **ts;
+            if ended {
+                reorder.flush(|at, payload| feed_ts(analyzer, at, payload));
+            } else {
+                reorder.release_by(now, |at, payload| feed_ts(analyzer, at, payload));
+            }
+        }
+    }
+
     /// Ends the stream at its last packet: held datagrams, TS intervals and MDI are closed.
     pub fn finish(&mut self) {
         if let Some(ts) = &mut self.ts {
@@ -381,6 +401,25 @@ mod tests {
     use super::*;
     use crate::packet::RtpFields;
     use wire::nal::NalSummary;
+
+    /// A stream that stops after a gap: its held datagrams go to the TS analysis at a tick
+    /// once they have waited past the reorder wait, not before.
+    #[test]
+    fn a_live_tick_releases_datagrams_held_past_the_wait() {
+        const MS: i64 = 1_000_000;
+        let mut reorder = TsReorder::default();
+        let mut fed = Vec::new();
+        for (seq, at) in [(0u16, 0), (2, 10 * MS), (3, 20 * MS)] {
+            assert!(reorder.push(seq, at, &[seq as u8], |_, p| fed.push(p[0])));
+        }
+        assert_eq!(fed, vec![0]);
+        reorder.release_by(105 * MS, |_, p| fed.push(p[0]));
+        assert_eq!(fed, vec![0], "held 95 ms: still waiting for 1");
+        reorder.release_by(111 * MS, |_, p| fed.push(p[0]));
+        assert_eq!(fed, vec![0, 2, 3]);
+        // 1 arrives after all: too late.
+        assert!(!reorder.push(1, 120 * MS, &[1], |_, p| fed.push(p[0])));
+    }
 
     fn pkt(ms: i64, seq: u16, ts: u32, marker: bool) -> MediaPacket {
         MediaPacket {

@@ -32,7 +32,7 @@ pub struct RunArgs {
     /// unless the traffic is addressed to this host).
     #[arg(long, env = "STREAMPROBE_PROMISCUOUS")]
     pub promiscuous: bool,
-    /// Capture ring of each worker, MiB.
+    /// Capture ring of each worker, MiB (default 64).
     #[arg(long, env = "STREAMPROBE_RING_MB", value_parser = clap::value_parser!(u32).range(4..=65536))]
     pub ring_mb: Option<u32>,
     /// Join a multicast group: GROUP:PORT (any source) or SOURCE@GROUP:PORT (source-specific),
@@ -55,8 +55,9 @@ pub struct RunArgs {
     /// now (one worker; not combined with live sources).
     #[arg(long, env = "STREAMPROBE_REPLAY", value_name = "FILE")]
     pub replay: Option<PathBuf>,
-    /// Replay this many times faster than recorded. Figures are those of the capture at any
-    /// speed: packet times keep their recorded spacing; only the wall clock runs faster.
+    /// Replay this many times faster than recorded (default 1). Figures are those of the
+    /// capture at any speed: packet times keep their recorded spacing; only the wall clock
+    /// runs faster.
     #[arg(long, env = "STREAMPROBE_SPEED", value_parser = parse_speed)]
     pub speed: Option<f64>,
     /// Start the capture over at its end (the next pass starts 100 ms after the last packet).
