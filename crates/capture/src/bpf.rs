@@ -6,6 +6,7 @@
 //! syntax they know from tcpdump, and packets we do not want never reach user space.
 
 use std::fmt;
+use wire::LinkType;
 
 /// One classic BPF instruction, laid out as the kernel's `struct sock_filter` (and libpcap's
 /// `struct bpf_insn`, which is the same).
@@ -41,25 +42,18 @@ pub struct FilterError {
     pub reason: String,
 }
 
-/// The link type a filter is compiled for: Ethernet-framed or raw IP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FilterLink {
-    /// Ethernet headers (Ethernet and loopback interfaces).
-    Ethernet,
-    /// IP packets with no link header (tun and other point-to-point interfaces).
-    RawIp,
-}
-
 impl BpfFilter {
-    /// Compiles `expression` for frames of `link`.
-    pub fn compile(expression: &str, link: FilterLink) -> Result<Self, FilterError> {
+    /// Compiles `expression` for frames of `link`: Ethernet (Ethernet and loopback
+    /// interfaces) or raw IP (tunnels); a live interface has no other.
+    pub fn compile(expression: &str, link: LinkType) -> Result<Self, FilterError> {
         let error = |reason: String| FilterError {
             expression: expression.to_string(),
             reason,
         };
         let linktype = match link {
-            FilterLink::Ethernet => pcap::Linktype::ETHERNET,
-            FilterLink::RawIp => pcap::Linktype(12),
+            LinkType::Ethernet => pcap::Linktype::ETHERNET,
+            LinkType::RawIp => pcap::Linktype(12),
+            other => return Err(error(format!("no filter for link type {other:?}"))),
         };
         let dead = pcap::Capture::dead(linktype).map_err(|e| error(e.to_string()))?;
         let program = dead
@@ -105,7 +99,7 @@ mod tests {
     fn compiles_like_tcpdump() {
         // `tcpdump -dd -y EN10MB udp` on libpcap 1.10: ethertype IPv6 / IPv4 checks, then the
         // next header or protocol field against 17.
-        let f = BpfFilter::compile("udp", FilterLink::Ethernet).unwrap();
+        let f = BpfFilter::compile("udp", LinkType::Ethernet).unwrap();
         assert_eq!(
             f.instructions[0],
             BpfInstruction {
@@ -126,7 +120,7 @@ mod tests {
 
     #[test]
     fn raw_ip_has_no_ethertype() {
-        let f = BpfFilter::compile("udp and dst net 239.0.0.0/8", FilterLink::RawIp).unwrap();
+        let f = BpfFilter::compile("udp and dst net 239.0.0.0/8", LinkType::RawIp).unwrap();
         assert!(!f
             .instructions
             .iter()
@@ -135,7 +129,7 @@ mod tests {
 
     #[test]
     fn bad_expression_is_one_line() {
-        let e = BpfFilter::compile("udp and dst nett 1.2.3.4", FilterLink::Ethernet).unwrap_err();
+        let e = BpfFilter::compile("udp and dst nett 1.2.3.4", LinkType::Ethernet).unwrap_err();
         let text = e.to_string();
         assert!(
             text.starts_with("filter \"udp and dst nett 1.2.3.4\": "),

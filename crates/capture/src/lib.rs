@@ -13,6 +13,7 @@ pub mod file;
 pub mod multicast;
 pub mod packet_ring;
 pub mod privileges;
+mod sockopt;
 pub mod ts_file;
 
 pub use file::{CaptureError, InputFile, PcapFileSource, PcapReader, Record};

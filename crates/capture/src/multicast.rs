@@ -8,6 +8,7 @@
 
 #![allow(unsafe_code)]
 
+use crate::sockopt::setsockopt;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::cell::Cell;
 use std::fmt;
@@ -114,24 +115,6 @@ fn storage(addr: IpAddr) -> libc::sockaddr_storage {
     s
 }
 
-fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
-    // SAFETY: `value` is a live T of the size passed; the kernel copies it.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (value as *const T).cast(),
-            size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 impl MulticastSocket {
     /// Joins `join` on interface `interface` (an index; 0 lets the kernel choose by route),
     /// asking for a receive buffer of `rcvbuf` bytes when given. Errors name the group.
@@ -235,11 +218,6 @@ impl MulticastSocket {
         let (now, before) = self.drops.get();
         self.drops.set((now, now));
         u64::from(now.wrapping_sub(before))
-    }
-
-    /// The receive buffer the kernel granted, bytes.
-    pub fn receive_buffer(&self) -> io::Result<usize> {
-        self.socket.recv_buffer_size()
     }
 
     /// Reads the datagrams waiting (at most one batch), handing each to `on` with its

@@ -9,7 +9,8 @@
 
 #![allow(unsafe_code)]
 
-use crate::bpf::{BpfFilter, BpfInstruction, FilterLink};
+use crate::bpf::{BpfFilter, BpfInstruction};
+use crate::sockopt::setsockopt;
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -142,7 +143,6 @@ pub struct PacketRing {
     blocks: usize,
     next: usize,
     link: LinkType,
-    interface: String,
     /// The frames of the block being read. They borrow the ring, not 'static: the vector is
     /// emptied before the block goes back to the kernel, and `on` only sees them for the
     /// length of its call.
@@ -166,24 +166,6 @@ fn open_error(interface: &str, what: &str, e: io::Error) -> io::Error {
         _ => "",
     };
     io::Error::new(e.kind(), format!("{interface}: {what}: {e}{hint}"))
-}
-
-fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
-    // SAFETY: `value` is a live, initialised T of the size passed; the kernel copies it.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (value as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 /// The index of a network interface by name.
@@ -218,11 +200,9 @@ impl PacketRing {
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let sock = fd.as_raw_fd();
         let hatype = hardware_type(sock, index).map_err(|e| open_error(name, "link type", e))?;
-        let (link, filter_link) = match hatype {
-            ARPHRD_ETHER | ARPHRD_LOOPBACK => (LinkType::Ethernet, FilterLink::Ethernet),
-            ARPHRD_NONE | ARPHRD_IPGRE | ARPHRD_TUNNEL | ARPHRD_TUNNEL6 => {
-                (LinkType::RawIp, FilterLink::RawIp)
-            }
+        let link = match hatype {
+            ARPHRD_ETHER | ARPHRD_LOOPBACK => LinkType::Ethernet,
+            ARPHRD_NONE | ARPHRD_IPGRE | ARPHRD_TUNNEL | ARPHRD_TUNNEL6 => LinkType::RawIp,
             other => {
                 return Err(io::Error::new(
                     io::ErrorKind::Unsupported,
@@ -233,7 +213,7 @@ impl PacketRing {
             }
         };
         if let Some(expression) = &options.filter {
-            let program = BpfFilter::compile(expression, filter_link)
+            let program = BpfFilter::compile(expression, link)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{name}: {e}")))?;
             let fprog = SockFprog {
                 len: program.instructions.len() as libc::c_ushort,
@@ -282,7 +262,6 @@ impl PacketRing {
             blocks,
             next: 0,
             link,
-            interface: name.to_string(),
             scratch: Vec::with_capacity(BLOCK_SIZE / 64),
         };
         // SAFETY: sockaddr_ll is plain data; zeroed is a valid value.
@@ -318,16 +297,6 @@ impl PacketRing {
                 .map_err(|e| open_error(name, "fanout group", e))?;
         }
         Ok(ring)
-    }
-
-    /// The link type of the frames this ring yields.
-    pub fn link(&self) -> LinkType {
-        self.link
-    }
-
-    /// The interface name.
-    pub fn interface(&self) -> &str {
-        &self.interface
     }
 
     /// The socket, to wait on with `poll(2)` for a block.

@@ -9,17 +9,16 @@
 //! a little after its end ([`GRACE_NS`]), once the kernel has handed over the packets
 //! stamped before it.
 
-use crate::output::{write_output, Line, WorkerReport, OUTPUT_QUEUE};
-use crate::run::{finish_output, Settings};
-use analysis::interval::{Record, Tick};
+use crate::output::{write_output, IntervalCloser, Line, WorkerReport, OUTPUT_QUEUE};
+use crate::run::{finish_output, wall_ns, Settings};
 use analysis::Analyzer;
 use capture::multicast::{MulticastSocket, ReceiveBatch, BATCH};
 use capture::packet_ring::{interface_index, PacketRing, RingOptions};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, TrySendError};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use wire::Frame;
 
 /// An interval is closed this long after its end: the ring hands over a block that is not
@@ -30,12 +29,6 @@ const GRACE_NS: i64 = 50_000_000;
 const POLL_MS: i64 = 50;
 /// `recvmmsg` batches read from one socket per wake-up before the next socket's turn.
 const BATCHES_PER_TURN: usize = 16;
-
-fn wall_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
 
 /// What one worker reads.
 #[derive(Default)]
@@ -98,17 +91,17 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), String> {
             analyzer: Analyzer::new(config),
             batch: (!sources.sockets.is_empty()).then(|| Box::new(ReceiveBatch::default())),
             sources,
-            out: tx.clone(),
+            closer: IntervalCloser::new(
+                index,
+                tx.clone(),
+                settings.silent_after_ns,
+                settings.expire_after_ns,
+            ),
             waiting: VecDeque::new(),
-            dropped: 0,
             interval_ns: settings.interval_ns,
-            silent_after_ns: settings.silent_after_ns,
-            expire_after_ns: settings.expire_after_ns,
             floor: start,
             next_end: start - start.rem_euclid(settings.interval_ns) + settings.interval_ns,
             busy_ns: 0,
-            packets_before: 0,
-            bytes_before: 0,
         };
         let (finish, stop_at) = (Arc::clone(&finish), Arc::clone(&stop_at));
         handles.push(
@@ -151,20 +144,15 @@ struct Worker {
     analyzer: Analyzer,
     sources: Sources,
     batch: Option<Box<ReceiveBatch>>,
-    out: SyncSender<Line>,
+    closer: IntervalCloser,
     /// Interval reports the output had no room for yet.
     waiting: VecDeque<WorkerReport>,
-    dropped: u64,
     interval_ns: i64,
-    silent_after_ns: i64,
-    expire_after_ns: i64,
     /// Start of the interval in progress: a packet stamped earlier (handed over after its
     /// interval closed) counts in this one.
     floor: i64,
     next_end: i64,
     busy_ns: i64,
-    packets_before: u64,
-    bytes_before: u64,
 }
 
 impl Worker {
@@ -208,9 +196,9 @@ impl Worker {
                 }
                 // The last reports wait for the output: nothing else is left to do.
                 while let Some(r) = self.waiting.pop_front() {
-                    let _ = self.out.send(Line::Report(r));
+                    let _ = self.closer.out.send(Line::Report(r));
                 }
-                return Ok(self.dropped);
+                return Ok(self.closer.dropped);
             }
             let now = wall_ns();
             while now >= self.next_end + GRACE_NS {
@@ -261,49 +249,17 @@ impl Worker {
 
     /// Closes the interval ending at `end`.
     fn close(&mut self, end: i64, length: i64) {
-        let tick = Tick {
-            end_ns: end,
-            interval_ns: length.max(1),
-            silent_after_ns: self.silent_after_ns,
-            expire_after_ns: self.expire_after_ns,
-            source_ended: false,
-        };
-        let mut active = 0;
-        let (out, dropped) = (&self.out, &mut self.dropped);
-        let outcome = self.analyzer.tick(&tick, &mut |r| {
-            active += u64::from(matches!(r, Record::Flow(_)));
-            if let Err(TrySendError::Full(_)) = out.try_send(Line::Record(end, r)) {
-                *dropped += 1;
-            }
-        });
-        let mut kernel_drops = 0;
+        let mut report = self.closer.close(&mut self.analyzer, end, length, false);
         for ring in &self.sources.rings {
             if let Ok(stats) = ring.stats() {
-                kernel_drops += stats.drops;
+                report.kernel_drops += stats.drops;
             }
         }
         for socket in &self.sources.sockets {
-            kernel_drops += socket.take_drops();
+            report.kernel_drops += socket.take_drops();
         }
-        let (packets, bytes, flows) = self.analyzer.totals();
-        self.waiting.push_back(WorkerReport {
-            worker: self.index,
-            end_ns: end,
-            length_ns: length.max(1),
-            packets: packets - self.packets_before,
-            bytes: bytes - self.bytes_before,
-            flows,
-            active_flows: active,
-            probation: self.analyzer.probation_size(),
-            kernel_drops,
-            busy_ns: std::mem::take(&mut self.busy_ns),
-            output_dropped: self.dropped,
-            expired: outcome.expired,
-            evicted: outcome.evicted,
-            refused: outcome.refused,
-            pass: None,
-        });
-        (self.packets_before, self.bytes_before) = (packets, bytes);
+        report.busy_ns = std::mem::take(&mut self.busy_ns);
+        self.waiting.push_back(report);
         self.floor = end;
         self.next_end = end - end.rem_euclid(self.interval_ns) + self.interval_ns;
         self.send_waiting();
@@ -312,7 +268,7 @@ impl Worker {
     /// Hands the waiting reports to the output while it has room.
     fn send_waiting(&mut self) {
         while let Some(r) = self.waiting.pop_front() {
-            match self.out.try_send(Line::Report(r)) {
+            match self.closer.out.try_send(Line::Report(r)) {
                 Ok(()) => {}
                 Err(TrySendError::Full(Line::Report(r))) => {
                     self.waiting.push_front(r);

@@ -3,12 +3,13 @@
 //! Workers never wait for it: a record that does not fit in the channel is dropped and
 //! counted, an interval report waits in its worker until there is room.
 
-use analysis::interval::{EventRecord, FlowRecord, Record, SCHEMA};
+use analysis::interval::{EventRecord, FlowRecord, Record, Tick, SCHEMA};
 use analysis::report::rfc3339_ns;
+use analysis::Analyzer;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 
 /// Records waiting for the output before new ones are dropped.
 pub const OUTPUT_QUEUE: usize = 65_536;
@@ -47,6 +48,87 @@ pub struct WorkerReport {
     pub refused: u64,
     /// Replay pass (replay only).
     pub pass: Option<u64>,
+}
+
+/// Closes intervals for one worker, whatever its source: the analyzer's records go to the
+/// output (dropped, and counted, when it is full) and the interval's figures into a report.
+pub struct IntervalCloser {
+    /// Worker number.
+    pub worker: usize,
+    /// The channel to the output thread.
+    pub out: SyncSender<Line>,
+    /// Silence threshold, ns.
+    pub silent_after_ns: i64,
+    /// Idle time after which a flow is forgotten, ns.
+    pub expire_after_ns: i64,
+    /// Records dropped because the output was full, since the start.
+    pub dropped: u64,
+    /// Packets and bytes analysed by the end of the last interval.
+    before: (u64, u64),
+}
+
+impl IntervalCloser {
+    /// A closer for worker `worker`.
+    pub fn new(
+        worker: usize,
+        out: SyncSender<Line>,
+        silent_after_ns: i64,
+        expire_after_ns: i64,
+    ) -> Self {
+        IntervalCloser {
+            worker,
+            out,
+            silent_after_ns,
+            expire_after_ns,
+            dropped: 0,
+            before: (0, 0),
+        }
+    }
+
+    /// Closes `analyzer`'s interval ending at `end`, `length` ns long (`source_ended` when
+    /// the source ran to its end), and returns its report; the caller adds what depends on
+    /// the source (kernel drops, load, replay pass).
+    pub fn close(
+        &mut self,
+        analyzer: &mut Analyzer,
+        end: i64,
+        length: i64,
+        source_ended: bool,
+    ) -> WorkerReport {
+        let length = length.max(1);
+        let tick = Tick {
+            end_ns: end,
+            interval_ns: length,
+            silent_after_ns: self.silent_after_ns,
+            expire_after_ns: self.expire_after_ns,
+            source_ended,
+        };
+        let mut active = 0;
+        let (out, dropped) = (&self.out, &mut self.dropped);
+        let outcome = analyzer.tick(&tick, &mut |r| {
+            active += u64::from(matches!(r, Record::Flow(_)));
+            if let Err(TrySendError::Full(_)) = out.try_send(Line::Record(end, r)) {
+                *dropped += 1;
+            }
+        });
+        let (packets, bytes, flows) = analyzer.totals();
+        let (packets_before, bytes_before) = std::mem::replace(&mut self.before, (packets, bytes));
+        WorkerReport {
+            worker: self.worker,
+            end_ns: end,
+            length_ns: length,
+            packets: packets - packets_before,
+            bytes: bytes - bytes_before,
+            flows,
+            active_flows: active,
+            probation: analyzer.probation_size(),
+            output_dropped: self.dropped,
+            expired: outcome.expired,
+            evicted: outcome.evicted,
+            refused: outcome.refused,
+            ..WorkerReport::default()
+        }
+    }
 }
 
 /// What the output thread receives.
@@ -153,12 +235,11 @@ fn terminal_rows() -> usize {
 
 /// The output thread: newline-delimited JSON, or a table per interval (redrawn in place,
 /// worst flows first, on a terminal). `workers` reports close an interval.
-pub fn write_output(rx: Receiver<Line>, json: bool, workers: usize) -> std::io::Result<u64> {
+pub fn write_output(rx: Receiver<Line>, json: bool, workers: usize) -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let live_view = !json && stdout.is_terminal();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut pending: BTreeMap<i64, Pending> = BTreeMap::new();
-    let mut written = 0u64;
     // Totals since the start, for the summary on exit: (packets, kernel drops, expired,
     // evicted, refused).
     let started = std::time::Instant::now();
@@ -215,7 +296,6 @@ pub fn write_output(rx: Receiver<Line>, json: bool, workers: usize) -> std::io::
     for line in rx {
         match line {
             Line::Record(end, r) => {
-                written += 1;
                 if json {
                     match r {
                         Record::Flow(f) => serde_json::to_writer(&mut out, &f)?,
@@ -260,5 +340,5 @@ pub fn write_output(rx: Receiver<Line>, json: bool, workers: usize) -> std::io::
     eprintln!(
         "streamprobe: {packets} packets in {seconds:.1} s, {drops} dropped by the kernel, {expired} flows expired, {evicted} evicted, {refused} packets of flows over the cap"
     );
-    Ok(written)
+    Ok(())
 }

@@ -6,14 +6,13 @@
 //! Records go to the output thread over a bounded channel: a slow output loses records
 //! (counted), it never holds the analysis up.
 
-use crate::output::{write_output, Line, WorkerReport, OUTPUT_QUEUE};
+use crate::output::{write_output, IntervalCloser, Line, OUTPUT_QUEUE};
 use analysis::analyzer::LANES;
-use analysis::interval::{Record, Tick};
 use analysis::{AnalysisConfig, Analyzer};
 use capture::Record as CaptureRecord;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use wire::link::Frame;
@@ -232,7 +231,8 @@ const NS: i64 = 1_000_000_000;
 /// Pause between two passes of a looped replay, ns of packet time.
 const LOOP_GAP_NS: i64 = 100_000_000;
 
-fn wall_ns() -> i64 {
+/// Now, ns since the Unix epoch.
+pub fn wall_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as i64)
@@ -260,7 +260,7 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
 
 /// Waits for the output thread; a closed pipe is no error.
 pub fn finish_output(
-    writer: std::thread::JoinHandle<std::io::Result<u64>>,
+    writer: std::thread::JoinHandle<std::io::Result<()>>,
     dropped: u64,
 ) -> Result<(), String> {
     let written = writer
@@ -271,8 +271,7 @@ pub fn finish_output(
     }
     match written {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(format!("writing records: {e}")),
-        Ok(_) => Ok(()),
+        other => other.map_err(|e| format!("writing records: {e}")),
     }
 }
 
@@ -280,15 +279,10 @@ pub fn finish_output(
 /// output.
 struct Probe {
     analyzer: Analyzer,
-    out: SyncSender<Line>,
+    closer: IntervalCloser,
     interval_ns: i64,
-    silent_after_ns: i64,
-    expire_after_ns: i64,
     /// End of the interval in progress (packet time).
     next_end: Option<i64>,
-    dropped: u64,
-    packets_before: u64,
-    bytes_before: u64,
     pass: u64,
     /// Packet time of the first packet: the first interval is counted from there.
     started: i64,
@@ -301,47 +295,18 @@ impl Probe {
     /// Closes the interval ending at `end` (of length `length` ns); `source_ended` when the
     /// replay ran to its end.
     fn tick(&mut self, end: i64, length: i64, source_ended: bool) {
-        let tick = Tick {
-            end_ns: end,
-            interval_ns: length,
-            silent_after_ns: self.silent_after_ns,
-            expire_after_ns: self.expire_after_ns,
-            source_ended,
-        };
-        let mut active = 0;
-        let (out, dropped) = (&self.out, &mut self.dropped);
-        let outcome = self.analyzer.tick(&tick, &mut |r| {
-            active += u64::from(matches!(r, Record::Flow(_)));
-            if let Err(TrySendError::Full(_)) = out.try_send(Line::Record(end, r)) {
-                *dropped += 1;
-            }
-        });
-        let (packets, bytes, flows) = self.analyzer.totals();
-        let report = WorkerReport {
-            worker: 0,
-            end_ns: end,
-            length_ns: length,
-            packets: packets - self.packets_before,
-            bytes: bytes - self.bytes_before,
-            flows,
-            active_flows: active,
-            probation: self.analyzer.probation_size(),
-            output_dropped: self.dropped,
-            expired: outcome.expired,
-            evicted: outcome.evicted,
-            refused: outcome.refused,
-            pass: Some(self.pass),
-            busy_ns: self
-                .last_tick
-                .elapsed()
-                .saturating_sub(std::mem::take(&mut self.slept))
-                .as_nanos() as i64,
-            ..WorkerReport::default()
-        };
+        let mut report = self
+            .closer
+            .close(&mut self.analyzer, end, length, source_ended);
+        report.pass = Some(self.pass);
+        report.busy_ns = self
+            .last_tick
+            .elapsed()
+            .saturating_sub(std::mem::take(&mut self.slept))
+            .as_nanos() as i64;
         self.last_tick = Instant::now();
-        (self.packets_before, self.bytes_before) = (packets, bytes);
         // The replay paces itself: waiting for the output here holds up packet time only.
-        let _ = self.out.send(Line::Report(report));
+        let _ = self.closer.out.send(Line::Report(report));
     }
 
     /// Closes every interval that ends at or before `now` (packet time).
@@ -373,14 +338,9 @@ fn run_replay(settings: &Settings, replay: &ReplaySource) -> Result<(), String> 
     analysis.max_flows = settings.max_flows;
     let mut probe = Probe {
         analyzer: Analyzer::new(analysis),
-        out: tx,
+        closer: IntervalCloser::new(0, tx, settings.silent_after_ns, settings.expire_after_ns),
         interval_ns: settings.interval_ns,
-        silent_after_ns: settings.silent_after_ns,
-        expire_after_ns: settings.expire_after_ns,
         next_end: None,
-        dropped: 0,
-        packets_before: 0,
-        bytes_before: 0,
         pass: 0,
         started: 0,
         last_tick: Instant::now(),
@@ -483,7 +443,7 @@ fn run_replay(settings: &Settings, replay: &ReplaySource) -> Result<(), String> 
             probe.tick(now, length, !stopped);
         }
     }
-    let dropped = probe.dropped;
+    let dropped = probe.closer.dropped;
     drop(probe);
     finish_output(writer, dropped)
 }

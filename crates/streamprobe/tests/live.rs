@@ -20,20 +20,65 @@ fn sh(command: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn prerequisites() -> Result<(), String> {
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .map_err(|e| e.to_string())?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Err("not root".into());
-    }
-    for tool in ["ip", "tcpreplay"] {
-        if !sh(&format!("command -v {tool} >/dev/null")) {
-            return Err(format!("{tool} missing"));
+/// A probe running in a namespace, its JSON records read as they come.
+struct LiveProbe {
+    child: std::process::Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+    records: Vec<Value>,
+}
+
+impl LiveProbe {
+    /// Starts `streamprobe run --json --duration 30 ARGS` in namespace `ns` and waits for its
+    /// first probe record: its sources are open.
+    fn start(ns: &str, args: &[&str]) -> LiveProbe {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_streamprobe")])
+            .args(["run", "--json", "--duration", "30"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut probe = LiveProbe {
+            lines: BufReader::new(child.stdout.take().unwrap()).lines(),
+            child,
+            records: Vec::new(),
+        };
+        for line in probe.lines.by_ref() {
+            let r: Value = serde_json::from_str(&line.unwrap()).unwrap();
+            let is_probe = r["type"] == "probe";
+            probe.records.push(r);
+            if is_probe {
+                break;
+            }
         }
+        probe
     }
-    Ok(())
+
+    /// Stops it with SIGINT 300 ms from now (the last packets read); it must exit 0. All
+    /// its records.
+    fn stop(mut self) -> Vec<Value> {
+        std::thread::sleep(Duration::from_millis(300));
+        sh(&format!("kill -INT {}", self.child.id()));
+        self.records.extend(
+            self.lines
+                .map(|l| serde_json::from_str::<Value>(&l.unwrap()).unwrap()),
+        );
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "probe exit {status}");
+        self.records
+    }
+}
+
+/// Packets per flow id in the flow records.
+fn packets_per_flow(records: &[Value]) -> BTreeMap<String, u64> {
+    let mut flows = BTreeMap::new();
+    for r in records.iter().filter(|r| r["type"] == "flow") {
+        *flows
+            .entry(r["flow"].as_str().unwrap().to_string())
+            .or_default() += r["packets"].as_u64().unwrap();
+    }
+    flows
 }
 
 /// Two namespaces joined by a veth pair; removed on drop.
@@ -100,42 +145,27 @@ impl Drop for Pair {
 
 #[test]
 fn interface_capture_counts_every_packet_with_no_kernel_drops() {
-    if let Err(why) = prerequisites() {
-        if std::env::var("STREAMPROBE_REQUIRE_NETNS").as_deref() == Ok("1") {
-            panic!("live test cannot run: {why}");
-        }
-        eprintln!("skipping live test: {why}");
+    if !common::may_run(
+        "interface",
+        common::namespace_prerequisites(&["ip", "tcpreplay"]),
+    ) {
         return;
     }
     let pair = Pair::new('r');
     let fixture = root().join("tests/fixtures/impaired/capture.pcap");
     let offline = analyze(&fixture);
-    let mut probe = Command::new("ip")
-        .args(["netns", "exec", &pair.rx, env!("CARGO_BIN_EXE_streamprobe")])
-        .args(["run", "--interface", &pair.b, "--filter", "udp"])
-        .args([
+    let probe = LiveProbe::start(
+        &pair.rx,
+        &[
+            "--interface",
+            &pair.b,
+            "--filter",
+            "udp",
             "--workers",
             "2",
             "--promiscuous",
-            "--json",
-            "--duration",
-            "30",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Ready when the first probe record comes out: the rings are open.
-    let mut lines = BufReader::new(probe.stdout.take().unwrap()).lines();
-    let mut records: Vec<Value> = Vec::new();
-    for line in lines.by_ref() {
-        let r: Value = serde_json::from_str(&line.unwrap()).unwrap();
-        let is_probe = r["type"] == "probe";
-        records.push(r);
-        if is_probe {
-            break;
-        }
-    }
+        ],
+    );
     // 10 passes of 1,372 packets at 10,000 packets/s: 1.4 s.
     let started = Instant::now();
     let replay = Command::new("ip")
@@ -160,11 +190,7 @@ fn interface_capture_counts_every_packet_with_no_kernel_drops() {
         String::from_utf8_lossy(&replay.stderr)
     );
     let sent = started.elapsed();
-    std::thread::sleep(Duration::from_millis(300));
-    sh(&format!("kill -INT {}", probe.id()));
-    records.extend(lines.map(|l| serde_json::from_str::<Value>(&l.unwrap()).unwrap()));
-    let status = probe.wait().unwrap();
-    assert!(status.success(), "probe exit {status}");
+    let records = probe.stop();
 
     let probes: Vec<&Value> = records.iter().filter(|r| r["type"] == "probe").collect();
     let total = |key: &str| -> u64 { probes.iter().map(|p| p[key].as_u64().unwrap()).sum() };
@@ -187,10 +213,7 @@ fn interface_capture_counts_every_packet_with_no_kernel_drops() {
     assert_eq!(total("kernel_drops"), 0);
     assert_eq!(total("packets"), 10 * frames);
     // Every flow's packets, each counted by one worker: ten times the capture's.
-    let mut live: BTreeMap<&str, u64> = BTreeMap::new();
-    for r in records.iter().filter(|r| r["type"] == "flow") {
-        *live.entry(r["flow"].as_str().unwrap()).or_default() += r["packets"].as_u64().unwrap();
-    }
+    let live = packets_per_flow(&records);
     let flows = offline["flows"].as_array().unwrap();
     assert_eq!(live.len(), flows.len());
     for f in flows {
@@ -225,39 +248,25 @@ fn effective_capabilities(pid: u32) -> String {
 /// filters by source); the probe holds no capability once its sockets are open.
 #[test]
 fn ipv6_asm_and_ssm_joins() {
-    if let Err(why) = prerequisites() {
-        if std::env::var("STREAMPROBE_REQUIRE_NETNS").as_deref() == Ok("1") {
-            panic!("live test cannot run: {why}");
-        }
-        eprintln!("skipping live test: {why}");
+    if !common::may_run(
+        "ipv6 joins",
+        common::namespace_prerequisites(&["ip", "python3"]),
+    ) {
         return;
     }
     let pair = Pair::new_v6('m');
-    let mut probe = Command::new("ip")
-        .args(["netns", "exec", &pair.rx, env!("CARGO_BIN_EXE_streamprobe")])
-        .args([
-            "run",
+    let probe = LiveProbe::start(
+        &pair.rx,
+        &[
             "--join",
             "[ff3e::8000:1]:5004",
             "--join",
             "[fd00::1]@[ff3e::8000:2]:5006",
-        ])
-        .args(["--join-interface", &pair.b, "--json", "--duration", "30"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(probe.stdout.take().unwrap()).lines();
-    let mut records: Vec<Value> = Vec::new();
-    for line in lines.by_ref() {
-        let r: Value = serde_json::from_str(&line.unwrap()).unwrap();
-        let is_probe = r["type"] == "probe";
-        records.push(r);
-        if is_probe {
-            break;
-        }
-    }
-    assert_eq!(effective_capabilities(probe.id()), "0000000000000000");
+            "--join-interface",
+            &pair.b,
+        ],
+    );
+    assert_eq!(effective_capabilities(probe.child.id()), "0000000000000000");
     // 100 RTP packets to each group from fd00::1, and 50 (consecutive numbers, SSRC 3) to
     // the source-specific group from fd00::3.
     let sender = r#"
@@ -286,16 +295,7 @@ for i in range(100):
         "{}",
         String::from_utf8_lossy(&sent.stderr)
     );
-    std::thread::sleep(Duration::from_millis(300));
-    sh(&format!("kill -INT {}", probe.id()));
-    records.extend(lines.map(|l| serde_json::from_str::<Value>(&l.unwrap()).unwrap()));
-    assert!(probe.wait().unwrap().success());
-    let mut live: BTreeMap<String, u64> = BTreeMap::new();
-    for r in records.iter().filter(|r| r["type"] == "flow") {
-        *live
-            .entry(r["flow"].as_str().unwrap().to_string())
-            .or_default() += r["packets"].as_u64().unwrap();
-    }
+    let live = packets_per_flow(&probe.stop());
     let groups: Vec<(String, u64)> = live
         .iter()
         .map(|(flow, n)| (flow.split('>').nth(1).unwrap().to_string(), *n))

@@ -13,23 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn prerequisites() -> Result<(), String> {
-    // SAFETY-free check of root: `id -u`.
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .map_err(|e| e.to_string())?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return Err("not root".into());
-    }
-    for tool in [
+    common::namespace_prerequisites(&[
         "ip",
         "tcpdump",
         "tshark",
@@ -37,11 +22,7 @@ fn prerequisites() -> Result<(), String> {
         "gst-launch-1.0",
         "python3",
         "ethtool",
-    ] {
-        if !have(tool) {
-            return Err(format!("{tool} missing"));
-        }
-    }
+    ])?;
     let relay = root().join("target/release/impair-relay");
     if !relay.exists() {
         return Err(format!(
@@ -74,11 +55,7 @@ fn harness_with(
     relay_args: &[&str],
     probes: bool,
 ) -> Option<PathBuf> {
-    if let Err(why) = prerequisites() {
-        if std::env::var("STREAMPROBE_REQUIRE_NETNS").as_deref() == Ok("1") {
-            panic!("namespace test cannot run: {why}");
-        }
-        eprintln!("skipping namespace test {name}: {why}");
+    if !common::may_run(name, prerequisites()) {
         return None;
     }
     let dir = std::env::temp_dir().join(format!("sp-netns-{name}-{}", std::process::id()));

@@ -4,18 +4,11 @@
 
 mod common;
 
-use common::{analyze, root};
+use common::{analyze, parse_lines, root, run_records};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn parse_lines(stdout: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
 
 fn of_type<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
     records.iter().filter(|r| r["type"] == kind).collect()
@@ -24,17 +17,14 @@ fn of_type<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
 #[test]
 fn replayed_records_add_up_to_the_offline_figures() {
     let capture = root().join("tests/fixtures/impaired/capture.pcap");
-    let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
-        .args(["run", "--json", "--speed", "100", "--replay"])
-        .arg(&capture)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let records = parse_lines(&out.stdout);
+    let records = run_records([
+        "run",
+        "--json",
+        "--speed",
+        "100",
+        "--replay",
+        capture.to_str().unwrap(),
+    ]);
     assert!(records
         .iter()
         .all(|r| r["schema"] == "streamprobe.interval/1"));
@@ -200,17 +190,15 @@ fn a_recording_or_a_missing_file_is_one_clear_error() {
 /// four streams appear and are reported every second.
 #[test]
 fn the_demo_config_replays_the_bundled_capture() {
-    let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
-        .args(["run", "--json", "--duration", "2.5", "--config"])
-        .arg(root().join("examples/demo.toml"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let records = parse_lines(&out.stdout);
+    let config = root().join("examples/demo.toml");
+    let records = run_records([
+        "run",
+        "--json",
+        "--duration",
+        "2.5",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
     let appeared = of_type(&records, "event")
         .iter()
         .filter(|e| e["event"] == "appeared")

@@ -97,3 +97,67 @@ pub fn check_against_reference(doc: &Value, reference: &Value, jitter_tol_ms: f6
     }
     checked
 }
+
+/// Runs `streamprobe ARGS`, which must succeed, and parses its newline-delimited JSON.
+pub fn run_records<I, S>(args: I) -> Vec<Value>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .args(args)
+        .output()
+        .expect("run streamprobe");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_lines(&out.stdout)
+}
+
+/// Newline-delimited JSON, one value per line.
+pub fn parse_lines(stdout: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// True when `tool` is on the PATH.
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Root and `tools`, which tests in network namespaces need; the first one missing.
+pub fn namespace_prerequisites(tools: &[&str]) -> Result<(), String> {
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map_err(|e| e.to_string())?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return Err("not root".into());
+    }
+    match tools.iter().find(|t| !have(t)) {
+        Some(tool) => Err(format!("{tool} missing")),
+        None => Ok(()),
+    }
+}
+
+/// Whether a namespace test can go on: when `prerequisites` failed it fails the test if
+/// STREAMPROBE_REQUIRE_NETNS=1 (as in CI) and is skipped with a message otherwise.
+pub fn may_run(name: &str, prerequisites: Result<(), String>) -> bool {
+    match prerequisites {
+        Ok(()) => true,
+        Err(why) if std::env::var("STREAMPROBE_REQUIRE_NETNS").as_deref() == Ok("1") => {
+            panic!("namespace test {name} cannot run: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipping namespace test {name}: {why}");
+            false
+        }
+    }
+}
