@@ -53,13 +53,53 @@ impl Tally {
     }
 }
 
-/// Counts access units ended by the marker bit. The codec of a dynamic payload type is only
-/// known once enough packets are seen, so the count is kept three ways (every marker; as
-/// H.264; as H.265) and read for the detected format at the end.
+/// The access unit in progress, read as H.264 and as H.265: what every packet updates (4
+/// bytes). The codec of a dynamic payload type is only known once enough packets are seen, so
+/// an access unit is judged both ways; [`FrameCounter`] keeps the tallies, which change only
+/// when a marker bit ends an access unit.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AccessUnit {
+    h264: AuState,
+    h265: AuState,
+}
+
+/// How an access unit ended by the marker bit counts, read as each codec.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccessUnitEnd {
+    /// A frame, read as H.264.
+    pub h264_frame: bool,
+    /// A frame, read as H.265.
+    pub h265_frame: bool,
+}
+
+impl AccessUnit {
+    /// Feeds one packet (not a duplicate) in arrival order; with the marker bit, the access
+    /// unit ends and how it counts is returned.
+    #[inline]
+    pub fn add(
+        &mut self,
+        marker: bool,
+        h264: NalSummary,
+        h265: NalSummary,
+    ) -> Option<AccessUnitEnd> {
+        self.h264.add(h264);
+        self.h265.add(h265);
+        if !marker {
+            return None;
+        }
+        let end = AccessUnitEnd {
+            h264_frame: self.h264.is_frame(),
+            h265_frame: self.h265.is_frame(),
+        };
+        *self = AccessUnit::default();
+        Some(end)
+    }
+}
+
+/// Counts access units ended by the marker bit, three ways (every marker; as H.264; as
+/// H.265), read for the detected format at the end.
 #[derive(Clone, Debug, Default)]
 pub struct FrameCounter {
-    au_h264: AuState,
-    au_h265: AuState,
     any: Tally,
     h264: Tally,
     h265: Tally,
@@ -84,20 +124,14 @@ impl AuState {
 }
 
 impl FrameCounter {
-    /// Feeds one packet (not a duplicate) in arrival order.
-    pub fn update(&mut self, arrival_ns: i64, marker: bool, h264: NalSummary, h265: NalSummary) {
-        self.au_h264.add(h264);
-        self.au_h265.add(h265);
-        if marker {
-            self.any.count(arrival_ns);
-            if self.au_h264.is_frame() {
-                self.h264.count(arrival_ns);
-            }
-            if self.au_h265.is_frame() {
-                self.h265.count(arrival_ns);
-            }
-            self.au_h264 = AuState::default();
-            self.au_h265 = AuState::default();
+    /// Counts an access unit that ended at `arrival_ns` (see [`AccessUnit::add`]).
+    pub fn count(&mut self, arrival_ns: i64, end: AccessUnitEnd) {
+        self.any.count(arrival_ns);
+        if end.h264_frame {
+            self.h264.count(arrival_ns);
+        }
+        if end.h265_frame {
+            self.h265.count(arrival_ns);
         }
     }
 
@@ -113,15 +147,16 @@ impl FrameCounter {
 }
 
 /// How many packets the detector reads before it stops voting.
-const DETECTION_PACKETS: u32 = 256;
+const DETECTION_PACKETS: u16 = 256;
 
 /// Detects the payload format from the packets' content.
 #[derive(Clone, Debug, Default)]
 pub struct PayloadDetector {
-    seen: u32,
-    h264: u32,
-    h265: u32,
-    ts: u32,
+    // u16: the votes stop at DETECTION_PACKETS, and the detector is per-packet state.
+    seen: u16,
+    h264: u16,
+    h265: u16,
+    ts: u16,
     h264_parameter_set: bool,
     h265_parameter_set: bool,
 }
@@ -133,9 +168,9 @@ impl PayloadDetector {
             return;
         }
         self.seen += 1;
-        self.ts += u32::from(ts_packets > 0);
-        self.h264 += u32::from(h264.plausible);
-        self.h265 += u32::from(h265.plausible);
+        self.ts += u16::from(ts_packets > 0);
+        self.h264 += u16::from(h264.plausible);
+        self.h265 += u16::from(h265.plausible);
         self.h264_parameter_set |= h264.parameter_set;
         self.h265_parameter_set |= h265.parameter_set;
     }
@@ -150,7 +185,7 @@ impl PayloadDetector {
         if payload_type == 26 {
             return PayloadFormat::Jpeg;
         }
-        let enough = |votes: u32| self.seen > 0 && votes * 5 >= self.seen * 4;
+        let enough = |votes: u16| self.seen > 0 && u32::from(votes) * 5 >= u32::from(self.seen) * 4;
         let (a, b) = (self.h264, self.h265);
         if enough(a) && (a > b || (a == b && self.h264_parameter_set && !self.h265_parameter_set)) {
             PayloadFormat::H264
@@ -170,15 +205,20 @@ mod tests {
     #[test]
     fn parameter_set_only_access_units_are_not_frames() {
         let mut f = FrameCounter::default();
+        let mut au = AccessUnit::default();
+        let mut feed = |at: i64, marker: bool, h264: NalSummary| {
+            if let Some(end) = au.add(marker, h264, NalSummary::default()) {
+                f.count(at, end);
+            }
+        };
         let sps = h264_summary(&[0x67, 0x42]);
         let idr = h264_summary(&[0x65, 0x88]);
-        let none = NalSummary::default();
         // AU 1: SPS alone with the marker (as some encoders send it).
-        f.update(0, true, sps, none);
+        feed(0, true, sps);
         // AU 2 and 3: pictures, 40 ms apart.
-        f.update(10_000_000, false, sps, none);
-        f.update(20_000_000, true, idr, none);
-        f.update(60_000_000, true, idr, none);
+        feed(10_000_000, false, sps);
+        feed(20_000_000, true, idr);
+        feed(60_000_000, true, idr);
         assert_eq!(f.frames(PayloadFormat::H264), (2, 25.0));
         assert_eq!(f.frames(PayloadFormat::Unknown).0, 3);
     }

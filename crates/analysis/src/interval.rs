@@ -177,8 +177,9 @@ impl<'a> FlowView<'a> {
     /// An RTP stream, taking its jitter maximum for the interval.
     pub fn rtp(s: &'a mut RtpStream) -> Self {
         let format = s.payload_format();
+        let jitter_ms = s.take_interval_jitter() * 1000.0 / f64::from(s.clock_rate());
+        let (volume, sequence, frames) = (s.volume(), s.sequence(), s.frames().0);
         let ts = s.ts.as_deref().map(|t| &t.analyzer);
-        let ms = 1000.0 / f64::from(s.clock_rate);
         FlowView {
             src: s.record.src,
             dst: s.record.dst,
@@ -189,18 +190,18 @@ impl<'a> FlowView<'a> {
                 "rtp"
             },
             payload: format.as_str(),
-            last_ns: s.volume.last_ns,
+            last_ns: volume.last_ns,
             counters: Counters {
-                packets: s.volume.packets,
-                bytes: s.volume.bytes,
-                lost: s.seq.lost(),
-                duplicates: s.seq.duplicates(),
-                reordered: s.seq.reordered(),
-                frames: s.frames.frames(format).0,
+                packets: volume.packets,
+                bytes: volume.bytes,
+                lost: sequence.lost,
+                duplicates: sequence.duplicates,
+                reordered: sequence.reordered,
+                frames,
                 ssrc_changes: s.record.ssrc_changes,
                 tr101290: tr101290_counts(ts),
             },
-            jitter_ms: Some(s.jitter.take_interval_max() * ms),
+            jitter_ms: Some(jitter_ms),
             ts,
             delivery: &mut s.delivery,
         }

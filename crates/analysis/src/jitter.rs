@@ -1,53 +1,88 @@
 //! Interarrival jitter, RFC 3550 A.8.
 
-/// The running jitter estimate of one stream, with its maximum and mean.
-#[derive(Clone, Debug, Default)]
+/// `prev_ns` before the first packet and after a reset.
+const NO_REFERENCE: i64 = i64::MIN;
+
+/// The running jitter estimate of one stream, with its mean and its largest value in the
+/// interval: what every packet updates (48 bytes). The largest value over the whole stream
+/// changes once per interval, so the caller keeps it apart (see
+/// [`InterarrivalJitter::take_interval_max`]).
+#[derive(Clone, Debug)]
 pub struct InterarrivalJitter {
-    prev: Option<(i64, u32)>,
+    /// Arrival of the reference packet, or [`NO_REFERENCE`].
+    prev_ns: i64,
     /// Current estimate J, in RTP clock units.
     j: f64,
-    max: f64,
-    /// Largest estimate since [`InterarrivalJitter::take_interval_max`] (live records).
+    /// Largest estimate since [`InterarrivalJitter::take_interval_max`].
     interval_max: f64,
     sum: f64,
     samples: u64,
+    /// RTP timestamp of the reference packet.
+    prev_ts: u32,
+    /// The payload's clock rate, Hz.
+    clock_rate: u32,
 }
 
 impl InterarrivalJitter {
+    /// A stream's jitter, its payload clocked at `clock_rate` Hz.
+    pub fn new(clock_rate: u32) -> Self {
+        InterarrivalJitter {
+            prev_ns: NO_REFERENCE,
+            j: 0.0,
+            interval_max: 0.0,
+            sum: 0.0,
+            samples: 0,
+            prev_ts: 0,
+            clock_rate,
+        }
+    }
+
+    /// The payload's clock rate, Hz.
+    pub fn clock_rate(&self) -> u32 {
+        self.clock_rate
+    }
+
     /// Feeds one packet in arrival order: D = (R_i - R_j) - (S_i - S_j) in RTP clock units,
     /// J += (|D| - J) / 16. The first packet (and the first after a reset) only sets the
     /// reference. The timestamp difference is taken modulo 2^32 as a signed value, so wrap and
     /// backward timestamps (B-frames) are handled as A.8 intends.
-    pub fn update(&mut self, arrival_ns: i64, rtp_timestamp: u32, clock_rate: u32) {
-        if let Some((prev_ns, prev_ts)) = self.prev {
-            let arrival = arrival_ns.saturating_sub(prev_ns) as f64 * f64::from(clock_rate) / 1e9;
-            let media = f64::from(rtp_timestamp.wrapping_sub(prev_ts) as i32);
+    #[inline]
+    pub fn update(&mut self, arrival_ns: i64, rtp_timestamp: u32) {
+        if self.prev_ns != NO_REFERENCE {
+            let arrival =
+                arrival_ns.saturating_sub(self.prev_ns) as f64 * f64::from(self.clock_rate) / 1e9;
+            let media = f64::from(rtp_timestamp.wrapping_sub(self.prev_ts) as i32);
             let d = arrival - media;
             self.j += (d.abs() - self.j) / 16.0;
-            self.max = self.max.max(self.j);
             self.interval_max = self.interval_max.max(self.j);
             self.sum += self.j;
             self.samples += 1;
         }
-        self.prev = Some((arrival_ns, rtp_timestamp));
+        // A capture's clock at i64::MIN is no real time: keep it from reading as "none".
+        self.prev_ns = arrival_ns.max(NO_REFERENCE + 1);
+        self.prev_ts = rtp_timestamp;
     }
 
     /// Forgets the reference packet (after a sequence restart the timestamps start anew).
     pub fn reset_reference(&mut self) {
-        self.prev = None;
+        self.prev_ns = NO_REFERENCE;
     }
 
     /// Current estimate in clock units.
     pub fn current(&self) -> f64 {
         self.j
     }
-    /// Largest estimate so far, in clock units.
-    pub fn max(&self) -> f64 {
-        self.max
+    /// Largest estimate so far, in clock units, given `peak`, what
+    /// [`InterarrivalJitter::take_interval_max`] kept.
+    pub fn max(&self, peak: f64) -> f64 {
+        peak.max(self.interval_max)
     }
-    /// Largest estimate since the last call, in clock units; starts the next interval.
-    pub fn take_interval_max(&mut self) -> f64 {
-        std::mem::take(&mut self.interval_max)
+    /// Largest estimate since the last call, in clock units; starts the next interval and
+    /// keeps the stream's largest in `peak`.
+    pub fn take_interval_max(&mut self, peak: &mut f64) -> f64 {
+        let max = std::mem::take(&mut self.interval_max);
+        *peak = peak.max(max);
+        max
     }
     /// Mean of the estimates over every packet after the first, in clock units.
     pub fn mean(&self) -> f64 {
@@ -65,31 +100,47 @@ mod tests {
 
     #[test]
     fn perfectly_paced_stream_has_no_jitter() {
-        let mut j = InterarrivalJitter::default();
+        let mut j = InterarrivalJitter::new(90_000);
         for i in 0..100i64 {
-            j.update(i * 40_000_000, (i * 3600) as u32, 90_000);
+            j.update(i * 40_000_000, (i * 3600) as u32);
         }
-        assert_eq!(j.max(), 0.0);
+        assert_eq!(j.max(0.0), 0.0);
     }
 
     #[test]
     fn one_late_packet_by_hand() {
-        let mut j = InterarrivalJitter::default();
-        j.update(0, 0, 90_000);
+        let mut j = InterarrivalJitter::new(90_000);
+        j.update(0, 0);
         // 10 ms late: D = 900 units, J = 900/16.
-        j.update(50_000_000, 3600, 90_000);
+        j.update(50_000_000, 3600);
         assert!((j.current() - 56.25).abs() < 1e-9);
         // Back on time: D = -900 again relative to the late one: J += (900 - 56.25)/16.
-        j.update(80_000_000, 7200, 90_000);
+        j.update(80_000_000, 7200);
         assert!((j.current() - (56.25 + (900.0 - 56.25) / 16.0)).abs() < 1e-9);
         assert!((j.mean() - (56.25 + j.current()) / 2.0).abs() < 1e-9);
     }
 
     #[test]
     fn timestamp_wrap_is_not_a_jump() {
-        let mut j = InterarrivalJitter::default();
-        j.update(0, u32::MAX - 1799, 90_000);
-        j.update(20_000_000, (u32::MAX - 1799).wrapping_add(1800), 90_000);
+        let mut j = InterarrivalJitter::new(90_000);
+        j.update(0, u32::MAX - 1799);
+        j.update(20_000_000, (u32::MAX - 1799).wrapping_add(1800));
         assert!(j.current().abs() < 1e-9, "{}", j.current());
+    }
+
+    #[test]
+    fn the_largest_estimate_survives_intervals() {
+        let mut j = InterarrivalJitter::new(90_000);
+        let mut peak = 0.0;
+        j.update(0, 0);
+        j.update(50_000_000, 3600);
+        let first = j.take_interval_max(&mut peak);
+        assert!((first - 56.25).abs() < 1e-9);
+        // The next interval is calmer: its own maximum is smaller, the stream's is not.
+        j.update(90_000_000, 7200);
+        let second = j.take_interval_max(&mut peak);
+        assert!(second < first && second > 0.0, "{second}");
+        assert_eq!(j.max(peak), first);
+        assert_eq!(j.take_interval_max(&mut peak), 0.0);
     }
 }

@@ -589,8 +589,10 @@ impl AnalysisReport {
         let mut other = OtherUdp::default();
         for s in &streams {
             let format = s.payload_format();
-            let (frames, fps) = s.frames.frames(format);
-            let ms = |units: f64| round(units / f64::from(s.clock_rate) * 1000.0, 6);
+            let (frames, fps) = s.frames();
+            let sequence = s.sequence();
+            let (jitter_max, jitter_mean) = s.jitter();
+            let ms = |units: f64| round(units / f64::from(s.clock_rate()) * 1000.0, 6);
             let id = flow_id(s.record.src, s.record.dst, Some(s.ssrc));
             let kind = if format == PayloadFormat::Mp2t {
                 "rtp-ts"
@@ -602,31 +604,31 @@ impl AnalysisReport {
                 Some((s.record.src, s.record.dst)),
                 kind,
                 format.as_str(),
-                &s.volume,
+                &s.volume(),
                 origin,
             );
             report.ssrc = Some(s.ssrc);
             report.rtp = Some(RtpReport {
                 payload_type: s.payload_type,
-                clock_rate: s.clock_rate,
-                expected: s.seq.expected(),
-                lost: s.seq.lost(),
-                duplicates: s.seq.duplicates(),
-                reordered: s.seq.reordered(),
-                seq_jumps: s.seq.restarts() + s.record.ssrc_changes,
+                clock_rate: s.clock_rate(),
+                expected: sequence.expected,
+                lost: sequence.lost,
+                duplicates: sequence.duplicates,
+                reordered: sequence.reordered,
+                seq_jumps: sequence.restarts + s.record.ssrc_changes,
                 ssrc_changes: s.record.ssrc_changes,
                 new_ssrc: s.record.new_ssrc,
-                jitter_ms_max: ms(s.jitter.max()),
-                jitter_ms_mean: ms(s.jitter.mean()),
+                jitter_ms_max: ms(jitter_max),
+                jitter_ms_mean: ms(jitter_mean),
                 max_delta_ms: round(s.max_delta_ns as f64 / 1e6, 6),
                 frames,
                 fps: round(fps, 3),
                 rtcp_packets: s.record.rtcp_packets,
             });
             report.ts = s.ts.as_ref().map(|ts| TsReport::new(&ts.analyzer, origin));
-            let expected = s.seq.expected();
+            let expected = sequence.expected;
             let loss_pct =
-                (expected > 0).then(|| round(s.seq.lost() as f64 * 100.0 / expected as f64, 6));
+                (expected > 0).then(|| round(sequence.lost as f64 * 100.0 / expected as f64, 6));
             report.deliver(&s.delivery, groups, loss_pct);
             keyed.push(((s.record.dst, s.record.src, Some(s.ssrc)), report));
         }

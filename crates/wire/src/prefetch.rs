@@ -5,10 +5,17 @@
 /// changes nothing observable, so it is safe to call with any reference.
 #[inline(always)]
 pub fn prefetch<T>(value: &T) {
+    prefetch_prefix(value, std::mem::size_of::<T>());
+}
+
+/// Asks the CPU to bring the cache lines of the first `bytes` bytes of `value` closer (at
+/// most all of it): for state whose per-packet fields come first.
+#[inline(always)]
+pub fn prefetch_prefix<T>(value: &T, bytes: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         let start = (value as *const T).cast::<i8>();
-        for line in (0..std::mem::size_of::<T>()).step_by(64) {
+        for line in (0..bytes.min(std::mem::size_of::<T>())).step_by(64) {
             // SAFETY: a prefetch never faults, whatever the address; this one lies inside
             // `value`.
             #[allow(unsafe_code)]
@@ -20,7 +27,7 @@ pub fn prefetch<T>(value: &T) {
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
+    let _ = (value, bytes);
 }
 
 /// Asks the CPU to bring the cache line holding every `stride`-th byte of `bytes`, from the
