@@ -557,13 +557,13 @@ impl Analyzer {
             }
             if let Some(j) = i.checked_sub(3 * D).filter(|&j| j < n) {
                 let f = &frames[j];
-                let lane = ring[slot(j)];
+                let lane = &ring[slot(j)];
                 self.count_frame(f);
-                match (lane.decoded, lane.key) {
+                match (&lane.decoded, &lane.key) {
                     (Ok(Decoded::Udp(d)), Some((key, hash))) => {
-                        self.dispatch(key, hash, f.arrival_ns, &d)
+                        self.dispatch(key, *hash, f.arrival_ns, d)
                     }
-                    (decoded, _) => self.on_decoded(f.arrival_ns, decoded),
+                    (decoded, _) => self.on_decoded(f.arrival_ns, *decoded),
                 }
             }
         }
@@ -655,12 +655,12 @@ impl Analyzer {
     /// Analyses one UDP datagram.
     pub fn on_datagram(&mut self, arrival_ns: i64, d: &UdpDatagram<'_>) {
         let key = FlowKey::new(d.src, d.dst);
-        self.dispatch(key, key.hash(), arrival_ns, d);
+        self.dispatch(&key, key.hash(), arrival_ns, d);
     }
 
-    fn dispatch(&mut self, key: FlowKey, hash: u64, arrival_ns: i64, d: &UdpDatagram<'_>) {
-        let Some(index) = self.table.find(&key, hash) else {
-            self.on_first(key, hash, arrival_ns, d);
+    fn dispatch(&mut self, key: &FlowKey, hash: u64, arrival_ns: i64, d: &UdpDatagram<'_>) {
+        let Some(index) = self.table.find(key, hash) else {
+            self.on_first(*key, hash, arrival_ns, d);
             return;
         };
         match &mut self.table.tuples[index as usize].state {

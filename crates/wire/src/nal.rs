@@ -53,11 +53,100 @@ fn h264_nal(byte: u8, s: &mut NalSummary) -> bool {
     ok
 }
 
+/// [`NalSummary`] packed in a byte, for the lookup tables below.
+const PLAUSIBLE: u8 = 1;
+const PICTURE: u8 = 2;
+const PARAMETER_SET: u8 = 4;
+
+impl NalSummary {
+    #[inline(always)]
+    const fn unpack(flags: u8) -> NalSummary {
+        NalSummary {
+            plausible: flags & PLAUSIBLE != 0,
+            picture: flags & PICTURE != 0,
+            parameter_set: flags & PARAMETER_SET != 0,
+        }
+    }
+}
+
+/// What one H.264 NAL unit header byte says, packed, for every byte: [`h264_nal`] computed
+/// at compile time, so that the common payloads (one NAL unit, or a fragment of one) cost a
+/// table read instead of a branchy parse per packet per codec (the two readings took 111
+/// instructions a packet; callgrind, 1,000 cameras).
+static H264_NAL: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        let (forbidden, nri, t) = (b >> 7, (b >> 5) & 3, b & 0x1f);
+        let ok = forbidden == 0
+            && match t {
+                1 | 13 | 15 | 19 => true,
+                5 | 7 | 8 => nri != 0,
+                6 | 9..=12 => nri == 0,
+                _ => false,
+            };
+        if ok {
+            table[byte] = PLAUSIBLE
+                | if matches!(t, 6..=9) { 0 } else { PICTURE }
+                | if t == 7 { PARAMETER_SET } else { 0 };
+        }
+        byte += 1;
+    }
+    table
+};
+
+/// What the first byte of an H.265 NAL unit header says, packed, for every byte, given a
+/// second byte with layer 0 and a non-zero temporal id: [`h265_nal`] at compile time.
+static H265_NAL: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b0 = byte as u8;
+        let t = (b0 >> 1) & 0x3f;
+        let ok = b0 >> 7 == 0 && b0 & 1 == 0 && matches!(t, 0..=9 | 16..=21 | 32..=40);
+        if ok {
+            table[byte] = PLAUSIBLE
+                | if matches!(t, 32..=35 | 39 | 40) {
+                    0
+                } else {
+                    PICTURE
+                }
+                | if matches!(t, 32 | 33) {
+                    PARAMETER_SET
+                } else {
+                    0
+                };
+        }
+        byte += 1;
+    }
+    table
+};
+
 /// Reads an H.264 RTP payload (RFC 6184 section 5).
+#[inline]
 pub fn h264_summary(p: &[u8]) -> NalSummary {
     let Some(&first) = p.first() else {
         return NalSummary::IMPLAUSIBLE;
     };
+    match first & 0x1f {
+        // A single NAL unit: its header says it all.
+        1..=23 => return NalSummary::unpack(H264_NAL[usize::from(first)]),
+        // FU-A: the FU header's type with the indicator's F and NRI bits (RFC 6184 5.8).
+        28 => {
+            if let Some(&fu) = p.get(1) {
+                let legal = fu & 0x20 == 0 && fu & 0xc0 != 0xc0 && (1..=23).contains(&(fu & 0x1f));
+                let flags = H264_NAL[usize::from((first & 0xe0) | (fu & 0x1f))];
+                return NalSummary::unpack(if legal { flags } else { 0 });
+            }
+        }
+        _ => {}
+    }
+    h264_summary_general(first, p)
+}
+
+/// [`h264_summary`] for every payload, by the rules written out.
+fn h264_summary_general(first: u8, p: &[u8]) -> NalSummary {
     let mut s = NalSummary {
         plausible: true,
         ..NalSummary::default()
@@ -122,7 +211,25 @@ fn h265_nal(b0: u8, b1: u8, s: &mut NalSummary) -> bool {
 
 /// Reads an H.265 RTP payload (RFC 7798 section 4.4), assuming no DONL fields
 /// (sprop-max-don-diff = 0, the default).
+#[inline]
 pub fn h265_summary(p: &[u8]) -> NalSummary {
+    let [b0, b1, ..] = *p else {
+        return NalSummary::IMPLAUSIBLE;
+    };
+    // Layer 0 and a temporal id, else nothing is plausible (H.265 7.4.2.2).
+    if b1 >> 3 != 0 || b1 & 7 == 0 {
+        return NalSummary::IMPLAUSIBLE;
+    }
+    match (b0 >> 1) & 0x3f {
+        48..=50 => {}
+        // A single NAL unit: its header says it all.
+        _ => return NalSummary::unpack(H265_NAL[usize::from(b0)]),
+    }
+    h265_summary_general(p)
+}
+
+/// [`h265_summary`] for every payload, by the rules written out.
+fn h265_summary_general(p: &[u8]) -> NalSummary {
     if p.len() < 2 {
         return NalSummary::IMPLAUSIBLE;
     }
@@ -193,6 +300,24 @@ mod tests {
         assert!(!h264_summary(&[0x7c, 0xc5]).plausible);
         // SEI must have nal_ref_idc 0.
         assert!(!h264_summary(&[0x26, 0]).plausible);
+    }
+
+    /// The tables answer exactly as the written-out rules, for every one- and two-byte
+    /// payload start (the bytes the table paths read), with and without a third byte.
+    #[test]
+    fn tables_agree_with_the_rules() {
+        for b0 in 0..=255u8 {
+            for b1 in 0..=255u8 {
+                for p in [&[b0, b1][..], &[b0, b1, 0x81, 0][..], &[b0][..]] {
+                    assert_eq!(
+                        h264_summary(p),
+                        h264_summary_general(p[0], p),
+                        "H.264 {p:02x?}"
+                    );
+                    assert_eq!(h265_summary(p), h265_summary_general(p), "H.265 {p:02x?}");
+                }
+            }
+        }
     }
 
     #[test]
