@@ -25,35 +25,16 @@ impl NalSummary {
 }
 
 /// H.264 NAL unit types that hold no picture: SEI (6), SPS (7), PPS (8), AUD (9).
-pub fn h264_is_non_picture(nal_type: u8) -> bool {
-    (6..=9).contains(&nal_type)
+pub const fn h264_is_non_picture(nal_type: u8) -> bool {
+    matches!(nal_type, 6..=9)
 }
 
 /// H.265 NAL unit types that hold no picture: VPS, SPS, PPS, AUD (32-35), SEI (39-40).
-pub fn h265_is_non_picture(nal_type: u8) -> bool {
+pub const fn h265_is_non_picture(nal_type: u8) -> bool {
     matches!(nal_type, 32..=35 | 39 | 40)
 }
 
-/// Checks one H.264 NAL unit header byte (ITU-T H.264 7.4.1: nal_ref_idc rules). Data
-/// partitions (2-4) belong to the Extended profile, which RTP video does not use; rejecting them
-/// keeps H.265 headers (whose first byte reads as types 0-4 and 10-14) from passing as H.264.
-fn h264_nal(byte: u8, s: &mut NalSummary) -> bool {
-    let (forbidden, nri, t) = (byte >> 7, (byte >> 5) & 3, byte & 0x1f);
-    let ok = forbidden == 0
-        && match t {
-            1 | 13 | 15 | 19 => true,
-            5 | 7 | 8 => nri != 0,
-            6 | 9..=12 => nri == 0,
-            _ => false,
-        };
-    if ok {
-        s.picture |= !h264_is_non_picture(t);
-        s.parameter_set |= t == 7;
-    }
-    ok
-}
-
-/// [`NalSummary`] packed in a byte, for the lookup tables below.
+/// [`NalSummary`] packed in a byte: the lookup tables' entries.
 const PLAUSIBLE: u8 = 1;
 const PICTURE: u8 = 2;
 const PARAMETER_SET: u8 = 4;
@@ -69,59 +50,75 @@ impl NalSummary {
     }
 }
 
-/// What one H.264 NAL unit header byte says, packed, for every byte: [`h264_nal`] computed
-/// at compile time, so that the common payloads (one NAL unit, or a fragment of one) cost a
-/// table read instead of a branchy parse per packet per codec (the two readings took 111
-/// instructions a packet; callgrind, 1,000 cameras).
-static H264_NAL: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let b = byte as u8;
-        let (forbidden, nri, t) = (b >> 7, (b >> 5) & 3, b & 0x1f);
-        let ok = forbidden == 0
-            && match t {
-                1 | 13 | 15 | 19 => true,
-                5 | 7 | 8 => nri != 0,
-                6 | 9..=12 => nri == 0,
-                _ => false,
-            };
-        if ok {
-            table[byte] = PLAUSIBLE
-                | if matches!(t, 6..=9) { 0 } else { PICTURE }
-                | if t == 7 { PARAMETER_SET } else { 0 };
-        }
-        byte += 1;
-    }
-    table
-};
+/// A plausible NAL unit's flags, packed.
+const fn packed(picture: bool, parameter_set: bool) -> u8 {
+    PLAUSIBLE | if picture { PICTURE } else { 0 } | if parameter_set { PARAMETER_SET } else { 0 }
+}
 
-/// What the first byte of an H.265 NAL unit header says, packed, for every byte, given a
-/// second byte with layer 0 and a non-zero temporal id: [`h265_nal`] at compile time.
-static H265_NAL: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let b0 = byte as u8;
-        let t = (b0 >> 1) & 0x3f;
-        let ok = b0 >> 7 == 0 && b0 & 1 == 0 && matches!(t, 0..=9 | 16..=21 | 32..=40);
-        if ok {
-            table[byte] = PLAUSIBLE
-                | if matches!(t, 32..=35 | 39 | 40) {
-                    0
-                } else {
-                    PICTURE
-                }
-                | if matches!(t, 32 | 33) {
-                    PARAMETER_SET
-                } else {
-                    0
-                };
-        }
-        byte += 1;
+/// The rule for one H.264 NAL unit header byte (ITU-T H.264 7.4.1: nal_ref_idc rules), packed;
+/// 0 when it is not plausible. Data partitions (2-4) belong to the Extended profile, which RTP
+/// video does not use; rejecting them keeps H.265 headers (whose first byte reads as types
+/// 0-4 and 10-14) from passing as H.264. Evaluated once per byte, into [`H264_NAL`].
+const fn h264_nal_rule(byte: u8) -> u8 {
+    let (forbidden, nri, t) = (byte >> 7, (byte >> 5) & 3, byte & 0x1f);
+    let ok = forbidden == 0
+        && match t {
+            1 | 13 | 15 | 19 => true,
+            5 | 7 | 8 => nri != 0,
+            6 | 9..=12 => nri == 0,
+            _ => false,
+        };
+    if ok {
+        packed(!h264_is_non_picture(t), t == 7)
+    } else {
+        0
     }
-    table
-};
+}
+
+/// The rule for the first byte of an H.265 NAL unit header (H.265 7.3.1.2: forbidden bit, the
+/// layer id's high bit, a known type), packed; the second byte is checked apart. Evaluated
+/// once per byte, into [`H265_NAL`].
+const fn h265_nal_rule(b0: u8) -> u8 {
+    let t = (b0 >> 1) & 0x3f;
+    if b0 >> 7 == 0 && b0 & 1 == 0 && matches!(t, 0..=9 | 16..=21 | 32..=40) {
+        packed(!h265_is_non_picture(t), matches!(t, 32 | 33))
+    } else {
+        0
+    }
+}
+
+/// Adds a NAL unit's packed flags to `s`; true when it is plausible.
+fn add_nal(flags: u8, s: &mut NalSummary) -> bool {
+    s.picture |= flags & PICTURE != 0;
+    s.parameter_set |= flags & PARAMETER_SET != 0;
+    flags != 0
+}
+
+/// Checks one H.264 NAL unit header byte and adds what it says to `s`.
+fn h264_nal(byte: u8, s: &mut NalSummary) -> bool {
+    add_nal(H264_NAL[usize::from(byte)], s)
+}
+
+/// `rule` evaluated for every byte, at compile time.
+macro_rules! table {
+    ($rule:ident) => {{
+        let mut table = [0u8; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            table[byte] = $rule(byte as u8);
+            byte += 1;
+        }
+        table
+    }};
+}
+
+/// [`h264_nal_rule`] for every byte, so that the common payloads (one NAL unit, or a
+/// fragment of one) cost a table read instead of a branchy parse per packet per codec (the
+/// two readings took 111 instructions a packet; callgrind, 1,000 cameras).
+static H264_NAL: [u8; 256] = table!(h264_nal_rule);
+
+/// [`h265_nal_rule`] for every first header byte.
+static H265_NAL: [u8; 256] = table!(h265_nal_rule);
 
 /// Reads an H.264 RTP payload (RFC 6184 section 5).
 #[inline]
@@ -197,16 +194,19 @@ fn h264_summary_general(first: u8, p: &[u8]) -> NalSummary {
     }
 }
 
-/// Checks a two-byte H.265 NAL unit header (H.265 7.3.1.2); only the base layer is expected.
+/// Checks a two-byte H.265 NAL unit header (H.265 7.3.1.2): the second byte's layer id bits
+/// are 0 (only the base layer is expected) and its temporal id is not; the first byte follows
+/// [`h265_nal_rule`]. Adds what it says to `s`.
 fn h265_nal(b0: u8, b1: u8, s: &mut NalSummary) -> bool {
-    let t = (b0 >> 1) & 0x3f;
-    let layer = ((b0 & 1) << 5) | (b1 >> 3);
-    let ok = b0 >> 7 == 0 && layer == 0 && b1 & 7 != 0 && matches!(t, 0..=9 | 16..=21 | 32..=40);
-    if ok {
-        s.picture |= !h265_is_non_picture(t);
-        s.parameter_set |= matches!(t, 32 | 33);
-    }
-    ok
+    let base_layer = b1 >> 3 == 0 && b1 & 7 != 0;
+    add_nal(
+        if base_layer {
+            H265_NAL[usize::from(b0)]
+        } else {
+            0
+        },
+        s,
+    )
 }
 
 /// Reads an H.265 RTP payload (RFC 7798 section 4.4), assuming no DONL fields
