@@ -561,7 +561,18 @@ impl Analyzer {
                 self.count_frame(f);
                 match (&lane.decoded, &lane.key) {
                     (Ok(Decoded::Udp(d)), Some((key, hash))) => {
-                        self.dispatch(key, *hash, f.arrival_ns, d)
+                        // The hint saves the second probe when it names this packet's tuple,
+                        // as it does unless a frame in between added a tuple or grew the table.
+                        let index = lane
+                            .hint
+                            .filter(|&t| {
+                                self.table
+                                    .tuples
+                                    .get(t as usize)
+                                    .is_some_and(|t| t.key == *key)
+                            })
+                            .or_else(|| self.table.find(key, *hash));
+                        self.dispatch(index, key, *hash, f.arrival_ns, d)
                     }
                     (decoded, _) => self.on_decoded(f.arrival_ns, *decoded),
                 }
@@ -655,11 +666,20 @@ impl Analyzer {
     /// Analyses one UDP datagram.
     pub fn on_datagram(&mut self, arrival_ns: i64, d: &UdpDatagram<'_>) {
         let key = FlowKey::new(d.src, d.dst);
-        self.dispatch(&key, key.hash(), arrival_ns, d);
+        let hash = key.hash();
+        self.dispatch(self.table.find(&key, hash), &key, hash, arrival_ns, d);
     }
 
-    fn dispatch(&mut self, key: &FlowKey, hash: u64, arrival_ns: i64, d: &UdpDatagram<'_>) {
-        let Some(index) = self.table.find(key, hash) else {
+    /// Hands a datagram to the flow of its tuple (`index`, found in the table), or starts one.
+    fn dispatch(
+        &mut self,
+        index: Option<u32>,
+        key: &FlowKey,
+        hash: u64,
+        arrival_ns: i64,
+        d: &UdpDatagram<'_>,
+    ) {
+        let Some(index) = index else {
             self.on_first(*key, hash, arrival_ns, d);
             return;
         };
