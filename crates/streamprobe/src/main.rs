@@ -1,6 +1,7 @@
 //! streamprobe: finds every video stream in a capture and says how healthy it is.
 
 mod config;
+mod huge;
 mod live;
 mod output;
 mod run;
@@ -14,6 +15,9 @@ use serde::Serialize;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+#[global_allocator]
+static ALLOCATOR: huge::HugePageAllocator = huge::HugePageAllocator;
 
 /// Watches video streams (RTP, MPEG-TS) and measures their transport health.
 #[derive(Debug, Parser)]
