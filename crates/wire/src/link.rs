@@ -109,6 +109,7 @@ const SLL2_HEADER_LEN: usize = 20;
 const UDP_HEADER_LEN: usize = 8;
 
 /// Decodes a captured frame of the given link type down to UDP.
+#[inline]
 pub fn decode_frame(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, SkipReason> {
     let ip = match link {
         LinkType::Ethernet => ethernet_ipv4_payload(frame),
