@@ -239,6 +239,7 @@ const PIPELINE_DISTANCE: usize = 2;
 
 /// Frames in flight in the pipeline (a power of two above its three distances).
 const PIPELINE_RING: usize = 8;
+const RING_MASK: usize = PIPELINE_RING - 1;
 
 /// One frame in the lookup pipeline.
 #[derive(Clone, Copy)]
@@ -525,58 +526,102 @@ impl Analyzer {
             key: None,
             hint: None,
         }; PIPELINE_RING];
-        let slot = |i: usize| i & (PIPELINE_RING - 1);
         let n = frames.len();
-        for i in 0..n + 3 * D {
-            if let Some(f) = frames.get(i) {
-                let lane = &mut ring[slot(i)];
-                lane.decoded = decode_frame(f.link, f.data);
-                lane.key = None;
-                lane.hint = None;
-                if let Ok(Decoded::Udp(d)) = lane.decoded {
-                    let key = FlowKey::new(d.src, d.dst);
-                    let hash = key.hash();
-                    self.table.prefetch_slot(hash);
-                    lane.key = Some((key, hash));
-                }
+        let full = 3 * D;
+        // Filling: the later stages have no frame yet.
+        for i in 0..full {
+            self.pipeline_step(&mut ring, frames, i);
+        }
+        // Full: every stage has a frame, so none is checked.
+        for i in full..n {
+            self.decode_stage(&mut ring[i & RING_MASK], &frames[i]);
+            self.slot_stage(&mut ring[(i - D) & RING_MASK]);
+            self.tuple_stage(&ring[(i - 2 * D) & RING_MASK]);
+            self.account_stage(&ring[(i - full) & RING_MASK], &frames[i - full]);
+        }
+        // Draining: the earlier stages have no frame left.
+        for i in n.max(full)..n + full {
+            self.pipeline_step(&mut ring, frames, i);
+        }
+    }
+
+    /// One step of the pipeline for frame `i`, each stage run only if its frame exists.
+    #[inline(always)]
+    fn pipeline_step<'a>(
+        &mut self,
+        ring: &mut [InFlight<'a>; PIPELINE_RING],
+        frames: &[Frame<'a>],
+        i: usize,
+    ) {
+        const D: usize = PIPELINE_DISTANCE;
+        let n = frames.len();
+        if let Some(f) = frames.get(i) {
+            self.decode_stage(&mut ring[i & RING_MASK], f);
+        }
+        if let Some(j) = i.checked_sub(D).filter(|&j| j < n) {
+            self.slot_stage(&mut ring[j & RING_MASK]);
+        }
+        if let Some(j) = i.checked_sub(2 * D).filter(|&j| j < n) {
+            self.tuple_stage(&ring[j & RING_MASK]);
+        }
+        if let Some(j) = i.checked_sub(3 * D).filter(|&j| j < n) {
+            self.account_stage(&ring[j & RING_MASK], &frames[j]);
+        }
+    }
+
+    /// Stage 1: decodes the frame and asks for its slot.
+    #[inline(always)]
+    fn decode_stage<'a>(&self, lane: &mut InFlight<'a>, f: &Frame<'a>) {
+        lane.decoded = decode_frame(f.link, f.data);
+        lane.key = None;
+        lane.hint = None;
+        if let Ok(Decoded::Udp(d)) = lane.decoded {
+            let key = FlowKey::new(d.src, d.dst);
+            let hash = key.hash();
+            self.table.prefetch_slot(hash);
+            lane.key = Some((key, hash));
+        }
+    }
+
+    /// Stage 2: reads the slot and asks for the tuple it names.
+    #[inline(always)]
+    fn slot_stage(&self, lane: &mut InFlight<'_>) {
+        if let Some((_, hash)) = lane.key {
+            lane.hint = self.table.hint(hash);
+            if let Some(t) = lane.hint.and_then(|t| self.table.tuples.get(t as usize)) {
+                prefetch(t);
             }
-            if let Some(j) = i.checked_sub(D).filter(|&j| j < n) {
-                let lane = &mut ring[slot(j)];
-                if let Some((_, hash)) = lane.key {
-                    lane.hint = self.table.hint(hash);
-                    if let Some(t) = lane.hint.and_then(|t| self.table.tuples.get(t as usize)) {
-                        prefetch(t);
-                    }
-                }
+        }
+    }
+
+    /// Stage 3: reads the tuple and asks for its flow's per-packet state.
+    #[inline(always)]
+    fn tuple_stage(&self, lane: &InFlight<'_>) {
+        if let Some(t) = lane.hint.and_then(|t| self.table.tuples.get(t as usize)) {
+            self.prefetch_state(&t.state, &lane.decoded);
+        }
+    }
+
+    /// Stage 4: accounts the frame.
+    #[inline(always)]
+    fn account_stage(&mut self, lane: &InFlight<'_>, f: &Frame<'_>) {
+        self.count_frame(f);
+        match (&lane.decoded, &lane.key) {
+            (Ok(Decoded::Udp(d)), Some((key, hash))) => {
+                // The hint saves the second probe when it names this packet's tuple, as it
+                // does unless a frame in between added a tuple or grew the table.
+                let index = lane
+                    .hint
+                    .filter(|&t| {
+                        self.table
+                            .tuples
+                            .get(t as usize)
+                            .is_some_and(|t| t.key == *key)
+                    })
+                    .or_else(|| self.table.find(key, *hash));
+                self.dispatch(index, key, *hash, f.arrival_ns, d)
             }
-            if let Some(j) = i.checked_sub(2 * D).filter(|&j| j < n) {
-                let lane = &ring[slot(j)];
-                if let Some(t) = lane.hint.and_then(|t| self.table.tuples.get(t as usize)) {
-                    self.prefetch_state(&t.state, &lane.decoded);
-                }
-            }
-            if let Some(j) = i.checked_sub(3 * D).filter(|&j| j < n) {
-                let f = &frames[j];
-                let lane = &ring[slot(j)];
-                self.count_frame(f);
-                match (&lane.decoded, &lane.key) {
-                    (Ok(Decoded::Udp(d)), Some((key, hash))) => {
-                        // The hint saves the second probe when it names this packet's tuple,
-                        // as it does unless a frame in between added a tuple or grew the table.
-                        let index = lane
-                            .hint
-                            .filter(|&t| {
-                                self.table
-                                    .tuples
-                                    .get(t as usize)
-                                    .is_some_and(|t| t.key == *key)
-                            })
-                            .or_else(|| self.table.find(key, *hash));
-                        self.dispatch(index, key, *hash, f.arrival_ns, d)
-                    }
-                    (decoded, _) => self.on_decoded(f.arrival_ns, *decoded),
-                }
-            }
+            (decoded, _) => self.on_decoded(f.arrival_ns, *decoded),
         }
     }
 
