@@ -514,11 +514,10 @@ fn read_pcap<'a, const BIG_ENDIAN: bool>(
     on: &mut impl FnMut(Record<'a>),
 ) -> Option<Option<SkipReason>> {
     let RecordFormat { link, nanos } = format;
-    let big_endian = BIG_ENDIAN;
     let frac_scale = if nanos { 1 } else { 1_000 };
     for _ in 0..max {
         let at = *pos;
-        lookahead.advance(data, at, big_endian);
+        lookahead.advance(data, at, BIG_ENDIAN);
         if at == data.len() {
             return Some(None);
         }
@@ -529,10 +528,10 @@ fn read_pcap<'a, const BIG_ENDIAN: bool>(
         else {
             return Some(Some(SkipReason::RecordTruncated));
         };
-        let ts_sec = u32_at(header, 0, big_endian);
-        let ts_frac = u32_at(header, 4, big_endian);
-        let caplen = u32_at(header, 8, big_endian) as usize;
-        let origlen = u32_at(header, 12, big_endian);
+        let ts_sec = u32_at(header, 0, BIG_ENDIAN);
+        let ts_frac = u32_at(header, 4, BIG_ENDIAN);
+        let caplen = u32_at(header, 8, BIG_ENDIAN) as usize;
+        let origlen = u32_at(header, 12, BIG_ENDIAN);
         if caplen > MAX_RECORD {
             return Some(Some(SkipReason::RecordCorrupt));
         }

@@ -66,6 +66,8 @@ unsafe impl GlobalAlloc for HugePageAllocator {
         if !is_huge(layout.size()) {
             return System.alloc_zeroed(layout);
         }
+        // Advised before zeroing: System's own zeroing of an over-aligned block would touch
+        // every page first, and touched pages stay small.
         let ptr = self.alloc(layout);
         if !ptr.is_null() {
             std::ptr::write_bytes(ptr, 0, layout.size());
@@ -81,6 +83,8 @@ unsafe impl GlobalAlloc for HugePageAllocator {
         if !is_huge(layout.size()) && !is_huge(new_size) {
             return System.realloc(ptr, layout, new_size);
         }
+        // SAFETY: realloc's contract is that `new_size`, rounded up to the block's alignment,
+        // does not overflow: a valid layout.
         let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
         let moved = self.alloc(new_layout);
         if !moved.is_null() {
@@ -95,8 +99,8 @@ unsafe impl GlobalAlloc for HugePageAllocator {
 mod tests {
     use super::*;
 
-    /// The allocator hands out working memory of every size, small and advised, and keeps
-    /// contents across growth.
+    /// Blocks keep their contents when they grow past the huge size (moved by copy), and
+    /// huge zeroed blocks are zero.
     #[test]
     fn blocks_hold_their_contents_through_growth() {
         let mut v: Vec<u64> = Vec::new();
