@@ -11,7 +11,7 @@
 use crate::config::{AnalysisConfig, MAX_PROBATION};
 use crate::defrag::{FragmentOutcome, Reassembler};
 use crate::interval::{FlowView, LiveState, Record, Tick};
-use crate::packet::MediaPacket;
+use crate::packet::{ts_packets, MediaPacket};
 use crate::report::{AnalysisReport, CaptureReport, Discovery};
 use crate::stream::{RtpStream, UdpFlow, UdpKind, Volume};
 use rustc_hash::FxHashMap;
@@ -744,7 +744,6 @@ impl Analyzer {
                     self.skipped[SkipReason::RtpInvalid.index()] += 1;
                     return;
                 };
-                let p = MediaPacket::from_rtp(arrival_ns, d.payload_len, &rtp);
                 let new = rtp.ssrc();
                 let known = || {
                     let list = self.ssrc_sets.get(*set as usize)?;
@@ -780,7 +779,7 @@ impl Analyzer {
                         self.config.clock_rate(rtp.payload_type()),
                         self.config.delivery(d.dst.ip()),
                     );
-                    if rtp.payload_type() == 33 || p.ts_packets > 0 {
+                    if rtp.payload_type() == 33 || ts_packets(rtp.payload()) > 0 {
                         fresh.carry_ts(self.config.ts);
                     }
                     self.streams.push(fresh);
@@ -794,7 +793,16 @@ impl Analyzer {
                     *stream = index;
                     index
                 };
-                self.streams[target as usize].update(&p, rtp.payload());
+                // The stream's line with its detector is prefetched: read the payload for
+                // what the stream still needs only.
+                let stream = &mut self.streams[target as usize];
+                let p = MediaPacket::read_rtp(
+                    arrival_ns,
+                    d.payload_len,
+                    &rtp,
+                    stream.payload_reading(),
+                );
+                stream.update(&p, rtp.payload());
             }
             TupleState::Udp(i) => {
                 let flow = &mut self.udp_flows[*i as usize];

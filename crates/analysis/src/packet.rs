@@ -1,5 +1,6 @@
 //! The facts the analysis needs from one datagram, read once.
 
+use crate::frames::PayloadReading;
 use wire::nal::{h264_summary, h265_summary, NalSummary};
 use wire::ts::ts_packet_size;
 use wire::RtpPacket;
@@ -40,14 +41,35 @@ pub struct MediaPacket {
 }
 
 impl MediaPacket {
-    /// Reads an RTP datagram.
+    /// Reads an RTP datagram in full, for a stream whose format is not settled.
     pub fn from_rtp(arrival_ns: i64, udp_payload_len: u16, rtp: &RtpPacket<'_>) -> Self {
+        Self::read_rtp(arrival_ns, udp_payload_len, rtp, PayloadReading::All)
+    }
+
+    /// Reads an RTP datagram for what its stream still needs (`reading`): the readings it
+    /// does not need are left at their defaults, and `ts_packets` at 0 once the format is
+    /// settled.
+    #[inline(always)]
+    pub fn read_rtp(
+        arrival_ns: i64,
+        udp_payload_len: u16,
+        rtp: &RtpPacket<'_>,
+        reading: PayloadReading,
+    ) -> Self {
         let payload = rtp.payload();
-        let ts_packets = ts_packet_size(payload).map_or(0, |size| (payload.len() / size) as u8);
-        let (h264, h265) = if ts_packets > 0 {
-            (NalSummary::default(), NalSummary::default())
-        } else {
-            (h264_summary(payload), h265_summary(payload))
+        // One call site per reading, so that each stays inlined.
+        let ts_packets = match reading {
+            PayloadReading::All => ts_packets(payload),
+            _ => 0,
+        };
+        let not_ts = ts_packets == 0;
+        let h264 = match reading {
+            PayloadReading::All | PayloadReading::H264 if not_ts => h264_summary(payload),
+            _ => NalSummary::default(),
+        };
+        let h265 = match reading {
+            PayloadReading::All | PayloadReading::H265 if not_ts => h265_summary(payload),
+            _ => NalSummary::default(),
         };
         MediaPacket {
             arrival_ns,
@@ -84,8 +106,13 @@ impl MediaPacket {
     /// Reads a datagram that is not RTP (TS over UDP, or other UDP).
     pub fn from_udp(arrival_ns: i64, udp_payload_len: u16, payload: &[u8]) -> Self {
         MediaPacket {
-            ts_packets: ts_packet_size(payload).map_or(0, |size| (payload.len() / size) as u8),
+            ts_packets: ts_packets(payload),
             ..MediaPacket::known_ts(arrival_ns, udp_payload_len, payload)
         }
     }
+}
+
+/// TS packets in a TS-framed payload (at most 255: a count, not a length), else 0.
+pub fn ts_packets(payload: &[u8]) -> u8 {
+    ts_packet_size(payload).map_or(0, |size| (payload.len() / size).min(255) as u8)
 }

@@ -1,6 +1,6 @@
 //! Per-flow state: an RTP stream (one SSRC on one 4-tuple) or a plain UDP flow.
 
-use crate::frames::{AccessUnit, FrameCounter, PayloadDetector, PayloadFormat};
+use crate::frames::{AccessUnit, FrameCounter, PayloadDetector, PayloadFormat, PayloadReading};
 use crate::jitter::InterarrivalJitter;
 use crate::mdi::MdiMeter;
 use crate::packet::MediaPacket;
@@ -338,7 +338,8 @@ impl RtpStream {
         if let Some(end) = self.access_unit.add(rtp.marker, p.h264, p.h265) {
             self.record.frames.count(p.arrival_ns, end);
         }
-        self.detector.update(p.ts_packets, p.h264, p.h265);
+        self.detector
+            .update(self.payload_type, p.ts_packets, p.h264, p.h265);
         // Duplicates and strays returned above: a duplicated datagram is RTP's figure, not a
         // TS continuity error, and a receiver drops it before its buffer (docs/figures.md).
         if let Some(ts) = &mut self.ts {
@@ -372,6 +373,12 @@ impl RtpStream {
                 None,
             );
         }
+    }
+
+    /// What this stream's next packet must be read for ([`MediaPacket::read_rtp`]).
+    #[inline(always)]
+    pub fn payload_reading(&self) -> PayloadReading {
+        self.detector.reading()
     }
 
     /// The detected payload format.
@@ -552,6 +559,76 @@ mod tests {
         assert_eq!(s.jitter(), (0.0, 0.0));
         assert_eq!(s.max_delta_ns, 40_000_000);
         assert_eq!((s.volume().packets, s.volume().bytes), (4, 4000));
+    }
+
+    /// Once the detector has voted, packets are read for the settled format only: frames,
+    /// frame rate and format stay those of a stream whose every packet is read in full.
+    /// Payloads: H.264 (SPS-only access units every 10, FU-A pictures), H.265 (VPS-only and
+    /// picture units), and JPEG (PT 26, which reads as neither).
+    #[test]
+    fn a_settled_stream_reads_only_its_format_and_counts_the_same() {
+        let h264: [&[u8]; 3] = [
+            &[0x67, 0x42, 0, 0],
+            &[0x7c, 0x85, 0, 0],
+            &[0x7c, 0x45, 0, 0],
+        ];
+        let h265: [&[u8]; 3] = [
+            &[0x40, 0x01, 0, 0],
+            &[0x62, 0x01, 0x93, 0],
+            &[0x62, 0x01, 0x53, 0],
+        ];
+        let jpeg: [&[u8]; 3] = [&[0, 0, 0, 0], &[0, 0, 0, 1], &[0, 0, 0, 2]];
+        for (pt, payloads, format, reading) in [
+            (96, h264, PayloadFormat::H264, PayloadReading::H264),
+            (97, h265, PayloadFormat::H265, PayloadReading::H265),
+            (26, jpeg, PayloadFormat::Jpeg, PayloadReading::MarkerOnly),
+        ] {
+            let new = || {
+                RtpStream::new(
+                    "1.1.1.1:1".parse().unwrap(),
+                    "2.2.2.2:2".parse().unwrap(),
+                    1,
+                    pt,
+                    90_000,
+                    crate::AnalysisConfig::default().delivery("2.2.2.2".parse().unwrap()),
+                )
+            };
+            let (mut settled, mut full) = (new(), new());
+            for i in 0..1_000u16 {
+                // Every 21 packets: a parameter set alone, then ten frames of a start and an
+                // end fragment.
+                let k = i % 21;
+                let (payload, marker) = if k == 0 {
+                    (payloads[0], true)
+                } else if k % 2 == 1 {
+                    (payloads[1], false)
+                } else {
+                    (payloads[2], true)
+                };
+                let mut datagram = vec![0x80, pt | if marker { 0x80 } else { 0 }];
+                datagram.extend_from_slice(&i.to_be_bytes());
+                datagram.extend_from_slice(&(u32::from(i / 2) * 3600).to_be_bytes());
+                datagram.extend_from_slice(&[0, 0, 0, 1]);
+                datagram.extend_from_slice(payload);
+                let rtp = wire::RtpPacket::new_checked(&datagram).unwrap();
+                let at = i64::from(i) * 20_000_000;
+                let read = MediaPacket::read_rtp(at, 16, &rtp, settled.payload_reading());
+                settled.update(&read, rtp.payload());
+                full.update(&MediaPacket::from_rtp(at, 16, &rtp), rtp.payload());
+                let expected = if i < 255 {
+                    PayloadReading::All
+                } else {
+                    reading
+                };
+                assert_eq!(settled.payload_reading(), expected, "pt {pt}, packet {i}");
+            }
+            assert_eq!(settled.payload_format(), format);
+            assert_eq!(full.payload_format(), format);
+            assert_eq!(settled.frames(), full.frames(), "pt {pt}");
+            // 524 access units, 48 of them a parameter set alone (not frames unless JPEG).
+            let frames = if pt == 26 { 524 } else { 476 };
+            assert_eq!(settled.frames().0, frames, "pt {pt}");
+        }
     }
 
     #[test]

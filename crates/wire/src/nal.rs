@@ -121,7 +121,7 @@ static H264_NAL: [u8; 256] = table!(h264_nal_rule);
 static H265_NAL: [u8; 256] = table!(h265_nal_rule);
 
 /// Reads an H.264 RTP payload (RFC 6184 section 5).
-#[inline]
+#[inline(always)]
 pub fn h264_summary(p: &[u8]) -> NalSummary {
     let Some(&first) = p.first() else {
         return NalSummary::IMPLAUSIBLE;
@@ -211,7 +211,7 @@ fn h265_nal(b0: u8, b1: u8, s: &mut NalSummary) -> bool {
 
 /// Reads an H.265 RTP payload (RFC 7798 section 4.4), assuming no DONL fields
 /// (sprop-max-don-diff = 0, the default).
-#[inline]
+#[inline(always)]
 pub fn h265_summary(p: &[u8]) -> NalSummary {
     let [b0, b1, ..] = *p else {
         return NalSummary::IMPLAUSIBLE;
