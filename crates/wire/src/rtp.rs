@@ -90,7 +90,9 @@ impl<'a> RtpPacket<'a> {
     }
     /// The payload as captured. Padding is removed when the padding count is consistent with
     /// the captured length (a snap-length cut hides the padding count: the payload is then
-    /// returned as captured).
+    /// returned as captured). Inlined: the analysis asks for it twice a packet, and as a
+    /// call it cost 15 instructions each time (callgrind).
+    #[inline]
     pub fn payload(&self) -> &'a [u8] {
         let body = &self.buf[self.header_len..];
         if self.padding() {
