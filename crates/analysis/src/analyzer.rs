@@ -1233,16 +1233,12 @@ mod tests {
         );
         // Calls shorter than the pipeline, as long as it, and longer than a call's usual
         // size: the pipeline fills and drains at each.
-        assert!(
-            batch.len() > LANES + 3 * PIPELINE_DISTANCE,
-            "{}",
-            batch.len()
-        );
+        assert!(batch.len() > LANES + PIPELINE_DEPTH, "{}", batch.len());
         for size in [
             1,
             2,
-            3 * PIPELINE_DISTANCE,
-            3 * PIPELINE_DISTANCE + 1,
+            PIPELINE_DEPTH,
+            PIPELINE_DEPTH + 1,
             61,
             LANES - 3,
             batch.len(),

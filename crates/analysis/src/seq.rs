@@ -72,7 +72,6 @@ pub struct SequenceEvents {
     duplicates: u64,
     reordered: u64,
     restarts: u64,
-    gaps: u64,
 }
 
 /// A stream's sequence figures, read from both halves.
@@ -88,9 +87,6 @@ pub struct SequenceFigures {
     pub reordered: u64,
     /// Confirmed restarts (A.1 bad_seq logic).
     pub restarts: u64,
-    /// Numbers skipped by in-order arrivals when they arrived: each missing number counts
-    /// once, whether it comes later (out of order) or never (RFC 4445's media loss).
-    pub gaps: u64,
 }
 
 impl SequenceTracker {
@@ -125,11 +121,9 @@ impl SequenceTracker {
             self.highest += i64::from(forward);
             self.unique += 1;
             self.bad_seq = NO_BAD_SEQ;
-            let skipped = forward - 1;
-            if skipped > 0 {
-                events.gaps += u64::from(skipped);
-            }
-            return SeqVerdict::InOrder { skipped };
+            return SeqVerdict::InOrder {
+                skipped: forward - 1,
+            };
         }
         let back = 0u16.wrapping_sub(forward);
         if back <= MAX_MISORDER {
@@ -192,7 +186,6 @@ impl SequenceTracker {
             duplicates: events.duplicates,
             reordered: events.reordered,
             restarts: events.restarts,
-            gaps: events.gaps,
         }
     }
 }
@@ -202,31 +195,21 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// Both halves of a stream's sequence state, as a stream keeps them.
+    /// Both halves of a stream's sequence state, as a stream keeps them, and the numbers
+    /// in-order arrivals skipped (what MDI counts as lost).
     #[derive(Default)]
-    struct Tracked(SequenceTracker, SequenceEvents);
+    struct Tracked(SequenceTracker, SequenceEvents, u64);
 
     impl Tracked {
         fn update(&mut self, seq: u16) -> SeqVerdict {
-            self.0.update(&mut self.1, seq)
+            let verdict = self.0.update(&mut self.1, seq);
+            if let SeqVerdict::InOrder { skipped } = verdict {
+                self.2 += u64::from(skipped);
+            }
+            verdict
         }
-        fn expected(&self) -> u64 {
-            self.0.figures(&self.1).expected
-        }
-        fn lost(&self) -> u64 {
-            self.0.figures(&self.1).lost
-        }
-        fn duplicates(&self) -> u64 {
-            self.0.figures(&self.1).duplicates
-        }
-        fn reordered(&self) -> u64 {
-            self.0.figures(&self.1).reordered
-        }
-        fn restarts(&self) -> u64 {
-            self.0.figures(&self.1).restarts
-        }
-        fn gaps(&self) -> u64 {
-            self.0.figures(&self.1).gaps
+        fn figures(&self) -> SequenceFigures {
+            self.0.figures(&self.1)
         }
     }
 
@@ -241,24 +224,27 @@ mod tests {
     #[test]
     fn loss_duplicate_reorder() {
         let t = run(&[1, 2, 4, 5, 5, 3, 7, 8]);
+        let f = t.figures();
         assert_eq!(
-            (t.expected(), t.lost(), t.duplicates(), t.reordered()),
+            (f.expected, f.lost, f.duplicates, f.reordered),
             (8, 1, 1, 1)
         );
         // 3 and 6 were missing when 4 and 7 came; 3 came late.
-        assert_eq!(t.gaps(), 2);
+        assert_eq!(t.2, 2);
     }
 
     #[test]
     fn late_packet_before_the_first_widens_the_range() {
         let t = run(&[10, 11, 9, 12]);
-        assert_eq!((t.expected(), t.lost(), t.reordered()), (4, 0, 1));
+        let f = t.figures();
+        assert_eq!((f.expected, f.lost, f.reordered), (4, 0, 1));
     }
 
     #[test]
     fn wraps_around() {
         let t = run(&[65534, 65535, 0, 2, 1]);
-        assert_eq!((t.expected(), t.lost(), t.reordered()), (5, 0, 1));
+        let f = t.figures();
+        assert_eq!((f.expected, f.lost, f.reordered), (5, 0, 1));
     }
 
     #[test]
@@ -267,18 +253,21 @@ mod tests {
         assert_eq!(t.update(40_000), SeqVerdict::Stray);
         assert_eq!(t.update(40_001), SeqVerdict::Restart);
         t.update(40_003);
-        assert_eq!((t.restarts(), t.expected(), t.lost()), (1, 3 + 4, 1));
+        let f = t.figures();
+        assert_eq!((f.restarts, f.expected, f.lost), (1, 3 + 4, 1));
         // A single stray packet is ignored.
         let mut u = run(&[100, 101]);
         assert_eq!(u.update(9_000), SeqVerdict::Stray);
         assert_eq!(u.update(102), SeqVerdict::InOrder { skipped: 0 });
-        assert_eq!((u.restarts(), u.expected(), u.lost()), (0, 3, 0));
+        let f = u.figures();
+        assert_eq!((f.restarts, f.expected, f.lost), (0, 3, 0));
     }
 
     #[test]
     fn duplicate_of_a_late_packet() {
         let t = run(&[1, 3, 2, 2, 3]);
-        assert_eq!((t.lost(), t.duplicates(), t.reordered()), (0, 2, 1));
+        let f = t.figures();
+        assert_eq!((f.lost, f.duplicates, f.reordered), (0, 2, 1));
     }
 
     proptest! {
@@ -304,13 +293,14 @@ mod tests {
             }
             let t = run(&stream.iter().map(|&i| start.wrapping_add(i as u16)).collect::<Vec<_>>());
             let lost = n as u64 - delivered.len() as u64;
-            prop_assert_eq!(t.lost(), lost);
-            prop_assert_eq!(t.duplicates(), copies);
-            prop_assert_eq!(t.expected(), n as u64);
+            let f = t.figures();
+            prop_assert_eq!(f.lost, lost);
+            prop_assert_eq!(f.duplicates, copies);
+            prop_assert_eq!(f.expected, n as u64);
             // reordered = arrivals below the running maximum, not counting copies.
             let mut max = -1i64; let mut late = 0u64;
             for &d in &delivered { if d < max { late += 1 } else { max = d } }
-            prop_assert_eq!(t.reordered(), late);
+            prop_assert_eq!(f.reordered, late);
         }
     }
 }

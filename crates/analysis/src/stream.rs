@@ -563,7 +563,7 @@ mod tests {
 
     /// Once the detector has voted, packets are read for the settled format only: frames,
     /// frame rate and format stay those of a stream whose every packet is read in full.
-    /// Payloads: H.264 (SPS-only access units every 10, FU-A pictures), H.265 (VPS-only and
+    /// Payloads: H.264 (an SPS alone every 21 packets, FU-A pictures), H.265 (a VPS alone and
     /// picture units), and JPEG (PT 26, which reads as neither).
     #[test]
     fn a_settled_stream_reads_only_its_format_and_counts_the_same() {
