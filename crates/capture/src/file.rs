@@ -372,14 +372,12 @@ struct RecordFormat {
     nanos: bool,
 }
 
-/// How many records ahead of the reader the scout walks the record chain.
-const SCOUT_RECORDS: usize = 16;
-/// How many records ahead of the scout the stride prediction reaches. With both of a
-/// record's first lines prefetched, 32 (55,000 cameras, alternating runs, 4 pairs each: best
-/// 4.95-5.40 M packets/s against 4.44 with 64 and 4.77 with 16). With one line, 64 had been
-/// best (3.90 M/s with 8, 4.60-4.76 with 32, 4.78-5.18 with 64), since the analysis takes
-/// frames 256 at a time (`analysis::analyzer::LANES`) and the reader runs through 256
-/// records with little work between them.
+/// How many records ahead of the reader the stride prediction reaches. 32 (55,000 cameras,
+/// alternating runs, 8 each: medians 5.21 M packets per CPU second against 5.35 with 48,
+/// within this VM's noise; with a scout 16 records ahead of the reader, 32 beyond it had been
+/// best against 16 and 64). The analysis takes frames 256 at a time
+/// (`analysis::analyzer::LANES`), so the reader runs through 256 records with little work
+/// between them.
 const STRIDE_RECORDS: usize = 32;
 /// Records per verdict on the stride prediction.
 const VERDICT_RECORDS: u32 = 256;
@@ -401,24 +399,25 @@ const STREAM_DISTANCE: usize = 16 << 10;
 ///   bandwidth then bounds the reader. The lines go to level 2 only, which leaves level 1
 ///   and its fill buffers to the flow state (about 8 % faster than into level 1).
 ///
-/// A scout walks the chain [`SCOUT_RECORDS`] ahead of the reader and prefetches each record's
-/// header lines for it; it also checks where the prediction made [`STRIDE_RECORDS`] records
-/// earlier said its record would be. Every [`VERDICT_RECORDS`] records the reader uses the
+/// At each record the reader checks where the prediction made [`STRIDE_RECORDS`] records
+/// earlier said that record would be. Every [`VERDICT_RECORDS`] records it uses the
 /// prediction if at least [`VERDICT_HITS`] of them hit, and streams otherwise. Measured on
 /// 5 M records of 55,000 cameras (reading and analysis, alternating runs): equal lengths,
-/// this reader 0.74-0.91 s against 1.29-1.56 s for streaming alone (3 pairs); lengths
+/// prediction 0.74-0.91 s against 1.29-1.56 s for streaming alone (3 pairs); lengths
 /// differing from record to record, where prediction fails, a prototype that always
 /// predicted took 1.24-1.31 s against 1.07-1.15 s for streaming (4 pairs, one streaming
 /// outlier at 1.85 s), hence the verdict.
+///
+/// Earlier a scout walked the chain 16 records ahead of the reader, prefetching each header
+/// and judging the prediction there. Both ways already bring the headers, so the walk read
+/// every header twice for nothing: without it, 28 fewer instructions a record (callgrind,
+/// 55,000 cameras), and on mixed lengths a median of 3.33 M packets per CPU second against
+/// 2.90 (5 alternating pairs, each won); equal lengths unchanged within the noise.
 #[derive(Debug)]
 struct Lookahead {
-    /// Offset of the next record the scout will read.
-    scout: usize,
-    /// Records between the reader and the scout.
-    scouted: usize,
-    /// Records the scout has read; indexes `predicted`.
+    /// Records read; indexes `predicted`.
     count: usize,
-    /// Where the scout expects each of the next [`STRIDE_RECORDS`] records to start.
+    /// Where each of the next [`STRIDE_RECORDS`] records is expected to start.
     predicted: [usize; STRIDE_RECORDS],
     hits: u32,
     judged: u32,
@@ -431,8 +430,6 @@ struct Lookahead {
 impl Lookahead {
     fn new(start: usize) -> Self {
         Lookahead {
-            scout: start,
-            scouted: 0,
             count: 0,
             predicted: [usize::MAX; STRIDE_RECORDS],
             hits: 0,
@@ -442,54 +439,30 @@ impl Lookahead {
         }
     }
 
-    /// Called before the reader reads the record at `at`.
+    /// Called when the reader has read the header of the record at `at`, `length` bytes
+    /// with its header.
     #[inline(always)]
-    fn advance(&mut self, data: &[u8], at: usize, big_endian: bool) {
-        if self.scout < at {
-            // The scout stopped at a record it could not read; the reader has gone past.
-            self.scout = at;
-            self.scouted = 0;
+    fn on_record(&mut self, data: &[u8], at: usize, length: usize) {
+        let slot = self.count % STRIDE_RECORDS;
+        self.hits += u32::from(self.predicted[slot] == at);
+        let guess = at + STRIDE_RECORDS * length;
+        self.predicted[slot] = guess;
+        if self.predict {
+            // Both lines a record's first 72 bytes usually span (16 + 14 + 20 + 8 + 12 + 2
+            // bytes of record, Ethernet, IP, UDP and RTP headers): one line a record
+            // halved the time to walk the chain (5 M records: 50 -> 25 ns each).
+            if let Some(bytes) = data.get(guess..guess + 72) {
+                prefetch(&bytes[0]);
+                prefetch(&bytes[64]);
+            }
         }
-        while self.scouted < SCOUT_RECORDS {
-            let Some(header) = data
-                .get(self.scout..self.scout + 16)
-                .and_then(|h| <&[u8; 16]>::try_from(h).ok())
-            else {
-                break;
-            };
-            let caplen = u32_at(header, 8, big_endian) as usize;
-            if caplen > MAX_RECORD {
-                break;
-            }
-            let length = 16 + caplen;
-            // The lines holding the record header and the packet's Ethernet, IP, UDP and RTP
-            // headers (16 + 14 + 20 + 8 + 12 + 2 bytes).
-            if let Some(byte) = data.get(self.scout + 72) {
-                prefetch(byte);
-            }
-            let slot = self.count % STRIDE_RECORDS;
-            self.hits += u32::from(self.predicted[slot] == self.scout);
-            let guess = self.scout + STRIDE_RECORDS * length;
-            self.predicted[slot] = guess;
-            if self.predict {
-                // Both lines a record's first 72 bytes usually span: one line a record
-                // halved the time to walk the chain (5 M records: 50 -> 25 ns each).
-                if let Some(bytes) = data.get(guess..guess + 72) {
-                    prefetch(&bytes[0]);
-                    prefetch(&bytes[64]);
-                }
-            }
-            self.count += 1;
-            self.judged += 1;
-            if self.judged == VERDICT_RECORDS {
-                self.predict = self.hits >= VERDICT_HITS;
-                self.hits = 0;
-                self.judged = 0;
-            }
-            self.scout += length;
-            self.scouted += 1;
+        self.count += 1;
+        self.judged += 1;
+        if self.judged == VERDICT_RECORDS {
+            self.predict = self.hits >= VERDICT_HITS;
+            self.hits = 0;
+            self.judged = 0;
         }
-        self.scouted = self.scouted.saturating_sub(1);
         if !self.predict {
             self.streamed = self.streamed.max(at + STREAM_DISTANCE);
             let until = (at + 2 * STREAM_DISTANCE).min(data.len());
@@ -518,7 +491,6 @@ fn read_pcap<'a, const BIG_ENDIAN: bool>(
     let frac_scale = if nanos { 1 } else { 1_000 };
     for _ in 0..max {
         let at = *pos;
-        lookahead.advance(data, at, BIG_ENDIAN);
         if at == data.len() {
             return Some(None);
         }
@@ -540,6 +512,7 @@ fn read_pcap<'a, const BIG_ENDIAN: bool>(
             return Some(Some(SkipReason::RecordTruncated));
         };
         *pos = at + 16 + caplen;
+        lookahead.on_record(data, at, 16 + caplen);
         let arrival_ns = i64::from(ts_sec) * 1_000_000_000 + i64::from(ts_frac) * frac_scale;
         on(Record::Frame(Frame {
             arrival_ns: arrival_ns.clamp(0, MAX_TIME_NS),
