@@ -84,6 +84,43 @@ fn output_is_deterministic() {
     assert_eq!(a.stdout, b.stdout);
 }
 
+/// `--timing` counts the packets the report counts, and its rates are those packets over the
+/// wall and CPU seconds it prints (to the printed precision).
+#[test]
+fn timing_reports_wall_and_cpu_rates_of_the_packets_read() {
+    let file = fixture("impaired/capture.pcap");
+    let out = streamprobe(&["analyze", "--timing", "--json", file.to_str().unwrap()]);
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packets = doc["capture"]["packets"].as_u64().unwrap();
+    assert!(packets > 1_000, "{packets}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let line = stderr.lines().find(|l| l.starts_with("timing: ")).unwrap();
+    // "timing: N packets read and analysed in W s = R packets/s; C s of CPU = Q packets per
+    // CPU second; report in T s"
+    let between = |start: &str, end: &str| -> f64 {
+        let (_, rest) = line.split_once(start).unwrap();
+        rest.split_once(end).unwrap().0.trim().parse().unwrap()
+    };
+    assert_eq!(between("timing: ", " packets") as u64, packets, "{line}");
+    let wall_s = between("analysed in ", " s =");
+    let wall_rate = between(" s = ", " packets/s;");
+    let cpu_s = between("packets/s; ", " s of CPU");
+    let cpu_rate = between("s of CPU = ", " packets per CPU second");
+    // A small capture may take under half a millisecond, printed as 0.000.
+    assert!(wall_s >= 0.0 && cpu_s >= 0.0 && wall_rate > 0.0 && cpu_rate > 0.0, "{line}");
+    // One thread reads and analyses: its CPU time is not more than the wall time.
+    assert!(cpu_s <= wall_s + 0.002, "{line}");
+    // Seconds are printed to the millisecond, rates to the packet.
+    let agrees = |rate: f64, seconds: f64| {
+        let fastest = packets as f64 / (seconds - 0.0005).max(1e-9);
+        let slowest = packets as f64 / (seconds + 0.0005);
+        rate >= slowest.floor() && rate <= fastest.ceil()
+    };
+    assert!(agrees(wall_rate, wall_s), "{line}");
+    assert!(agrees(cpu_rate, cpu_s), "{line}");
+}
+
 fn without_file_fields(mut doc: Value) -> Value {
     doc["capture"]["file"] = Value::Null;
     // Only the link header differs between variants, so the wire bytes differ too.
