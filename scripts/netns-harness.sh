@@ -56,7 +56,7 @@ ip -n "$tx" neigh add 10.231.9.2 lladdr "$mac_rx" dev t$id
 
 ip netns exec "$mid" "$relay" --a ma$id --b mb$id --truth "$out/truth.log" "${relay_args[@]}" 2>"$out/relay.err" &
 pids+=($!); relay_pid=$!
-ip netns exec "$rx" tcpdump -Z root -i r$id -s 0 -B 32768 --immediate-mode --time-stamp-precision=nano -w "$out/capture.pcap" udp 2>"$out/tcpdump.err" &
+ip netns exec "$rx" tcpdump -Z root -i r$id -s 0 -B 32768 --immediate-mode -U --time-stamp-precision=nano -w "$out/capture.pcap" udp 2>"$out/tcpdump.err" &
 pids+=($!); tcpdump_pid=$!
 sender_pid=
 if [ "${SENDERS:-all}" = paced-ts ]; then
@@ -76,8 +76,9 @@ if [ -n "${PROBE:-}" ]; then
     >"$out/probe-interface.ndjson" 2>"$out/probe-interface.err" & probe_pids+=($!)
   ip netns exec "$rx" "$PROBE" run --join 239.1.1.1:5000 --join 10.231.9.1@239.1.1.2:5002 \
     --join-interface r$id --json >"$out/probe-multicast.ndjson" 2>"$out/probe-multicast.err" & probe_pids+=($!)
-  # Ready when each has written its first probe record (sockets open, first interval closed).
-  for _ in $(seq 40); do
+  # Ready when each has written its first probe record (sockets open, first interval closed);
+  # up to 30 s, since three scenarios with their encoders can share this VM's two cores.
+  for _ in $(seq 300); do
     grep -q '"probe"' "$out/probe-interface.ndjson" 2>/dev/null \
       && grep -q '"probe"' "$out/probe-multicast.ndjson" 2>/dev/null && break
     sleep 0.1
@@ -126,7 +127,17 @@ fi
 for p in "${senders[@]}"; do wait "$p"; done
 sleep 1
 kill -TERM "$relay_pid"; wait "$relay_pid" || true
-sleep 0.3
+# tcpdump writes each packet as it comes (-U): stop it once its file has not grown for 0.5 s
+# (at most 10 s). A fixed pause was not always enough on this VM when the hypervisor held
+# the core: a last frame then reached tcpdump's socket after its last read, was counted
+# "received by filter" and not written.
+last=-1
+for _ in $(seq 20); do
+  sleep 0.5
+  size=$(stat -c %s "$out/capture.pcap" 2>/dev/null || echo 0)
+  [ "$size" = "$last" ] && break
+  last=$size
+done
 kill -INT "$tcpdump_pid"; wait "$tcpdump_pid" || true
 if [ -n "$sender_pid" ]; then kill -INT "$sender_pid"; wait "$sender_pid" || true; fi
 for p in "${probe_pids[@]:-}"; do [ -n "$p" ] && kill -INT "$p"; done

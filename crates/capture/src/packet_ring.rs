@@ -227,6 +227,14 @@ impl PacketRing {
         // A probe on a host sees the packets it sends too: leave them out (Linux 4.20+;
         // older kernels ignore nothing and the option fails harmlessly).
         let _ = setsockopt(sock, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, &1i32);
+        // Asking for socket timestamps turns on the kernel's receive timestamps for every
+        // frame (net_enable_timestamp): each frame is then stamped once, when the interface
+        // hands it to the stack, before any tap sees it. Otherwise, unless another socket on
+        // the host asked, each packet socket stamps a frame when its own turn comes
+        // (af_packet's tpacket_rcv): later than the frame arrived, and not the stamp a
+        // tcpdump beside the probe writes.
+        setsockopt(sock, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &1i32)
+            .map_err(|e| open_error(name, "SO_TIMESTAMPNS", e))?;
         let blocks = (options.ring_bytes / BLOCK_SIZE).max(4);
         let req = TpacketReq3 {
             tp_block_size: BLOCK_SIZE as u32,

@@ -10,7 +10,7 @@
 //! stamped before it.
 
 use crate::output::{write_output, IntervalCloser, Line, WorkerReport, OUTPUT_QUEUE};
-use crate::run::{finish_output, wall_ns, Settings};
+use crate::run::{cpu_time_ns, finish_output, wall_ns, Settings};
 use analysis::Analyzer;
 use capture::multicast::{MulticastSocket, ReceiveBatch, BATCH};
 use capture::packet_ring::{interface_index, PacketRing, RingOptions};
@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{sync_channel, TrySendError};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wire::Frame;
 
 /// An interval is closed this long after its end: the ring hands over a block that is not
@@ -101,7 +101,8 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), String> {
             interval_ns: settings.interval_ns,
             floor: start,
             next_end: start - start.rem_euclid(settings.interval_ns) + settings.interval_ns,
-            busy_ns: 0,
+            cpu_ns: 0,
+            late: 0,
         };
         let (finish, stop_at) = (Arc::clone(&finish), Arc::clone(&stop_at));
         handles.push(
@@ -152,12 +153,17 @@ struct Worker {
     /// interval closed) counts in this one.
     floor: i64,
     next_end: i64,
-    busy_ns: i64,
+    /// This thread's CPU time at the last close: what it used since is its load.
+    cpu_ns: i64,
+    /// Packets read after their interval closed since the last close (counted in the
+    /// interval in progress, at its start).
+    late: u64,
 }
 
 impl Worker {
     /// Reads and analyses until told to finish; returns the records the output dropped.
     fn run(mut self, finish: &AtomicBool, stop_at: &AtomicI64) -> Result<u64, String> {
+        self.cpu_ns = cpu_time_ns(libc::CLOCK_THREAD_CPUTIME_ID);
         let mut fds: Vec<libc::pollfd> = self
             .sources
             .rings
@@ -182,9 +188,7 @@ impl Worker {
                     return Err(format!("worker {}: poll: {e}", self.index));
                 }
             }
-            let busy = Instant::now();
             self.read_all()?;
-            self.busy_ns += busy.elapsed().as_nanos() as i64;
             if finish.load(Ordering::SeqCst) {
                 let end = stop_at.load(Ordering::SeqCst);
                 self.read_all()?;
@@ -212,21 +216,24 @@ impl Worker {
     fn read_all(&mut self) -> Result<(), String> {
         let floor = self.floor;
         let analyzer = &mut self.analyzer;
+        let late = &mut self.late;
         for ring in &mut self.sources.rings {
             ring.read_blocks(|frames| {
                 if frames.iter().all(|f| f.arrival_ns >= floor) {
                     analyzer.on_frames(frames);
                 } else {
                     // Stamped before the interval in progress (the kernel held the block past
-                    // the grace time): counted now, at the interval's start. Rare: a copy.
-                    let late: Vec<Frame<'_>> = frames
+                    // the grace time, or the worker was stalled): counted now, at the
+                    // interval's start, and counted as late. Rare: a copy.
+                    *late += frames.iter().filter(|f| f.arrival_ns < floor).count() as u64;
+                    let held: Vec<Frame<'_>> = frames
                         .iter()
                         .map(|f| Frame {
                             arrival_ns: f.arrival_ns.max(floor),
                             ..*f
                         })
                         .collect();
-                    analyzer.on_frames(&late);
+                    analyzer.on_frames(&held);
                 }
             });
         }
@@ -235,6 +242,7 @@ impl Worker {
                 for _ in 0..BATCHES_PER_TURN {
                     let n = socket
                         .receive(batch, |t, d, wire_len| {
+                            *late += u64::from(t < floor);
                             analyzer.on_received(t.max(floor), d, wire_len)
                         })
                         .map_err(|e| format!("worker {}: {}: {e}", self.index, socket.join()))?;
@@ -258,7 +266,9 @@ impl Worker {
         for socket in &self.sources.sockets {
             report.kernel_drops += socket.take_drops();
         }
-        report.busy_ns = std::mem::take(&mut self.busy_ns);
+        let cpu = cpu_time_ns(libc::CLOCK_THREAD_CPUTIME_ID);
+        report.busy_ns = cpu - std::mem::replace(&mut self.cpu_ns, cpu);
+        report.late = std::mem::take(&mut self.late);
         self.waiting.push_back(report);
         self.floor = end;
         self.next_end = end - end.rem_euclid(self.interval_ns) + self.interval_ns;

@@ -216,25 +216,10 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
     }
 }
 
-/// CPU time this process has used, in seconds (user and system, all threads).
-///
-/// `--timing` reports it beside wall time because on a shared virtual machine the wall clock
-/// also counts the time the hypervisor ran other guests (steal): with paravirtual time
-/// accounting, as here, the kernel leaves steal out of a process's CPU time, so packets per
-/// CPU second is what one core of the probe's own does. On a dedicated core the two agree.
+/// CPU time this process has used, in seconds (user and system, all threads): see
+/// [`run::cpu_time_ns`] for why `--timing` gives it beside the wall clock.
 fn process_cpu_s() -> f64 {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid timespec for the call to write; the clock id is a constant the
-    // kernel has supported since Linux 2.6.12.
-    #[allow(unsafe_code)]
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
-    if rc != 0 {
-        return 0.0;
-    }
-    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+    run::cpu_time_ns(libc::CLOCK_PROCESS_CPUTIME_ID) as f64 * 1e-9
 }
 
 fn main() -> ExitCode {

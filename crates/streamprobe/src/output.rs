@@ -36,8 +36,11 @@ pub struct WorkerReport {
     /// Packets the kernel dropped before the worker could read them (ring or socket buffer
     /// full), in the interval.
     pub kernel_drops: u64,
-    /// Time the worker spent reading and analysing, ns, in the interval.
+    /// CPU time the worker used in the interval, ns (its thread's, so neither waits nor steal).
     pub busy_ns: i64,
+    /// Packets stamped before the interval but read in it, after their own interval had
+    /// closed (a stalled worker or kernel): counted in this one, at its start.
+    pub late: u64,
     /// Records dropped because the output was full, since the start.
     pub output_dropped: u64,
     /// Flows forgotten after their idle time, in the interval.
@@ -164,6 +167,7 @@ struct ProbeRecord {
     active_flows: u64,
     probation: usize,
     kernel_drops: u64,
+    late: u64,
     output_dropped: u64,
     expired: u64,
     evicted: u64,
@@ -188,6 +192,7 @@ impl ProbeRecord {
             active_flows: sum(|r| r.active_flows),
             probation: reports.iter().map(|r| r.probation).sum(),
             kernel_drops: sum(|r| r.kernel_drops),
+            late: sum(|r| r.late),
             output_dropped: sum(|r| r.output_dropped),
             expired: sum(|r| r.expired),
             evicted: sum(|r| r.evicted),
@@ -275,12 +280,13 @@ pub fn write_output(rx: Receiver<Line>, json: bool, workers: usize) -> std::io::
             )?;
             writeln!(
                 out,
-                "probe: {} packets, {} of {} flows active, {} on probation, {} kernel drops, {} records dropped by the output{}",
+                "probe: {} packets, {} of {} flows active, {} on probation, {} kernel drops, {} late, {} records dropped by the output{}",
                 probe.packets,
                 probe.active_flows,
                 probe.flows,
                 probe.probation,
                 probe.kernel_drops,
+                probe.late,
                 probe.output_dropped,
                 probe.pass.map(|p| format!(", pass {p}")).unwrap_or_default()
             )?;

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wire::link::Frame;
 
 /// Options of `streamprobe run`. Every flag is also an environment variable, and a key of the
@@ -231,6 +231,28 @@ const NS: i64 = 1_000_000_000;
 /// Pause between two passes of a looped replay, ns of packet time.
 const LOOP_GAP_NS: i64 = 100_000_000;
 
+/// CPU time used so far by this thread (`libc::CLOCK_THREAD_CPUTIME_ID`) or this process
+/// (`libc::CLOCK_PROCESS_CPUTIME_ID`), ns; 0 if the clock cannot be read.
+///
+/// A worker's load and `analyze --timing` use it rather than the wall clock: on a shared
+/// virtual machine the wall clock also runs while the hypervisor gives the core to other
+/// guests (steal), which the kernel's paravirtual time accounting leaves out of CPU time, and
+/// while the thread waits (for the output, for the kernel). On a dedicated core the two agree.
+pub fn cpu_time_ns(clock: libc::clockid_t) -> i64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid timespec for the call to write; both clock ids are constants
+    // the kernel has supported since Linux 2.6.12.
+    #[allow(unsafe_code)]
+    let rc = unsafe { libc::clock_gettime(clock, &mut t) };
+    if rc != 0 {
+        return 0;
+    }
+    t.tv_sec * 1_000_000_000 + t.tv_nsec
+}
+
 /// Now, ns since the Unix epoch.
 pub fn wall_ns() -> i64 {
     SystemTime::now()
@@ -286,9 +308,8 @@ struct Probe {
     pass: u64,
     /// Packet time of the first packet: the first interval is counted from there.
     started: i64,
-    /// Wall time of the last tick, and time slept since: the rest was work (the load).
-    last_tick: Instant,
-    slept: Duration,
+    /// This thread's CPU time at the last tick: what it used since is its load.
+    last_cpu_ns: i64,
 }
 
 impl Probe {
@@ -299,12 +320,8 @@ impl Probe {
             .closer
             .close(&mut self.analyzer, end, length, source_ended);
         report.pass = Some(self.pass);
-        report.busy_ns = self
-            .last_tick
-            .elapsed()
-            .saturating_sub(std::mem::take(&mut self.slept))
-            .as_nanos() as i64;
-        self.last_tick = Instant::now();
+        let cpu = cpu_time_ns(libc::CLOCK_THREAD_CPUTIME_ID);
+        report.busy_ns = cpu - std::mem::replace(&mut self.last_cpu_ns, cpu);
         // The replay paces itself: waiting for the output here holds up packet time only.
         let _ = self.closer.out.send(Line::Report(report));
     }
@@ -343,8 +360,7 @@ fn run_replay(settings: &Settings, replay: &ReplaySource) -> Result<(), String> 
         next_end: None,
         pass: 0,
         started: 0,
-        last_tick: Instant::now(),
-        slept: Duration::ZERO,
+        last_cpu_ns: cpu_time_ns(libc::CLOCK_THREAD_CPUTIME_ID),
     };
     let wall_start = wall_ns();
     let deadline = settings.duration.map(|d| wall_start + (d * 1e9) as i64);
@@ -481,6 +497,5 @@ fn wait_until(
         // Short naps: a signal is seen within 50 ms.
         let nap = (next - now).clamp(0, 50_000_000);
         std::thread::sleep(Duration::from_nanos(nap as u64));
-        probe.slept += Duration::from_nanos(nap as u64);
     }
 }

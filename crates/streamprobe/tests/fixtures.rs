@@ -108,7 +108,10 @@ fn timing_reports_wall_and_cpu_rates_of_the_packets_read() {
     let cpu_s = between("packets/s; ", " s of CPU");
     let cpu_rate = between("s of CPU = ", " packets per CPU second");
     // A small capture may take under half a millisecond, printed as 0.000.
-    assert!(wall_s >= 0.0 && cpu_s >= 0.0 && wall_rate > 0.0 && cpu_rate > 0.0, "{line}");
+    assert!(
+        wall_s >= 0.0 && cpu_s >= 0.0 && wall_rate > 0.0 && cpu_rate > 0.0,
+        "{line}"
+    );
     // One thread reads and analyses: its CPU time is not more than the wall time.
     assert!(cpu_s <= wall_s + 0.002, "{line}");
     // Seconds are printed to the millisecond, rates to the packet.

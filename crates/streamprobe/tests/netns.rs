@@ -161,9 +161,9 @@ fn run_scenario(name: &str, secs: u32, relay_args: &[&str], probes: bool) {
 
 /// The records of a live probe (`run --json`) in `file`: every flow's per-interval counts
 /// add up to what `analyze` (itself checked against the relay's truth) reports for the same
-/// traffic captured by tcpdump, its largest interval jitter is the capture's largest, the
-/// kernel dropped nothing, and the last record is a probe record. Returns the packets the
-/// probe analysed.
+/// traffic captured by tcpdump, its largest interval jitter is the capture's largest (unless
+/// the probe read packets late), the kernel dropped nothing, and the last record is a probe
+/// record. Returns the packets the probe analysed.
 fn check_live_probe(file: &Path, doc: &serde_json::Value, flows: usize) -> u64 {
     let text = std::fs::read_to_string(file).unwrap();
     let records: Vec<serde_json::Value> = text
@@ -179,6 +179,13 @@ fn check_live_probe(file: &Path, doc: &serde_json::Value, flows: usize) -> u64 {
     let probes: Vec<&serde_json::Value> = records.iter().filter(|r| r["type"] == "probe").collect();
     let total = |key: &str| -> u64 { probes.iter().map(|p| p[key].as_u64().unwrap()).sum() };
     assert_eq!(total("kernel_drops"), 0, "{name}: kernel drops");
+    // Packets the probe read after their interval had closed (the VM held the worker or the
+    // kernel's delivery past the 50 ms grace) are counted at the next interval's start: every
+    // count still adds up, but their arrival times, so the jitter, are not the capture's.
+    let late = total("late");
+    if late > 0 {
+        eprintln!("{name}: {late} packets read late: jitter not compared");
+    }
     assert_eq!(total("output_dropped"), 0, "{name}: output drops");
     let mut live: std::collections::BTreeMap<String, Vec<&serde_json::Value>> = Default::default();
     for r in records.iter().filter(|r| r["type"] == "flow") {
@@ -215,7 +222,7 @@ fn check_live_probe(file: &Path, doc: &serde_json::Value, flows: usize) -> u64 {
                 .fold(0.0, f64::max);
             let offline_jitter = rtp["jitter_ms_max"].as_f64().unwrap();
             assert!(
-                (jitter - offline_jitter).abs() < 1e-5,
+                late > 0 || (jitter - offline_jitter).abs() < 1e-5,
                 "{name} {id} jitter max {jitter} ms, capture {offline_jitter} ms"
             );
         }

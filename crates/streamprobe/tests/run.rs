@@ -211,9 +211,10 @@ fn the_demo_config_replays_the_bundled_capture() {
         "{} probe records",
         probes.len()
     );
-    assert!(probes
-        .iter()
-        .all(|p| p["pass"] == 1 && p["workers"][0]["load"].as_f64().unwrap() < 1.0));
+    for p in &probes {
+        assert_eq!(p["pass"], 1, "{p}");
+        assert!(p["workers"][0]["load"].as_f64().unwrap() < 1.0, "{p}");
+    }
     // At the recorded pace: 2.5 s of a capture of 169 packets/s on average.
     let packets: u64 = probes.iter().map(|p| p["packets"].as_u64().unwrap()).sum();
     assert!((250..=600).contains(&packets), "{packets} packets in 2.5 s");
