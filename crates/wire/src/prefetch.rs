@@ -1,6 +1,32 @@
 //! A cache prefetch hint, shared by the hot paths that know which bytes they will read next
 //! (the capture reader's records, the flow table's slots and states).
 
+/// Level 1 and every level below it (`prefetcht0`).
+#[cfg(target_arch = "x86_64")]
+const TO_L1: i32 = std::arch::x86_64::_MM_HINT_T0;
+/// Level 2 and below, not level 1 (`prefetcht2`).
+#[cfg(target_arch = "x86_64")]
+const TO_L2: i32 = std::arch::x86_64::_MM_HINT_T2;
+#[cfg(not(target_arch = "x86_64"))]
+const TO_L1: i32 = 0;
+#[cfg(not(target_arch = "x86_64"))]
+const TO_L2: i32 = 0;
+
+/// Asks the CPU to bring the cache line holding `at` into the level `HINT` names. A hint: a
+/// prefetch never faults and changes nothing observable, whatever the address.
+#[inline(always)]
+fn line<const HINT: i32>(at: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address; every caller's lies inside a
+    // value or slice it borrows.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<HINT>(at.cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
 /// Asks the CPU to bring the cache lines of `value` closer. A hint: it never faults and
 /// changes nothing observable, so it is safe to call with any reference.
 #[inline(always)]
@@ -12,22 +38,10 @@ pub fn prefetch<T>(value: &T) {
 /// most all of it): for state whose per-packet fields come first.
 #[inline(always)]
 pub fn prefetch_prefix<T>(value: &T, bytes: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let start = (value as *const T).cast::<i8>();
-        for line in (0..bytes.min(std::mem::size_of::<T>())).step_by(64) {
-            // SAFETY: a prefetch never faults, whatever the address; this one lies inside
-            // `value`.
-            #[allow(unsafe_code)]
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    start.wrapping_add(line),
-                );
-            }
-        }
+    let start = (value as *const T).cast::<u8>();
+    for offset in (0..bytes.min(std::mem::size_of::<T>())).step_by(64) {
+        line::<TO_L1>(start.wrapping_add(offset));
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (value, bytes);
 }
 
 /// Asks the CPU to bring the cache line holding every `stride`-th byte of `bytes`, from the
@@ -36,18 +50,9 @@ pub fn prefetch_prefix<T>(value: &T, bytes: usize) {
 /// packet's first read waits for memory in turn.
 #[inline(always)]
 pub fn prefetch_every(bytes: &[u8], stride: usize) {
-    #[cfg(target_arch = "x86_64")]
     for offset in (0..bytes.len()).step_by(stride.max(1)) {
-        // SAFETY: a prefetch never faults, whatever the address; this one lies inside `bytes`.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                bytes.as_ptr().add(offset).cast::<i8>(),
-            );
-        }
+        line::<TO_L1>(bytes.as_ptr().wrapping_add(offset));
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (bytes, stride);
 }
 
 /// Asks the CPU to bring the cache line holding `bytes[0]` into its level-2 cache only (not
@@ -57,16 +62,7 @@ pub fn prefetch_every(bytes: &[u8], stride: usize) {
 /// second (6 alternating runs each).
 #[inline(always)]
 pub fn prefetch_to_l2(bytes: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
     if !bytes.is_empty() {
-        // SAFETY: a prefetch never faults, whatever the address; this one lies inside `bytes`.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T2 }>(
-                bytes.as_ptr().cast::<i8>(),
-            );
-        }
+        line::<TO_L2>(bytes.as_ptr());
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = bytes;
 }
