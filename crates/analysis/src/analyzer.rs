@@ -20,60 +20,25 @@ use std::net::{IpAddr, SocketAddr};
 use wire::link::decode_udp;
 use wire::prefetch::{prefetch, prefetch_every};
 use wire::{
-    decode_frame, Decoded, Frame, LinkType, RtcpPacket, RtpPacket, SkipReason, UdpDatagram,
+    decode_frame, decode_plain, Decoded, FourTuple, Frame, LinkType, PlainDatagram, RtcpPacket,
+    RtpPacket, SkipReason, UdpDatagram,
 };
 
-/// A UDP 4-tuple, compact (48 bytes instead of two 32-byte `SocketAddr`s) because one is
-/// compared on every packet. IPv4 addresses sit in the low 32 bits; `v6` keeps an IPv4
-/// address apart from the IPv4-mapped IPv6 address with the same bits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct FlowKey {
-    src: u128,
-    dst: u128,
-    ports: u32,
-    v6: bool,
-}
+/// A UDP 4-tuple as the flow table keys it: integers, not socket addresses (see
+/// [`FourTuple`]).
+type FlowKey = FourTuple;
 
-impl FlowKey {
-    fn new(src: SocketAddr, dst: SocketAddr) -> Self {
-        let bits = |ip: IpAddr| match ip {
-            IpAddr::V4(a) => u128::from(u32::from(a)),
-            IpAddr::V6(a) => u128::from(a),
-        };
-        FlowKey {
-            src: bits(src.ip()),
-            dst: bits(dst.ip()),
-            ports: u32::from(src.port()) << 16 | u32::from(dst.port()),
-            v6: src.is_ipv6(),
-        }
-    }
-
-    /// The source and destination this key was made from.
-    fn addresses(&self) -> (SocketAddr, SocketAddr) {
-        let ip = |bits: u128| {
-            if self.v6 {
-                IpAddr::V6(bits.into())
-            } else {
-                IpAddr::V4((bits as u32).into())
-            }
-        };
-        (
-            SocketAddr::new(ip(self.src), (self.ports >> 16) as u16),
-            SocketAddr::new(ip(self.dst), self.ports as u16),
-        )
-    }
-
-    fn hash(&self) -> u64 {
-        let mut h = rustc_hash::FxHasher::default();
-        Hash::hash(self, &mut h);
-        // Fx is fast but weak in its low bits, which pick the slot: mix them (the
-        // finaliser of MurmurHash3).
-        let mut x = h.finish();
-        x ^= x >> 33;
-        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        x ^= x >> 33;
-        x
-    }
+/// The table's hash of a key.
+fn flow_hash(key: &FlowKey) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    Hash::hash(key, &mut h);
+    // Fx is fast but weak in its low bits, which pick the slot: mix them (the
+    // finaliser of MurmurHash3).
+    let mut x = h.finish();
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x
 }
 
 #[derive(Debug)]
@@ -230,7 +195,7 @@ impl FlowTable {
 
     fn place_all(&mut self) {
         for index in 0..self.tuples.len() {
-            let hash = self.tuples[index].key.hash();
+            let hash = flow_hash(&self.tuples[index].key);
             self.place(hash, index as u32);
         }
     }
@@ -256,8 +221,11 @@ const RING_MASK: usize = PIPELINE_RING - 1;
 /// One frame in the lookup pipeline.
 #[derive(Clone, Copy)]
 struct InFlight<'a> {
-    decoded: Result<Decoded<'a>, SkipReason>,
-    key: Option<(FlowKey, u64)>,
+    /// The datagram, when the frame holds a plain one (the rest are decoded in full when
+    /// accounted, which is rare: fragments, IPv6, IP options and frames to skip).
+    datagram: Option<PlainDatagram<'a>>,
+    /// The hash of its tuple.
+    hash: u64,
     /// The tuple the slot's fingerprint names (a hint: verified when the packet is
     /// accounted).
     hint: Option<u32>,
@@ -534,8 +502,8 @@ impl Analyzer {
         const D: usize = PIPELINE_DISTANCE;
         const _: () = assert!(PIPELINE_DEPTH < PIPELINE_RING && PIPELINE_RING.is_power_of_two());
         let mut ring = [InFlight {
-            decoded: Err(SkipReason::NonIp),
-            key: None,
+            datagram: None,
+            hash: 0,
             hint: None,
         }; PIPELINE_RING];
         let n = frames.len();
@@ -584,22 +552,19 @@ impl Analyzer {
     /// Stage 1: decodes the frame and asks for its slot.
     #[inline(always)]
     fn decode_stage<'a>(&self, lane: &mut InFlight<'a>, f: &Frame<'a>) {
-        lane.decoded = decode_frame(f.link, f.data);
-        lane.key = None;
+        lane.datagram = decode_plain(f.link, f.data);
         lane.hint = None;
-        if let Ok(Decoded::Udp(d)) = lane.decoded {
-            let key = FlowKey::new(d.src, d.dst);
-            let hash = key.hash();
-            self.table.prefetch_slot(hash);
-            lane.key = Some((key, hash));
+        if let Some(d) = &lane.datagram {
+            lane.hash = flow_hash(&d.tuple);
+            self.table.prefetch_slot(lane.hash);
         }
     }
 
     /// Stage 2: reads the slot and asks for the tuple it names.
     #[inline(always)]
     fn slot_stage(&self, lane: &mut InFlight<'_>) {
-        if let Some((_, hash)) = lane.key {
-            lane.hint = self.table.hint(hash);
+        if lane.datagram.is_some() {
+            lane.hint = self.table.hint(lane.hash);
             if let Some(t) = lane.hint.and_then(|t| self.table.tuples.get(t as usize)) {
                 prefetch(t);
             }
@@ -609,8 +574,11 @@ impl Analyzer {
     /// Stage 3: reads the tuple and asks for its flow's per-packet state.
     #[inline(always)]
     fn tuple_stage(&self, lane: &InFlight<'_>) {
-        if let Some(t) = lane.hint.and_then(|t| self.table.tuples.get(t as usize)) {
-            self.prefetch_state(&t.state, &lane.decoded);
+        if let (Some(t), Some(d)) = (
+            lane.hint.and_then(|t| self.table.tuples.get(t as usize)),
+            &lane.datagram,
+        ) {
+            self.prefetch_state(&t.state, d.payload);
         }
     }
 
@@ -618,36 +586,31 @@ impl Analyzer {
     #[inline(always)]
     fn account_stage(&mut self, lane: &InFlight<'_>, f: &Frame<'_>) {
         self.count_frame(f);
-        match (&lane.decoded, &lane.key) {
-            (Ok(Decoded::Udp(d)), Some((key, hash))) => {
-                let index = self.table.find_hinted(key, *hash, lane.hint);
-                self.dispatch(index, key, *hash, f.arrival_ns, d)
+        match &lane.datagram {
+            Some(d) => {
+                let index = self.table.find_hinted(&d.tuple, lane.hash, lane.hint);
+                self.dispatch(index, lane.hash, f.arrival_ns, d)
             }
-            (decoded, _) => self.on_decoded(f.arrival_ns, *decoded),
+            None => self.on_decoded(f.arrival_ns, decode_frame(f.link, f.data)),
         }
     }
 
-    /// Asks for the flow state a packet of the tuple in `state` will touch.
+    /// Asks for the flow state a packet of the tuple in `state`, with `payload`, will touch.
     #[inline(always)]
-    fn prefetch_state(&self, state: &TupleState, decoded: &Result<Decoded<'_>, SkipReason>) {
+    fn prefetch_state(&self, state: &TupleState, payload: &[u8]) {
         match *state {
             TupleState::Rtp { stream, .. } => {
                 if let Some(stream) = self.streams.get(stream as usize) {
                     // The marker bit (RTP header byte 1) says whether the frame tallies
                     // will be touched too.
-                    let marker = match decoded {
-                        Ok(Decoded::Udp(d)) => d.payload.get(1).is_some_and(|b| b & 0x80 != 0),
-                        _ => false,
-                    };
+                    let marker = payload.get(1).is_some_and(|b| b & 0x80 != 0);
                     stream.prefetch(marker);
                 }
             }
             TupleState::Udp(flow) => {
                 if let Some(flow) = self.udp_flows.get(flow as usize) {
                     prefetch(flow);
-                    if let Ok(Decoded::Udp(d)) = decoded {
-                        prefetch_every(d.payload, wire::ts::PACKET_LEN);
-                    }
+                    prefetch_every(payload, wire::ts::PACKET_LEN);
                 }
             }
             _ => {}
@@ -712,22 +675,15 @@ impl Analyzer {
 
     /// Analyses one UDP datagram.
     pub fn on_datagram(&mut self, arrival_ns: i64, d: &UdpDatagram<'_>) {
-        let key = FlowKey::new(d.src, d.dst);
-        let hash = key.hash();
-        self.dispatch(self.table.find(&key, hash), &key, hash, arrival_ns, d);
+        let d = PlainDatagram::from(d);
+        let hash = flow_hash(&d.tuple);
+        self.dispatch(self.table.find(&d.tuple, hash), hash, arrival_ns, &d);
     }
 
     /// Hands a datagram to the flow of its tuple (`index`, found in the table), or starts one.
-    fn dispatch(
-        &mut self,
-        index: Option<u32>,
-        key: &FlowKey,
-        hash: u64,
-        arrival_ns: i64,
-        d: &UdpDatagram<'_>,
-    ) {
+    fn dispatch(&mut self, index: Option<u32>, hash: u64, arrival_ns: i64, d: &PlainDatagram<'_>) {
         let Some(index) = index else {
-            self.on_first(*key, hash, arrival_ns, d);
+            self.on_first(d.tuple, hash, arrival_ns, &d.datagram());
             return;
         };
         match &mut self.table.tuples[index as usize].state {
@@ -736,7 +692,7 @@ impl Analyzer {
                     // RFC 5761 multiplexing: RTCP on the RTP 4-tuple.
                     *self
                         .rtcp
-                        .entry((d.src.ip(), d.dst.ip(), rtcp.sender_ssrc()))
+                        .entry((d.tuple.src().ip(), d.tuple.dst().ip(), rtcp.sender_ssrc()))
                         .or_default() += 1;
                     return;
                 }
@@ -772,12 +728,12 @@ impl Analyzer {
                     old.record.new_ssrc = Some(new);
                     let index = self.streams.len() as u32;
                     let mut fresh = RtpStream::new(
-                        d.src,
-                        d.dst,
+                        d.tuple.src(),
+                        d.tuple.dst(),
                         new,
                         rtp.payload_type(),
                         self.config.clock_rate(rtp.payload_type()),
-                        self.config.delivery(d.dst.ip()),
+                        self.config.delivery(d.tuple.dst().ip()),
                     );
                     if rtp.payload_type() == 33 || ts_packets(rtp.payload()) > 0 {
                         fresh.carry_ts(self.config.ts);
@@ -817,9 +773,9 @@ impl Analyzer {
             }
             TupleState::Rtcp(last) => {
                 *last = arrival_ns;
-                self.on_rtcp(d)
+                self.on_rtcp(&d.datagram())
             }
-            TupleState::Probation(_) => self.on_probation(index, arrival_ns, d),
+            TupleState::Probation(_) => self.on_probation(index, arrival_ns, &d.datagram()),
         }
     }
 
@@ -1021,7 +977,7 @@ impl Analyzer {
                 std::mem::replace(&mut tuple.state, TupleState::Rtcp(0))
             {
                 self.discovery.rejected += 1;
-                let (src, dst) = tuple.key.addresses();
+                let (src, dst) = (tuple.key.src(), tuple.key.dst());
                 tuple.state = self.new_udp_flow(src, dst, UdpKind::Other, &prob.held);
             }
         }
@@ -1078,7 +1034,7 @@ mod tests {
                     SocketAddr::new(IpAddr::V4(host.into()), port)
                 };
                 let key = FlowKey::new(src, "10.0.0.1:5004".parse().unwrap());
-                let hash = key.hash();
+                let hash = flow_hash(&key);
                 let found = table.find(&key, hash);
                 proptest::prop_assert_eq!(found, reference.get(&key).copied());
                 if found.is_none() {
@@ -1086,10 +1042,10 @@ mod tests {
                     table.insert(key, hash, TupleState::Rtcp(0));
                 }
                 proptest::prop_assert_eq!(table.hint(hash), reference.get(&key).copied());
-                proptest::prop_assert_eq!(key.addresses().0, src);
+                proptest::prop_assert_eq!(key.src(), src);
             }
             for (key, index) in &reference {
-                proptest::prop_assert_eq!(table.find(key, key.hash()), Some(*index));
+                proptest::prop_assert_eq!(table.find(key, flow_hash(key)), Some(*index));
             }
             proptest::prop_assert!(table.slots.len() >= 2 * table.tuples.len());
         }
@@ -1142,7 +1098,7 @@ mod tests {
                 let mut owned_streams = vec![0u8; a.streams.len()];
                 let mut owned_udp = vec![0u8; a.udp_flows.len()];
                 for (index, tuple) in a.table.tuples.iter().enumerate() {
-                    proptest::prop_assert_eq!(a.table.find(&tuple.key, tuple.key.hash()), Some(index as u32));
+                    proptest::prop_assert_eq!(a.table.find(&tuple.key, flow_hash(&tuple.key)), Some(index as u32));
                     match &tuple.state {
                         TupleState::Rtp { stream, set, ssrc } => {
                             proptest::prop_assert_eq!(a.streams[*stream as usize].ssrc, *ssrc);

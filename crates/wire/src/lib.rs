@@ -17,7 +17,10 @@ pub mod rtp;
 pub mod skip;
 pub mod ts;
 
-pub use link::{decode_frame, Decoded, Frame, IpFragment, LinkType, UdpDatagram};
+pub use link::{
+    decode_frame, decode_plain, Decoded, FourTuple, Frame, IpFragment, LinkType, PlainDatagram,
+    UdpDatagram,
+};
 pub use rtcp::RtcpPacket;
 pub use rtp::{RtpError, RtpPacket};
 pub use skip::SkipReason;

@@ -108,9 +108,109 @@ const SLL_HEADER_LEN: usize = 16;
 const SLL2_HEADER_LEN: usize = 20;
 const UDP_HEADER_LEN: usize = 8;
 
+/// A datagram's addresses and ports as plain integers: the form a flow table hashes and
+/// compares on every packet. std's `SocketAddr` is 32 bytes with a family tag, and carrying
+/// two of them through the analysis pipeline cost about 40 instructions a packet in copies
+/// (docs/architecture.md). IPv4 addresses sit in the low 32 bits; `v6` keeps an IPv4 address
+/// apart from the IPv4-mapped IPv6 address with the same bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FourTuple {
+    /// Source address.
+    pub src_ip: u128,
+    /// Destination address.
+    pub dst_ip: u128,
+    /// Source port in the high 16 bits, destination port in the low 16.
+    pub ports: u32,
+    /// True for IPv6 addresses.
+    pub v6: bool,
+}
+
+impl FourTuple {
+    /// The tuple of a datagram from `src` to `dst` (both of one family).
+    pub fn new(src: SocketAddr, dst: SocketAddr) -> Self {
+        let bits = |ip: IpAddr| match ip {
+            IpAddr::V4(a) => u128::from(u32::from(a)),
+            IpAddr::V6(a) => u128::from(a),
+        };
+        FourTuple {
+            src_ip: bits(src.ip()),
+            dst_ip: bits(dst.ip()),
+            ports: u32::from(src.port()) << 16 | u32::from(dst.port()),
+            v6: src.is_ipv6(),
+        }
+    }
+
+    fn ip(&self, bits: u128) -> IpAddr {
+        if self.v6 {
+            IpAddr::V6(bits.into())
+        } else {
+            IpAddr::V4((bits as u32).into())
+        }
+    }
+
+    /// Source address and port.
+    pub fn src(&self) -> SocketAddr {
+        SocketAddr::new(self.ip(self.src_ip), (self.ports >> 16) as u16)
+    }
+
+    /// Destination address and port.
+    pub fn dst(&self) -> SocketAddr {
+        SocketAddr::new(self.ip(self.dst_ip), self.ports as u16)
+    }
+}
+
+/// A whole UDP datagram as the fast path reads it ([`decode_plain`]): the same facts as a
+/// [`UdpDatagram`], with the endpoints as a [`FourTuple`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlainDatagram<'a> {
+    /// Addresses and ports.
+    pub tuple: FourTuple,
+    /// The UDP payload as captured.
+    pub payload: &'a [u8],
+    /// The UDP payload length as sent (UDP length field - 8).
+    pub payload_len: u16,
+}
+
+impl<'a> PlainDatagram<'a> {
+    /// The same datagram with its endpoints as socket addresses.
+    pub fn datagram(&self) -> UdpDatagram<'a> {
+        UdpDatagram {
+            src: self.tuple.src(),
+            dst: self.tuple.dst(),
+            payload: self.payload,
+            payload_len: self.payload_len,
+        }
+    }
+}
+
+impl<'a> From<&UdpDatagram<'a>> for PlainDatagram<'a> {
+    fn from(d: &UdpDatagram<'a>) -> Self {
+        PlainDatagram {
+            tuple: FourTuple::new(d.src, d.dst),
+            payload: d.payload,
+            payload_len: d.payload_len,
+        }
+    }
+}
+
 /// Decodes a captured frame of the given link type down to UDP.
 #[inline]
 pub fn decode_frame(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, SkipReason> {
+    if let Some(plain) = decode_plain(link, frame) {
+        return Ok(Decoded::Udp(plain.datagram()));
+    }
+    decode_frame_general(link, frame)
+}
+
+/// The fast path alone: the datagram of a frame that carries a plain IPv4/UDP packet
+/// (see [`plain_ipv4_udp`]), `None` for any other frame, which [`decode_frame`] decodes in
+/// full. [`decode_frame`] gives the same datagram wherever this one answers.
+///
+/// Always inlined: as a call, returning its result through memory, the analysis ran at a
+/// median of 4.25 M packets per CPU second against 4.83 inlined (55,000 cameras, 8
+/// alternating runs each), though callgrind counted the same instructions.
+#[inline(always)]
+pub fn decode_plain(link: LinkType, frame: &[u8]) -> Option<PlainDatagram<'_>> {
     let ip = match link {
         LinkType::Ethernet => ethernet_ipv4_payload(frame),
         LinkType::LinuxSll if frame.get(14..16) == Some(&[0x08, 0x00]) => {
@@ -122,10 +222,7 @@ pub fn decode_frame(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, SkipRea
         LinkType::RawIp => Some(frame),
         _ => None,
     };
-    if let Some(datagram) = ip.and_then(plain_ipv4_udp) {
-        return Ok(Decoded::Udp(datagram));
-    }
-    decode_frame_general(link, frame)
+    ip.and_then(plain_ipv4_udp)
 }
 
 /// The IPv4 packet of an Ethernet frame with at most two VLAN tags (802.1Q, 802.1ad).
@@ -150,7 +247,7 @@ fn ethernet_ipv4_payload(frame: &[u8]) -> Option<&[u8]> {
 /// answers. Why our own: etherparse's lax slicer builds a large general structure and took
 /// about 96 ns per packet, the largest single cost of the analysis (docs/architecture.md).
 #[inline]
-fn plain_ipv4_udp(ip: &[u8]) -> Option<UdpDatagram<'_>> {
+fn plain_ipv4_udp(ip: &[u8]) -> Option<PlainDatagram<'_>> {
     // Version 4, IHL 5 (no options), protocol UDP, no MF flag and fragment offset 0.
     if ip.len() < 28 || ip[0] != 0x45 || ip[9] != 17 || (ip[6] & 0x3f) != 0 || ip[7] != 0 {
         return None;
@@ -164,10 +261,21 @@ fn plain_ipv4_udp(ip: &[u8]) -> Option<UdpDatagram<'_>> {
     if udp_len < UDP_HEADER_LEN || udp_len > udp.len() {
         return None;
     }
-    let addr = |at: usize| Ipv4Addr::new(ip[at], ip[at + 1], ip[at + 2], ip[at + 3]);
-    Some(UdpDatagram {
-        src: SocketAddr::new(IpAddr::V4(addr(12)), u16::from_be_bytes([udp[0], udp[1]])),
-        dst: SocketAddr::new(IpAddr::V4(addr(16)), u16::from_be_bytes([udp[2], udp[3]])),
+    let addr = |at: usize| {
+        u128::from(u32::from_be_bytes([
+            ip[at],
+            ip[at + 1],
+            ip[at + 2],
+            ip[at + 3],
+        ]))
+    };
+    Some(PlainDatagram {
+        tuple: FourTuple {
+            src_ip: addr(12),
+            dst_ip: addr(16),
+            ports: u32::from_be_bytes([udp[0], udp[1], udp[2], udp[3]]),
+            v6: false,
+        },
         payload: &udp[UDP_HEADER_LEN..udp_len],
         payload_len: (udp_len - UDP_HEADER_LEN) as u16,
     })
@@ -545,6 +653,7 @@ mod tests {
                     _ => Some(frame),
                 };
                 proptest::prop_assert!(ip.and_then(plain_ipv4_udp).is_some());
+                proptest::prop_assert!(decode_plain(link, frame).is_some());
             }
         }
     }
