@@ -308,6 +308,11 @@ impl RtpStream {
 
     /// Accounts one packet of this stream, in arrival order; `payload` is its RTP payload
     /// (needed for TS analysis only: may be empty otherwise).
+    ///
+    /// Always inlined (into the analyzer's dispatch and a confirmed candidate's replay): 14
+    /// instructions a packet fewer than a call (callgrind, 55,000 cameras), and a median of
+    /// 5.50 against 5.01 M packets per CPU second (8 alternating runs).
+    #[inline(always)]
     pub fn update(&mut self, p: &MediaPacket, payload: &[u8]) {
         let Some(rtp) = p.rtp else { return };
         if self.packets > 0 {
