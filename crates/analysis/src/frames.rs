@@ -105,21 +105,20 @@ pub struct FrameCounter {
     h265: Tally,
 }
 
+/// The [`NalSummary`] bits of an access unit's packets, or-ed: `PICTURE` when one held a
+/// picture, `PLAUSIBLE` when one was readable.
 #[derive(Clone, Copy, Debug, Default)]
-struct AuState {
-    picture: bool,
-    readable: bool,
-}
+struct AuState(u8);
 
 impl AuState {
+    #[inline(always)]
     fn add(&mut self, s: NalSummary) {
-        self.picture |= s.picture;
-        self.readable |= s.plausible;
+        self.0 |= s.bits();
     }
     /// An access unit counts unless every NAL unit read in it was a parameter set, SEI or AUD.
     /// One with no readable NAL unit (its packets lost or corrupt) counts.
     fn is_frame(self) -> bool {
-        self.picture || !self.readable
+        self.0 & NalSummary::PICTURE != 0 || self.0 & NalSummary::PLAUSIBLE == 0
     }
 }
 
@@ -157,8 +156,9 @@ pub struct PayloadDetector {
     h264: u16,
     h265: u16,
     ts: u16,
-    h264_parameter_set: bool,
-    h265_parameter_set: bool,
+    /// [`NalSummary::PARAMETER_SET`] of the H.264 readings, or-ed, and the same bit of the
+    /// H.265 readings one place higher.
+    parameter_sets: u8,
     /// What the stream's packets must still be read for (see [`PayloadReading`]).
     reading: PayloadReading,
 }
@@ -192,10 +192,10 @@ impl PayloadDetector {
         }
         self.seen += 1;
         self.ts += u16::from(ts_packets > 0);
-        self.h264 += u16::from(h264.plausible);
-        self.h265 += u16::from(h265.plausible);
-        self.h264_parameter_set |= h264.parameter_set;
-        self.h265_parameter_set |= h265.parameter_set;
+        self.h264 += u16::from(h264.bits() & NalSummary::PLAUSIBLE);
+        self.h265 += u16::from(h265.bits() & NalSummary::PLAUSIBLE);
+        const SET: u8 = NalSummary::PARAMETER_SET;
+        self.parameter_sets |= (h264.bits() & SET) | ((h265.bits() & SET) << 1);
         if self.seen == DETECTION_PACKETS {
             self.settle(payload_type);
         }
@@ -230,9 +230,11 @@ impl PayloadDetector {
         }
         let enough = |votes: u16| self.seen > 0 && u32::from(votes) * 5 >= u32::from(self.seen) * 4;
         let (a, b) = (self.h264, self.h265);
-        if enough(a) && (a > b || (a == b && self.h264_parameter_set && !self.h265_parameter_set)) {
+        let h264_parameter_set = self.parameter_sets & NalSummary::PARAMETER_SET != 0;
+        let h265_parameter_set = self.parameter_sets & (NalSummary::PARAMETER_SET << 1) != 0;
+        if enough(a) && (a > b || (a == b && h264_parameter_set && !h265_parameter_set)) {
             PayloadFormat::H264
-        } else if enough(b) && (b > a || (a == b && self.h265_parameter_set)) {
+        } else if enough(b) && (b > a || (a == b && h265_parameter_set)) {
             PayloadFormat::H265
         } else {
             PayloadFormat::Unknown
@@ -290,5 +292,37 @@ mod tests {
             PayloadDetector::default().format(96),
             PayloadFormat::Unknown
         );
+    }
+
+    #[test]
+    fn only_a_parameter_set_breaks_a_tie() {
+        // 0x28 0x01 reads as an H.264 PPS and as an H.265 IDR_N_LP picture: plausible both
+        // ways, a parameter set neither way, so the tie stays unbroken.
+        let tie = [0x28, 0x01];
+        let sps264 = [0x67, 0x42];
+        let vps265 = [0x40, 0x01];
+        let feed = |extra: Option<&[u8]>| {
+            let mut d = PayloadDetector::default();
+            for _ in 0..20 {
+                d.update(96, 0, h264_summary(&tie), h265_summary(&tie));
+            }
+            if let Some(p) = extra {
+                // A parameter set of one codec, counted as plausible for both.
+                let mut h264 = h264_summary(p);
+                let mut h265 = h265_summary(p);
+                if !h264.plausible() {
+                    h264 = h264_summary(&tie);
+                }
+                if !h265.plausible() {
+                    h265 = h265_summary(&tie);
+                }
+                d.update(96, 0, h264, h265);
+            }
+            d.format(96)
+        };
+        assert!(h264_summary(&tie).plausible() && h265_summary(&tie).picture());
+        assert_eq!(feed(None), PayloadFormat::Unknown);
+        assert_eq!(feed(Some(&sps264)), PayloadFormat::H264);
+        assert_eq!(feed(Some(&vps265)), PayloadFormat::H265);
     }
 }
