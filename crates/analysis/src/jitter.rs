@@ -46,7 +46,7 @@ impl InterarrivalJitter {
     /// J += (|D| - J) / 16. The first packet (and the first after a reset) only sets the
     /// reference. The timestamp difference is taken modulo 2^32 as a signed value, so wrap and
     /// backward timestamps (B-frames) are handled as A.8 intends.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, arrival_ns: i64, rtp_timestamp: u32) {
         if self.prev_ns != NO_REFERENCE {
             let arrival =
