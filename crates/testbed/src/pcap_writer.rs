@@ -49,3 +49,22 @@ pub fn udp_frame(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[
         .expect("writing to a Vec cannot fail");
     frame
 }
+
+/// Builds an Ethernet/IPv6/UDP frame around `payload`.
+pub fn udp_frame_v6(
+    src: [u8; 16],
+    sport: u16,
+    dst: [u8; 16],
+    dport: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let builder =
+        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [0x33, 0x33, 0, 0, 0, 1])
+            .ipv6(src, dst, 16)
+            .udp(sport, dport);
+    let mut frame = Vec::with_capacity(builder.size(payload.len()));
+    builder
+        .write(&mut frame, payload)
+        .expect("writing to a Vec cannot fail");
+    frame
+}
