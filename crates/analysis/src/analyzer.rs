@@ -17,11 +17,11 @@ use crate::stream::{RtpStream, UdpFlow, UdpKind, Volume};
 use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
-use wire::link::decode_udp;
+use wire::link::{decode_frame_general, decode_udp};
 use wire::prefetch::{prefetch, prefetch_every};
 use wire::{
-    decode_frame, decode_plain, Decoded, FourTuple, Frame, LinkType, PlainDatagram, RtcpPacket,
-    RtpPacket, SkipReason, UdpDatagram,
+    decode_plain, Decoded, FourTuple, Frame, LinkType, PlainDatagram, RtcpPacket, RtpPacket,
+    SkipReason, UdpDatagram,
 };
 
 /// A UDP 4-tuple as the flow table keys it: integers, not socket addresses (see
@@ -245,7 +245,7 @@ struct InFlight<'a> {
 /// fast path covers nearly every frame of a video network's IPv4 traffic).
 #[inline(never)]
 fn decode_other<'a>(f: &Frame<'a>) -> Lane<'a> {
-    match decode_frame(f.link, f.data) {
+    match decode_frame_general(f.link, f.data) {
         Ok(Decoded::Udp(d)) => Lane::Datagram(PlainDatagram::from(&d)),
         Ok(Decoded::Fragment(_)) => Lane::Fragment,
         Err(reason) => Lane::Skip(reason),
@@ -616,7 +616,7 @@ impl Analyzer {
                 self.dispatch(index, lane.hash, f.arrival_ns, d)
             }
             Lane::Skip(reason) => self.on_decoded(f.arrival_ns, Err(*reason)),
-            Lane::Fragment => self.on_decoded(f.arrival_ns, decode_frame(f.link, f.data)),
+            Lane::Fragment => self.on_decoded(f.arrival_ns, decode_frame_general(f.link, f.data)),
         }
     }
 

@@ -30,10 +30,7 @@ impl fmt::Display for PrefixError {
 }
 
 fn bits(ip: IpAddr) -> (bool, u128) {
-    match ip {
-        IpAddr::V4(a) => (false, u128::from(u32::from(a))),
-        IpAddr::V6(a) => (true, u128::from(a)),
-    }
+    (ip.is_ipv6(), wire::link::ip_bits(ip))
 }
 
 fn mask(value: u128, len: u8, width: u8) -> u128 {

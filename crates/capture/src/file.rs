@@ -419,8 +419,8 @@ struct Lookahead {
     count: usize,
     /// Where each of the next [`STRIDE_RECORDS`] records is expected to start.
     predicted: [usize; STRIDE_RECORDS],
+    /// Hits among the records read since the last verdict (every [`VERDICT_RECORDS`]-th).
     hits: u32,
-    judged: u32,
     /// Whether stride prediction is trusted (otherwise bytes are streamed).
     predict: bool,
     /// Streaming: every line before this offset has been prefetched.
@@ -433,7 +433,6 @@ impl Lookahead {
             count: 0,
             predicted: [usize::MAX; STRIDE_RECORDS],
             hits: 0,
-            judged: 0,
             predict: true,
             streamed: start,
         }
@@ -457,11 +456,9 @@ impl Lookahead {
             }
         }
         self.count += 1;
-        self.judged += 1;
-        if self.judged == VERDICT_RECORDS {
+        if self.count % VERDICT_RECORDS as usize == 0 {
             self.predict = self.hits >= VERDICT_HITS;
             self.hits = 0;
-            self.judged = 0;
         }
         if !self.predict {
             self.streamed = self.streamed.max(at + STREAM_DISTANCE);

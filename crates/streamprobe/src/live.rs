@@ -10,7 +10,7 @@
 //! stamped before it.
 
 use crate::output::{write_output, IntervalCloser, Line, WorkerReport, OUTPUT_QUEUE};
-use crate::run::{cpu_time_ns, finish_output, wall_ns, Settings};
+use crate::run::{cpu_time_ns, finish_output, thread_cpu_since, wall_ns, Settings};
 use analysis::Analyzer;
 use capture::multicast::{MulticastSocket, ReceiveBatch, BATCH};
 use capture::packet_ring::{interface_index, PacketRing, RingOptions};
@@ -266,8 +266,7 @@ impl Worker {
         for socket in &self.sources.sockets {
             report.kernel_drops += socket.take_drops();
         }
-        let cpu = cpu_time_ns(libc::CLOCK_THREAD_CPUTIME_ID);
-        report.busy_ns = cpu - std::mem::replace(&mut self.cpu_ns, cpu);
+        report.busy_ns = thread_cpu_since(&mut self.cpu_ns);
         report.late = std::mem::take(&mut self.late);
         self.waiting.push_back(report);
         self.floor = end;

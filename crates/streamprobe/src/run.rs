@@ -253,6 +253,13 @@ pub fn cpu_time_ns(clock: libc::clockid_t) -> i64 {
     t.tv_sec * 1_000_000_000 + t.tv_nsec
 }
 
+/// This thread's CPU time since `*last` (a reading of [`cpu_time_ns`] for this thread),
+/// which becomes now: a worker's load over an interval.
+pub fn thread_cpu_since(last: &mut i64) -> i64 {
+    let now = cpu_time_ns(libc::CLOCK_THREAD_CPUTIME_ID);
+    now - std::mem::replace(last, now)
+}
+
 /// Now, ns since the Unix epoch.
 pub fn wall_ns() -> i64 {
     SystemTime::now()
@@ -320,8 +327,7 @@ impl Probe {
             .closer
             .close(&mut self.analyzer, end, length, source_ended);
         report.pass = Some(self.pass);
-        let cpu = cpu_time_ns(libc::CLOCK_THREAD_CPUTIME_ID);
-        report.busy_ns = cpu - std::mem::replace(&mut self.last_cpu_ns, cpu);
+        report.busy_ns = thread_cpu_since(&mut self.last_cpu_ns);
         // The replay paces itself: waiting for the output here holds up packet time only.
         let _ = self.closer.out.send(Line::Report(report));
     }

@@ -40,14 +40,9 @@ impl<W: Write> PcapWriter<W> {
 
 /// Builds an Ethernet/IPv4/UDP frame around `payload`.
 pub fn udp_frame(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
-    let builder = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [1, 0, 0x5e, 0, 0, 1])
-        .ipv4(src, dst, 16)
-        .udp(sport, dport);
-    let mut frame = Vec::with_capacity(builder.size(payload.len()));
-    builder
-        .write(&mut frame, payload)
-        .expect("writing to a Vec cannot fail");
-    frame
+    let ip = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [1, 0, 0x5e, 0, 0, 1])
+        .ipv4(src, dst, 16);
+    with_udp(ip, sport, dport, payload)
 }
 
 /// Builds an Ethernet/IPv6/UDP frame around `payload`.
@@ -58,10 +53,20 @@ pub fn udp_frame_v6(
     dport: u16,
     payload: &[u8],
 ) -> Vec<u8> {
-    let builder =
-        etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [0x33, 0x33, 0, 0, 0, 1])
-            .ipv6(src, dst, 16)
-            .udp(sport, dport);
+    let ip = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [0x33, 0x33, 0, 0, 0, 1])
+        .ipv6(src, dst, 16);
+    with_udp(ip, sport, dport, payload)
+}
+
+/// The frame of `ip` (Ethernet and an IP header, either family) with a UDP header and
+/// `payload` after it.
+fn with_udp(
+    ip: etherparse::PacketBuilderStep<etherparse::IpHeaders>,
+    sport: u16,
+    dport: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let builder = ip.udp(sport, dport);
     let mut frame = Vec::with_capacity(builder.size(payload.len()));
     builder
         .write(&mut frame, payload)
