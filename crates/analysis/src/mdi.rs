@@ -426,6 +426,18 @@ impl MdiMeter {
         }
     }
 
+    /// Counts `lost` media packets found missing without a packet arriving (TS datagrams held
+    /// for a gap and released at a tick or at the end): in the interval in progress, if any,
+    /// and in the flow's total.
+    pub fn add_lost(&mut self, lost: u64) {
+        if self.end_ns != NOT_STARTED {
+            self.lost = self
+                .lost
+                .saturating_add(lost.min(u64::from(u32::MAX)) as u32);
+        }
+        self.summary.lost_total += lost;
+    }
+
     /// Closes the interval in progress (the flow ended).
     pub fn finish(&mut self) {
         if self.end_ns != NOT_STARTED {

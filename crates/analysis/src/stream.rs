@@ -331,10 +331,7 @@ impl RtpStream {
             SeqVerdict::InOrder { skipped } => skipped,
             SeqVerdict::Restart => {
                 self.jitter.reset_reference();
-                if let Some(ts) = &mut self.ts {
-                    let TsOverRtp { analyzer, reorder } = &mut **ts;
-                    reorder.flush(|at, payload| feed_ts(analyzer, at, payload));
-                }
+                self.release_ts(None);
                 0
             }
             SeqVerdict::First | SeqVerdict::Late => 0,
@@ -394,22 +391,35 @@ impl RtpStream {
     /// A live tick at `now`: TS datagrams held for a gap longer than the reorder wait go to
     /// the TS analysis; all of them when `ended` (the source ended).
     pub fn release_held(&mut self, now: i64, ended: bool) {
-        if let Some(ts) = &mut self.ts {
-            let TsOverRtp { analyzer, reorder } = &mut **ts;
-            if ended {
-                reorder.flush(|at, payload| feed_ts(analyzer, at, payload));
-            } else {
-                reorder.release_by(now, |at, payload| feed_ts(analyzer, at, payload));
-            }
+        self.release_ts((!ended).then_some(now));
+    }
+
+    /// Hands held TS datagrams to the TS analysis: those held past the reorder wait by `now`
+    /// (and those in order behind them), or all of them (None). The TS packets continuity
+    /// then finds missing are lost media packets of the MDI interval in progress (RFC 4445
+    /// section 4.2); outside of an interval they count in the flow's total only.
+    fn release_ts(&mut self, now: Option<i64>) {
+        let Some(ts) = &mut self.ts else {
+            return;
+        };
+        let TsOverRtp { analyzer, reorder } = &mut **ts;
+        let missing = analyzer.missing_packets;
+        let feed = |at, payload: &[u8]| feed_ts(analyzer, at, payload);
+        match now {
+            Some(now) => reorder.release_by(now, feed),
+            None => reorder.flush(feed),
+        }
+        let lost = analyzer.missing_packets - missing;
+        if lost > 0 {
+            self.delivery.mdi.add_lost(lost);
         }
     }
 
     /// Ends the stream at its last packet: held datagrams, TS intervals and MDI are closed.
     pub fn finish(&mut self) {
+        self.release_ts(None);
         if let Some(ts) = &mut self.ts {
-            let TsOverRtp { analyzer, reorder } = &mut **ts;
-            reorder.flush(|at, payload| feed_ts(analyzer, at, payload));
-            analyzer.finish(self.last_ns);
+            ts.analyzer.finish(self.last_ns);
         }
         self.delivery.mdi.finish();
     }
@@ -634,6 +644,85 @@ mod tests {
             let frames = if pt == 26 { 524 } else { 476 };
             assert_eq!(settled.frames().0, frames, "pt {pt}");
         }
+    }
+
+    /// TS datagrams held for a gap and released without a later packet (at the end, at a
+    /// live tick, or on a sequence restart) still count their missing TS packets in MDI.
+    #[test]
+    fn held_ts_datagrams_released_late_count_in_mdi_loss() {
+        const MS: i64 = 1_000_000;
+        // Datagram k carries TS packets 7k..7k+7 of PID 0x100, continuity counter modulo 16.
+        let datagram = |k: u16, seq: u16| {
+            let mut d = vec![0x80, 33];
+            d.extend_from_slice(&seq.to_be_bytes());
+            d.extend_from_slice(&(u32::from(k) * 900).to_be_bytes());
+            d.extend_from_slice(&[0, 0, 0, 1]);
+            for n in 0..7 {
+                let cc = (usize::from(k) * 7 + n) as u8 & 15;
+                let mut p = vec![0x47, 0x01, 0x00, 0x10 | cc];
+                p.resize(188, 0);
+                d.extend_from_slice(&p);
+            }
+            d
+        };
+        let new = || {
+            let mut s = RtpStream::new(
+                "1.1.1.1:1".parse().unwrap(),
+                "2.2.2.2:2".parse().unwrap(),
+                1,
+                33,
+                90_000,
+                crate::AnalysisConfig::default().delivery("2.2.2.2".parse().unwrap()),
+            );
+            s.carry_ts(TsLimits::default());
+            s
+        };
+        let feed = |s: &mut RtpStream, k: u16, seq: u16, at: i64| {
+            let d = datagram(k, seq);
+            let rtp = wire::RtpPacket::new_checked(&d).unwrap();
+            s.update(
+                &MediaPacket::from_rtp(at, d.len() as u16, &rtp),
+                rtp.payload(),
+            );
+        };
+        let lost = |s: &RtpStream| {
+            let ts = s.ts.as_ref().unwrap();
+            (
+                ts.analyzer.missing_packets,
+                s.delivery.mdi.summary().lost_total,
+            )
+        };
+        // Datagram 3 never comes; 4 and 5 wait for it when the capture ends.
+        let mut ended = new();
+        for k in [0, 1, 2, 4, 5] {
+            feed(&mut ended, k, k, i64::from(k) * MS);
+        }
+        assert_eq!(lost(&ended), (0, 0), "4 and 5 still held");
+        ended.finish();
+        assert_eq!(lost(&ended), (7, 7));
+        // The same, live: a tick 100 ms or more after 4 arrived releases them, within the
+        // interval in progress (the first second), whose MLR then counts the 7.
+        let mut live = new();
+        for k in [0, 1, 2, 4, 5] {
+            feed(&mut live, k, k, i64::from(k) * MS);
+        }
+        live.release_held(50 * MS, false);
+        assert_eq!(lost(&live), (0, 0), "held 46 ms: still waiting");
+        live.release_held(110 * MS, false);
+        assert_eq!(lost(&live), (7, 7));
+        live.delivery.mdi.close_ended(1_000 * MS);
+        assert_eq!(live.delivery.mdi.summary().last_interval.unwrap().lost, 7);
+        // A sequence restart hands the held datagrams over before the new numbering starts
+        // (RFC 3550 A.1: the first datagram of the new numbering is taken for a stray, so
+        // continuity misses its 7 packets too).
+        let mut restarted = new();
+        for k in [0, 1, 2, 4, 5] {
+            feed(&mut restarted, k, k, i64::from(k) * MS);
+        }
+        for (i, seq) in [30_000u16, 30_001].into_iter().enumerate() {
+            feed(&mut restarted, 6 + i as u16, seq, 10 * MS + i as i64 * MS);
+        }
+        assert_eq!(lost(&restarted), (14, 14));
     }
 
     #[test]
