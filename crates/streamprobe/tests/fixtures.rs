@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{analyze, analyze_with, check_against_reference, flow, root, streamprobe};
+use common::{
+    analyze, analyze_with, check_against_reference, flow, one_error_line, root, streamprobe,
+};
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -199,17 +201,6 @@ fn truncated_capture_keeps_what_was_read_and_says_so() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("truncated") && err.contains("truncated.pcap"),
-        "{err}"
-    );
-}
-
-fn one_error_line(args: &[&str], must_name: &str) {
-    let out = streamprobe(args);
-    assert_eq!(out.status.code(), Some(2), "{args:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.starts_with("error: ") && err.contains(must_name),
         "{err}"
     );
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{analyze, parse_lines, root, run_records};
+use common::{analyze, error_first_line, one_error_line, parse_lines, root, run_records};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -173,16 +173,9 @@ fn a_recording_or_a_missing_file_is_one_clear_error() {
         ),
         ("tests/fixtures/no-such.pcap", "cannot read"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
-            .args(["run", "--replay"])
-            .arg(root().join(file))
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(stderr.contains(file) && stderr.contains(says), "{stderr}");
-        assert!(out.stdout.is_empty());
+        let path = root().join(file);
+        let line = one_error_line(&["run", "--replay", path.to_str().unwrap()], file);
+        assert!(line.contains(says), "{line}");
     }
 }
 
@@ -272,15 +265,7 @@ fn bad_run_settings_are_one_clear_error() {
         ),
     ];
     for (args, expected) in cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
-            .args(&args)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        // The first line says it all (clap adds its usage lines after a bad flag value).
-        let first = stderr.lines().next().unwrap_or_default();
-        assert!(first.contains(expected), "{args:?}: {stderr}");
+        error_first_line(&args, expected);
     }
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -21,6 +21,30 @@ pub fn streamprobe(args: &[&str]) -> Output {
         .expect("run streamprobe")
 }
 
+/// Runs `streamprobe ARGS`, which must fail with status 2 and nothing on stdout; its
+/// stderr's first line, which must name `must_name` (clap adds usage lines after a bad
+/// flag; our own errors are that one line, see [`one_error_line`]).
+pub fn error_first_line(args: &[&str], must_name: &str) -> String {
+    let out = streamprobe(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(out.stdout.is_empty(), "{args:?}");
+    let first = err.lines().next().unwrap_or_default().to_owned();
+    assert!(
+        first.starts_with("error: ") && first.contains(must_name),
+        "{args:?}: {err}"
+    );
+    first
+}
+
+/// [`error_first_line`] for our own errors: stderr is that one line.
+pub fn one_error_line(args: &[&str], must_name: &str) -> String {
+    let out = streamprobe(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    error_first_line(args, must_name)
+}
+
 /// `streamprobe analyze --json --progress never [OPTIONS] FILE`, which must succeed, parsed.
 pub fn analyze_with(options: &[&str], file: &Path) -> Value {
     let mut args = vec!["analyze", "--json", "--progress", "never"];
