@@ -160,6 +160,26 @@ struct Worker {
     late: u64,
 }
 
+/// Hands a ring block's frames to the analyzer. Frames stamped before `floor`, the start of
+/// the interval in progress (the kernel held the block past the grace time, or the worker
+/// was stalled), are analysed at `floor` and counted in `late`: their own interval has been
+/// reported already. Rare: a copy.
+fn analyse_block(analyzer: &mut Analyzer, frames: &[Frame<'_>], floor: i64, late: &mut u64) {
+    if frames.iter().all(|f| f.arrival_ns >= floor) {
+        analyzer.on_frames(frames);
+        return;
+    }
+    *late += frames.iter().filter(|f| f.arrival_ns < floor).count() as u64;
+    let lifted: Vec<Frame<'_>> = frames
+        .iter()
+        .map(|f| Frame {
+            arrival_ns: f.arrival_ns.max(floor),
+            ..*f
+        })
+        .collect();
+    analyzer.on_frames(&lifted);
+}
+
 impl Worker {
     /// Reads and analyses until told to finish; returns the records the output dropped.
     fn run(mut self, finish: &AtomicBool, stop_at: &AtomicI64) -> Result<u64, String> {
@@ -218,24 +238,7 @@ impl Worker {
         let analyzer = &mut self.analyzer;
         let late = &mut self.late;
         for ring in &mut self.sources.rings {
-            ring.read_blocks(|frames| {
-                if frames.iter().all(|f| f.arrival_ns >= floor) {
-                    analyzer.on_frames(frames);
-                } else {
-                    // Stamped before the interval in progress (the kernel held the block past
-                    // the grace time, or the worker was stalled): counted now, at the
-                    // interval's start, and counted as late. Rare: a copy.
-                    *late += frames.iter().filter(|f| f.arrival_ns < floor).count() as u64;
-                    let held: Vec<Frame<'_>> = frames
-                        .iter()
-                        .map(|f| Frame {
-                            arrival_ns: f.arrival_ns.max(floor),
-                            ..*f
-                        })
-                        .collect();
-                    analyzer.on_frames(&held);
-                }
-            });
+            ring.read_blocks(|frames| analyse_block(analyzer, frames, floor, late));
         }
         if let Some(batch) = self.batch.as_deref_mut() {
             for socket in &self.sources.sockets {
@@ -286,5 +289,56 @@ impl Worker {
                 Err(_) => return,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use analysis::AnalysisConfig;
+    use testbed::pcap_writer::udp_frame;
+    use wire::LinkType;
+
+    /// A block whose first frames were stamped before the interval in progress: they count
+    /// as late and are analysed at the interval's start, the rest at their own times.
+    #[test]
+    fn frames_stamped_before_the_interval_count_as_late_at_its_start() {
+        const MS: i64 = 1_000_000;
+        let floor = 1_700_000_000_000 * MS;
+        let datagrams: Vec<Vec<u8>> = (0..6u16)
+            .map(|i| {
+                let mut rtp = vec![0x80, 96];
+                rtp.extend_from_slice(&i.to_be_bytes());
+                rtp.extend_from_slice(&(u32::from(i) * 3600).to_be_bytes());
+                rtp.extend_from_slice(&[0, 0, 1, 0]);
+                rtp.extend_from_slice(&[0x65; 100]);
+                udp_frame([10, 0, 0, 1], 5004, [239, 1, 1, 1], 5004, &rtp)
+            })
+            .collect();
+        // 40 ms apart, the first two before the floor.
+        let frames: Vec<Frame<'_>> = datagrams
+            .iter()
+            .enumerate()
+            .map(|(i, d)| Frame {
+                arrival_ns: floor + (i as i64 - 2) * 40 * MS,
+                link: LinkType::Ethernet,
+                data: d,
+                wire_len: d.len() as u32,
+            })
+            .collect();
+        let mut analyzer = Analyzer::new(AnalysisConfig::default());
+        let mut late = 0;
+        analyse_block(&mut analyzer, &frames[..3], floor, &mut late);
+        assert_eq!(late, 2);
+        analyse_block(&mut analyzer, &frames[3..], floor, &mut late);
+        assert_eq!(late, 2, "a block all in the interval adds none");
+        let report = analyzer.finish();
+        let flow = &report.flows[0];
+        assert_eq!(flow.packets, 6);
+        // Times count from the capture's first packet: the floor, not 80 ms before it.
+        assert_eq!((flow.first_s, flow.last_s), (0.0, 0.12));
+        // The two late ones and the one at the floor arrive together: 0, 0, 0, 40, 80, 120.
+        let rtp = flow.rtp.as_ref().unwrap();
+        assert_eq!(rtp.max_delta_ms, 40.0);
     }
 }
