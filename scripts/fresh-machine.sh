@@ -8,8 +8,8 @@
 #   scripts/fresh-machine.sh /srv/fresh 'scripts/test.sh'
 # Needs root, debootstrap (installed when missing) and the Debian mirror. CA certificates
 # this machine added (/usr/local/share/ca-certificates: an egress proxy's) are copied too.
-# DIR is reused when it already holds a system; /proc, /dev and /dev/pts are mounted in it
-# for the run and unmounted after.
+# DIR is reused when it already holds a system (and its clone keeps its build); DIR itself,
+# /proc, /sys, /dev and /dev/pts are mounted for the run and unmounted after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=${1:-/srv/fresh}
@@ -29,16 +29,26 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 if compgen -G "/usr/local/share/ca-certificates/*" >/dev/null; then
   cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
 fi
-cleanup() { for m in dev/pts dev proc; do umount "$root/$m" 2>/dev/null || true; done; }
+# Everything mounted under DIR goes, the tests' namespace mounts included.
+cleanup() { umount -R "$root" 2>/dev/null || umount -R -l "$root" 2>/dev/null || true; }
 trap cleanup EXIT
+# The root bound on itself: a mount point, as / is on a machine (`ip netns add` marks it
+# a slave mount, which fails on a plain directory).
+mount --bind "$root" "$root"
 mount -t proc proc "$root/proc"
+mount -t sysfs sys "$root/sys"
 mount --bind /dev "$root/dev"
 mount --bind /dev/pts "$root/dev/pts"
 chroot "$root" bash -c 'command -v update-ca-certificates >/dev/null ||
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q ca-certificates >/dev/null'
 chroot "$root" update-ca-certificates >/dev/null
-rm -rf "$root/root/streamprobe"
-git clone -q "$PWD" "$root/root/streamprobe"
+# This repository's HEAD; a clone left by an earlier run keeps its build.
+if [ -d "$root/root/streamprobe/.git" ]; then
+  git -C "$root/root/streamprobe" fetch -q "$PWD" HEAD
+  git -C "$root/root/streamprobe" reset -q --hard FETCH_HEAD
+else
+  git clone -q "$PWD" "$root/root/streamprobe"
+fi
 echo "fresh-machine.sh: running '$command' in $root" >&2
 chroot "$root" env -i HOME=/root TERM=dumb PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
   bash -c "cd /root/streamprobe && $command"
