@@ -379,18 +379,14 @@ mod tests {
     use super::*;
     use crate::analyzer::TickOutcome;
     use crate::{AnalysisConfig, Analyzer};
-    use testbed::pcap_writer::udp_frame;
+    use testbed::pcap_writer::{rtp_packet, udp_frame};
     use wire::LinkType;
 
     const MS: i64 = 1_000_000;
     const S: i64 = 1_000_000_000;
 
     fn rtp(seq: u16, ssrc: u32) -> Vec<u8> {
-        let mut p = vec![0x80, 96];
-        p.extend_from_slice(&seq.to_be_bytes());
-        p.extend_from_slice(&(u32::from(seq) * 3600).to_be_bytes());
-        p.extend_from_slice(&ssrc.to_be_bytes());
-        p.extend_from_slice(&[0x41; 1000]);
+        let p = rtp_packet(96, false, seq, u32::from(seq) * 3600, ssrc, &[0x41; 1000]);
         udp_frame([10, 0, 0, 1], 4000, [10, 0, 0, 2], 5004, &p)
     }
 
@@ -451,11 +447,7 @@ mod tests {
     }
 
     fn camera(host: u8, seq: u16) -> Vec<u8> {
-        let mut p = vec![0x80, 96];
-        p.extend_from_slice(&seq.to_be_bytes());
-        p.extend_from_slice(&(u32::from(seq) * 3600).to_be_bytes());
-        p.extend_from_slice(&256u32.to_be_bytes());
-        p.extend_from_slice(&[0x41; 200]);
+        let p = rtp_packet(96, false, seq, u32::from(seq) * 3600, 256, &[0x41; 200]);
         udp_frame([10, 0, 1, host], 4000, [10, 0, 0, 2], 5004, &p)
     }
 

@@ -410,10 +410,7 @@ impl MdiMeter {
             state: &mut self.upper_state,
         }
         .push(|| &mut summary.upper_more, x, self.bytes, false);
-        self.lost = self.lost.saturating_add(lost as u32);
-        if lost > 0 {
-            self.summary.lost_total += lost;
-        }
+        self.count_lost(lost);
         if let Some(mark) = pcr {
             let summary = &mut *self.summary;
             if summary
@@ -430,12 +427,23 @@ impl MdiMeter {
     /// for a gap and released at a tick or at the end): in the interval in progress, if any,
     /// and in the flow's total.
     pub fn add_lost(&mut self, lost: u64) {
-        if self.end_ns != NOT_STARTED {
+        if self.end_ns == NOT_STARTED {
+            self.summary.lost_total += lost;
+        } else {
+            self.count_lost(lost);
+        }
+    }
+
+    /// Counts `lost` in the interval in progress and the flow's total. The summary is cold:
+    /// it is touched only when something was lost.
+    #[inline(always)]
+    fn count_lost(&mut self, lost: u64) {
+        if lost > 0 {
             self.lost = self
                 .lost
-                .saturating_add(lost.min(u64::from(u32::MAX)) as u32);
+                .saturating_add(u32::try_from(lost).unwrap_or(u32::MAX));
+            self.summary.lost_total += lost;
         }
-        self.summary.lost_total += lost;
     }
 
     /// Closes the interval in progress (the flow ended).

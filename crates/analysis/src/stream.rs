@@ -516,6 +516,7 @@ impl UdpFlow {
 mod tests {
     use super::*;
     use crate::packet::RtpFields;
+    use testbed::pcap_writer::rtp_packet;
     use wire::nal::NalSummary;
 
     /// A stream that stops after a gap: its held datagrams go to the TS analysis at a tick
@@ -535,6 +536,18 @@ mod tests {
         assert_eq!(fed, vec![0, 2, 3]);
         // 1 arrives after all: too late.
         assert!(!reorder.push(1, 120 * MS, &[1], |_, p| fed.push(p[0])));
+    }
+
+    /// A stream 1.1.1.1:1 > 2.2.2.2:2, SSRC 1, of payload type `pt` and a 90 kHz clock.
+    fn stream(pt: u8) -> RtpStream {
+        RtpStream::new(
+            "1.1.1.1:1".parse().unwrap(),
+            "2.2.2.2:2".parse().unwrap(),
+            1,
+            pt,
+            90_000,
+            crate::AnalysisConfig::default().delivery("2.2.2.2".parse().unwrap()),
+        )
     }
 
     fn pkt(ms: i64, seq: u16, ts: u32, marker: bool) -> MediaPacket {
@@ -557,14 +570,7 @@ mod tests {
 
     #[test]
     fn duplicates_do_not_move_jitter_or_frames() {
-        let mut s = RtpStream::new(
-            "1.1.1.1:1".parse().unwrap(),
-            "2.2.2.2:2".parse().unwrap(),
-            1,
-            96,
-            90_000,
-            crate::AnalysisConfig::default().delivery("2.2.2.2".parse().unwrap()),
-        );
+        let mut s = stream(96);
         s.update(&pkt(0, 1, 0, true), &[]);
         s.update(&pkt(40, 2, 3600, true), &[]);
         s.update(&pkt(45, 2, 3600, true), &[]);
@@ -598,17 +604,7 @@ mod tests {
             (97, h265, PayloadFormat::H265, PayloadReading::H265),
             (26, jpeg, PayloadFormat::Jpeg, PayloadReading::MarkerOnly),
         ] {
-            let new = || {
-                RtpStream::new(
-                    "1.1.1.1:1".parse().unwrap(),
-                    "2.2.2.2:2".parse().unwrap(),
-                    1,
-                    pt,
-                    90_000,
-                    crate::AnalysisConfig::default().delivery("2.2.2.2".parse().unwrap()),
-                )
-            };
-            let (mut settled, mut full) = (new(), new());
+            let (mut settled, mut full) = (stream(pt), stream(pt));
             for i in 0..1_000u16 {
                 // Every 21 packets: a parameter set alone, then ten frames of a start and an
                 // end fragment.
@@ -620,11 +616,7 @@ mod tests {
                 } else {
                     (payloads[2], true)
                 };
-                let mut datagram = vec![0x80, pt | if marker { 0x80 } else { 0 }];
-                datagram.extend_from_slice(&i.to_be_bytes());
-                datagram.extend_from_slice(&(u32::from(i / 2) * 3600).to_be_bytes());
-                datagram.extend_from_slice(&[0, 0, 0, 1]);
-                datagram.extend_from_slice(payload);
+                let datagram = rtp_packet(pt, marker, i, u32::from(i / 2) * 3600, 1, payload);
                 let rtp = wire::RtpPacket::new_checked(&datagram).unwrap();
                 let at = i64::from(i) * 20_000_000;
                 let read = MediaPacket::read_rtp(at, 16, &rtp, settled.payload_reading());
@@ -653,27 +645,16 @@ mod tests {
         const MS: i64 = 1_000_000;
         // Datagram k carries TS packets 7k..7k+7 of PID 0x100, continuity counter modulo 16.
         let datagram = |k: u16, seq: u16| {
-            let mut d = vec![0x80, 33];
-            d.extend_from_slice(&seq.to_be_bytes());
-            d.extend_from_slice(&(u32::from(k) * 900).to_be_bytes());
-            d.extend_from_slice(&[0, 0, 0, 1]);
+            let mut ts = Vec::new();
             for n in 0..7 {
                 let cc = (usize::from(k) * 7 + n) as u8 & 15;
-                let mut p = vec![0x47, 0x01, 0x00, 0x10 | cc];
-                p.resize(188, 0);
-                d.extend_from_slice(&p);
+                ts.extend_from_slice(&[0x47, 0x01, 0x00, 0x10 | cc]);
+                ts.resize(188 * (n + 1), 0);
             }
-            d
+            rtp_packet(33, false, seq, u32::from(k) * 900, 1, &ts)
         };
         let new = || {
-            let mut s = RtpStream::new(
-                "1.1.1.1:1".parse().unwrap(),
-                "2.2.2.2:2".parse().unwrap(),
-                1,
-                33,
-                90_000,
-                crate::AnalysisConfig::default().delivery("2.2.2.2".parse().unwrap()),
-            );
+            let mut s = stream(33);
             s.carry_ts(TsLimits::default());
             s
         };

@@ -296,7 +296,7 @@ impl Worker {
 mod tests {
     use super::*;
     use analysis::AnalysisConfig;
-    use testbed::pcap_writer::udp_frame;
+    use testbed::pcap_writer::{rtp_packet, udp_frame};
     use wire::LinkType;
 
     /// A block whose first frames were stamped before the interval in progress: they count
@@ -307,11 +307,7 @@ mod tests {
         let floor = 1_700_000_000_000 * MS;
         let datagrams: Vec<Vec<u8>> = (0..6u16)
             .map(|i| {
-                let mut rtp = vec![0x80, 96];
-                rtp.extend_from_slice(&i.to_be_bytes());
-                rtp.extend_from_slice(&(u32::from(i) * 3600).to_be_bytes());
-                rtp.extend_from_slice(&[0, 0, 1, 0]);
-                rtp.extend_from_slice(&[0x65; 100]);
+                let rtp = rtp_packet(96, false, i, u32::from(i) * 3600, 256, &[0x65; 100]);
                 udp_frame([10, 0, 0, 1], 5004, [239, 1, 1, 1], 5004, &rtp)
             })
             .collect();

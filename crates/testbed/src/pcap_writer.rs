@@ -38,6 +38,24 @@ impl<W: Write> PcapWriter<W> {
     }
 }
 
+/// Builds an RTP packet around `payload`: the 12-byte fixed header of RFC 3550 section 5.1
+/// (version 2; no padding, extension or CSRC).
+pub fn rtp_packet(
+    payload_type: u8,
+    marker: bool,
+    seq: u16,
+    timestamp: u32,
+    ssrc: u32,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut p = vec![0x80, payload_type | if marker { 0x80 } else { 0 }];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&timestamp.to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
 /// Builds an Ethernet/IPv4/UDP frame around `payload`.
 pub fn udp_frame(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: &[u8]) -> Vec<u8> {
     let ip = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [1, 0, 0x5e, 0, 0, 1])

@@ -25,8 +25,20 @@ pub fn streamprobe(args: &[&str]) -> Output {
 /// stderr's first line, which must name `must_name` (clap adds usage lines after a bad
 /// flag; our own errors are that one line, see [`one_error_line`]).
 pub fn error_first_line(args: &[&str], must_name: &str) -> String {
+    first_error_line(args, &streamprobe(args), must_name)
+}
+
+/// [`error_first_line`] for our own errors: stderr is that one line.
+pub fn one_error_line(args: &[&str], must_name: &str) -> String {
     let out = streamprobe(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    first_error_line(args, &out, must_name)
+}
+
+/// Checks a failed run's status, stdout and first stderr line; returns that line.
+fn first_error_line(args: &[&str], out: &Output, must_name: &str) -> String {
+    let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
     assert!(out.stdout.is_empty(), "{args:?}");
     let first = err.lines().next().unwrap_or_default().to_owned();
@@ -35,14 +47,6 @@ pub fn error_first_line(args: &[&str], must_name: &str) -> String {
         "{args:?}: {err}"
     );
     first
-}
-
-/// [`error_first_line`] for our own errors: stderr is that one line.
-pub fn one_error_line(args: &[&str], must_name: &str) -> String {
-    let out = streamprobe(args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-    error_first_line(args, must_name)
 }
 
 /// `streamprobe analyze --json --progress never [OPTIONS] FILE`, which must succeed, parsed.
