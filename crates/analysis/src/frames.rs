@@ -134,14 +134,39 @@ impl FrameCounter {
         }
     }
 
-    /// Frames and frame rate for a payload format: (frames - 1) / (last - first marker arrival).
-    pub fn frames(&self, format: PayloadFormat) -> (u64, f64) {
-        let t = match format {
+    fn tally(&self, format: PayloadFormat) -> &Tally {
+        match format {
             PayloadFormat::H264 => &self.h264,
             PayloadFormat::H265 => &self.h265,
             _ => &self.any,
-        };
+        }
+    }
+
+    /// Frames and frame rate for a payload format: (frames - 1) / (last - first marker arrival).
+    pub fn frames(&self, format: PayloadFormat) -> (u64, f64) {
+        let t = self.tally(format);
         (t.frames, t.fps())
+    }
+
+    /// The frame count of every reading, so that counts taken at two times can be compared
+    /// for the format known at the later one (the vote may have changed in between).
+    pub fn counts(&self) -> FrameCounts {
+        FrameCounts([self.any.frames, self.h264.frames, self.h265.frames])
+    }
+}
+
+/// [`FrameCounter::counts`]: frames counted every way, each never decreasing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FrameCounts([u64; 3]);
+
+impl FrameCounts {
+    /// Frames as `format` counts them.
+    pub fn of(&self, format: PayloadFormat) -> u64 {
+        match format {
+            PayloadFormat::H264 => self.0[1],
+            PayloadFormat::H265 => self.0[2],
+            _ => self.0[0],
+        }
     }
 }
 

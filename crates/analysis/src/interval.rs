@@ -4,7 +4,7 @@
 //! cumulative figures between two interval ends, so summing a flow's records gives the
 //! cumulative figures `analyze` reports (docs/figures.md, "Live interval records").
 
-use crate::frames::PayloadFormat;
+use crate::frames::{FrameCounts, PayloadFormat};
 use crate::group::MonitorGroups;
 use crate::report::{flow_id, rfc3339_ns};
 use crate::stream::{Delivery, RtpStream, UdpFlow, UdpKind};
@@ -23,7 +23,7 @@ struct Counters {
     lost: u64,
     duplicates: u64,
     reordered: u64,
-    frames: u64,
+    frames: FrameCounts,
     ssrc_changes: u64,
     tr101290: [u64; Indicator::ALL.len()],
 }
@@ -165,7 +165,7 @@ pub(crate) struct FlowView<'a> {
     dst: SocketAddr,
     ssrc: Option<u32>,
     kind: &'static str,
-    payload: &'static str,
+    format: PayloadFormat,
     last_ns: i64,
     counters: Counters,
     jitter_ms: Option<f64>,
@@ -178,7 +178,7 @@ impl<'a> FlowView<'a> {
     pub fn rtp(s: &'a mut RtpStream) -> Self {
         let format = s.payload_format();
         let jitter_ms = s.take_interval_jitter() * 1000.0 / f64::from(s.clock_rate());
-        let (volume, sequence, frames) = (s.volume(), s.sequence(), s.frames().0);
+        let (volume, sequence, frames) = (s.volume(), s.sequence(), s.record.frames.counts());
         let ts = s.ts.as_deref().map(|t| &t.analyzer);
         FlowView {
             src: s.record.src,
@@ -189,7 +189,7 @@ impl<'a> FlowView<'a> {
             } else {
                 "rtp"
             },
-            payload: format.as_str(),
+            format,
             last_ns: volume.last_ns,
             counters: Counters {
                 packets: volume.packets,
@@ -218,7 +218,7 @@ impl<'a> FlowView<'a> {
             dst: f.dst,
             ssrc: None,
             kind: "udp-ts",
-            payload: "mp2t",
+            format: PayloadFormat::Mp2t,
             last_ns: f.volume.last_ns,
             counters: Counters {
                 packets: f.volume.packets,
@@ -345,7 +345,7 @@ impl LiveState {
                 time: time(),
                 interval_s,
                 name: view.name(),
-                payload: view.payload,
+                payload: view.format.as_str(),
                 group: view
                     .delivery
                     .group
@@ -358,8 +358,12 @@ impl LiveState {
                 duplicates: now.duplicates - before.duplicates,
                 reordered: now.reordered - before.reordered,
                 jitter_ms: view.jitter_ms.map(round6),
-                fps: (view.kind == "rtp")
-                    .then(|| round6((now.frames - before.frames) as f64 / interval_s)),
+                // Both counts of the format voted now: the vote may have changed since the
+                // last interval, and each reading's count only grows.
+                fps: (view.kind == "rtp").then(|| {
+                    let frames = now.frames.of(view.format) - before.frames.of(view.format);
+                    round6(frames as f64 / interval_s)
+                }),
                 df_ms: df_ms.map(round6),
                 mlr: mlr.map(round6),
                 tr101290,
@@ -584,5 +588,48 @@ mod tests {
         assert_eq!(outcome, TickOutcome::default());
         assert!(events.contains(&("appeared", "10.0.1.30:4000".into())));
         assert_eq!(analyzer.totals().2, 19);
+    }
+
+    /// The payload vote may settle on a codec after an interval counted frames by the marker
+    /// bit alone: the next interval's frames are the codec's count then and now, not one
+    /// reading's count less another's (that underflowed: a panic in debug builds, 1.8e19 fps
+    /// in release).
+    #[test]
+    fn fps_stays_right_when_the_payload_vote_changes_between_intervals() {
+        let mut analyzer = Analyzer::new(AnalysisConfig::default());
+        let base = 1_700_000_000 * S;
+        let send = |analyzer: &mut Analyzer, seq: u16, marker: bool, payload: &[u8]| {
+            let p = rtp_packet(96, marker, seq, u32::from(seq) * 3600, 9, payload);
+            let f = udp_frame([10, 0, 0, 1], 4000, [10, 0, 0, 2], 5004, &p);
+            let at = base + i64::from(seq) * 20 * MS;
+            analyzer.on_frame(at, LinkType::Ethernet, &f, f.len() as u32);
+        };
+        // First 10 SPS-only access units (no frame as H.264) and 10 unreadable ones
+        // (frames every way), each ended by the marker: half the packets read as H.264, so
+        // the vote says unknown, and 20 frames count by the marker.
+        for seq in 0..20u16 {
+            let payload: &[u8] = if seq % 2 == 0 {
+                &[0x67, 0x42, 0]
+            } else {
+                &[0xff; 3]
+            };
+            send(&mut analyzer, seq, true, payload);
+        }
+        let mut fps = Vec::new();
+        let mut tick = |analyzer: &mut Analyzer, end: i64| {
+            analyzer.tick(&tick_at(end, 300 * S), &mut |r| {
+                if let Record::Flow(f) = r {
+                    fps.push((f.payload, f.fps));
+                }
+            });
+        };
+        tick(&mut analyzer, base + 390 * MS);
+        // Then 100 IDR slices, 5 ending an access unit: the vote turns to H.264
+        // (110 of 120 packets), whose count is 10 + 5.
+        for seq in 20..120u16 {
+            send(&mut analyzer, seq, seq % 20 == 19, &[0x65, 0x88, 0]);
+        }
+        tick(&mut analyzer, base + 2_400 * MS);
+        assert_eq!(fps, vec![("unknown", Some(20.0)), ("h264", Some(5.0))]);
     }
 }

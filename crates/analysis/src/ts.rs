@@ -342,8 +342,9 @@ pub struct PidState {
     /// is stale and the packet is that slot of the datagram being read.
     previous: Box<[u8; PACKET_LEN]>,
     /// 1 + the slot, in the datagram being read, of the last packet with payload; 0 when
-    /// `previous` holds it.
-    previous_slot: u8,
+    /// `previous` holds it. A UDP datagram holds at most 348 TS packets (65,507 bytes), so
+    /// every slot fits.
+    previous_slot: u16,
     pcr: Option<PcrClock>,
     last_pts_ns: Option<i64>,
     /// Unreferenced_PID already reported.
@@ -575,10 +576,15 @@ impl TsAnalyzer {
     pub fn on_datagram(&mut self, arrival_ns: i64, payload: &[u8], size: usize) {
         let datagram = Datagram { payload, size };
         for (slot, packet) in payload.chunks_exact(size).enumerate() {
-            // Slots are 1-based in `previous_slot`; a datagram of more than 254 packets
-            // (beyond any MTU) has its later packets saved one by one.
-            let slot = u8::try_from(slot + 1).ok().filter(|&s| s < u8::MAX);
-            self.on_packet_in(arrival_ns, packet, slot.map(|s| (&datagram, s)));
+            // Slots are 1-based in `previous_slot`. Beyond u16 (no UDP datagram is that
+            // long) packets are saved one by one, after the slots still pending are.
+            match u16::try_from(slot + 1) {
+                Ok(slot) => self.on_packet_in(arrival_ns, packet, Some((&datagram, slot))),
+                Err(_) => {
+                    self.save_previous(&datagram);
+                    self.on_packet_in(arrival_ns, packet, None);
+                }
+            }
         }
         self.save_previous(&datagram);
     }
@@ -600,7 +606,7 @@ impl TsAnalyzer {
         }
     }
 
-    fn on_packet_in(&mut self, at: i64, bytes: &[u8], within: Option<(&Datagram<'_>, u8)>) {
+    fn on_packet_in(&mut self, at: i64, bytes: &[u8], within: Option<(&Datagram<'_>, u16)>) {
         self.packets += 1;
         self.position += 1;
         if self.first_ns.is_none() {
@@ -745,7 +751,7 @@ impl TsAnalyzer {
         index: usize,
         packet: &TsPacket<'_>,
         at: i64,
-        within: Option<(&Datagram<'_>, u8)>,
+        within: Option<(&Datagram<'_>, u16)>,
     ) -> bool {
         let state = &mut self.pids[index];
         let cc = packet.continuity_counter();
@@ -1444,6 +1450,42 @@ mod tests {
                 "{datagrams:?}"
             );
         }
+    }
+
+    #[test]
+    fn datagrams_of_up_to_348_packets_are_judged_like_short_ones() {
+        // 348 TS packets fill the largest UDP payload (65,507 bytes). A PID whose packets sit
+        // at slots both below and beyond 254 panicked once (the deferred copy of its last
+        // packet lost track of the slot), and a repeat beyond 254 was compared with a stale
+        // copy.
+        let mut mux = Mux::new();
+        let video: Vec<Vec<u8>> = (0..3).map(|i| mux.video(i * 20, false)).collect();
+        let datagram = |slots: &[(usize, &Vec<u8>)]| {
+            let mut bytes = null().repeat(348);
+            for &(slot, packet) in slots {
+                bytes[slot * 188..][..188].copy_from_slice(packet);
+            }
+            bytes
+        };
+        let mut ts = TsAnalyzer::new(TsLimits::default());
+        // Fresh at slot 0 and 300, a legal repeat at 301, then the next one.
+        ts.on_datagram(
+            0,
+            &datagram(&[(0, &video[0]), (300, &video[1]), (301, &video[1])]),
+            188,
+        );
+        // A fresh packet in the last slot.
+        ts.on_datagram(MS, &datagram(&[(347, &video[2])]), 188);
+        // Its legal repeat in the next datagram, then a third copy: an error.
+        ts.on_datagram(
+            2 * MS,
+            &datagram(&[(280, &video[2]), (290, &video[2])]),
+            188,
+        );
+        assert_eq!(ts.packets, 3 * 348);
+        assert_eq!(ts.indicators.get(Indicator::CcError).count, 1);
+        let pid = ts.pids().iter().find(|p| p.pid == VIDEO).unwrap();
+        assert_eq!((pid.figures.packets, pid.figures.missing_packets), (6, 0));
     }
 
     #[test]
