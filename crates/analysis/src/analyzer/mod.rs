@@ -1,0 +1,339 @@
+//! The analyzer of one worker: discovery of RTP and TS flows and dispatch of each datagram
+//! to its flow.
+//!
+//! A 4-tuple's first datagram decides what it may be: RTCP (RFC 5761 packet types), an RTP
+//! candidate (version 2, an accepted payload type), a TS candidate (sync bytes at 188/204
+//! strides) or other UDP. A candidate holds its first packets (at most
+//! [`crate::config::MAX_PROBATION`]) until it shows `probation` consecutive sequence numbers
+//! (TS: consecutive TS-framed datagrams); then the held packets are replayed into the new
+//! flow, so they count in every figure. A candidate that breaks the pattern is rejected and
+//! its 4-tuple stays other UDP for the rest of the run.
+//!
+//! Its parts: [`flow_table`] (4-tuples by hash), [`discovery`] (probation), `pipeline` (the
+//! prefetching lookup of a batch of frames), `tick` (live intervals, expiry, eviction), and
+//! here the dispatch of a datagram to its flow and the end of an offline run.
+
+mod discovery;
+mod flow_table;
+mod pipeline;
+mod tick;
+
+pub use pipeline::LANES;
+pub use tick::TickOutcome;
+
+use crate::config::AnalysisConfig;
+use crate::defrag::{FragmentOutcome, Reassembler};
+use crate::interval::LiveState;
+use crate::packet::{ts_packets, MediaPacket};
+use crate::report::{AnalysisReport, CaptureReport, Discovery};
+use crate::stream::{RtpStream, UdpFlow, UdpKind, Volume};
+use discovery::Probation;
+use flow_table::{flow_hash, FlowTable};
+use rustc_hash::FxHashMap;
+use std::net::IpAddr;
+use wire::link::decode_udp;
+use wire::{
+    Decoded, Frame, LinkType, PlainDatagram, RtcpPacket, RtpPacket, SkipReason, UdpDatagram,
+};
+
+/// No entry in `ssrc_sets`.
+const NO_SET: u32 = u32::MAX;
+
+/// What a 4-tuple carries.
+#[derive(Debug)]
+enum TupleState {
+    Probation(Box<Probation>),
+    /// RTP: the current SSRC and its stream (an index into `streams`). When other SSRCs were
+    /// seen on the 4-tuple, `set` indexes their list in `ssrc_sets`.
+    Rtp {
+        ssrc: u32,
+        stream: u32,
+        set: u32,
+    },
+    Udp(u32),
+    /// RTCP, with the arrival of its last packet (for expiry).
+    Rtcp(i64),
+}
+
+/// Offline and live analysis state for one worker.
+#[derive(Debug, Default)]
+pub struct Analyzer {
+    config: AnalysisConfig,
+    table: FlowTable,
+    ssrc_sets: Vec<Vec<(u32, u32)>>,
+    streams: Vec<RtpStream>,
+    udp_flows: Vec<UdpFlow>,
+    rtcp: FxHashMap<(IpAddr, IpAddr, u32), u64>,
+    reassembler: Reassembler,
+    discovery: Discovery,
+    skipped: [u64; SkipReason::ALL.len()],
+    capture: Volume,
+    capture_bytes: u64,
+    /// Live interval state per RTP stream and per UDP flow (same indexes).
+    live_streams: Vec<LiveState>,
+    live_udp: Vec<LiveState>,
+    /// Packets of new 4-tuples not tracked because the flow cap was reached, since the last
+    /// tick.
+    refused: u64,
+}
+
+impl Analyzer {
+    /// An empty analyzer.
+    pub fn new(config: AnalysisConfig) -> Self {
+        Analyzer {
+            config,
+            ..Analyzer::default()
+        }
+    }
+
+    /// Packets and bytes seen so far, and media flows found (live probe records).
+    pub fn totals(&self) -> (u64, u64, usize) {
+        let media_udp = self
+            .udp_flows
+            .iter()
+            .filter(|f| f.kind != UdpKind::Other)
+            .count();
+        (
+            self.capture.packets,
+            self.capture_bytes,
+            self.streams.len() + media_udp,
+        )
+    }
+
+    /// Counts a record the capture layer could not hand over.
+    pub fn skip(&mut self, reason: SkipReason) {
+        self.skipped[reason.index()] += 1;
+    }
+
+    /// Analyses one captured frame. `wire_len` is its length on the wire.
+    pub fn on_frame(&mut self, arrival_ns: i64, link: LinkType, data: &[u8], wire_len: u32) {
+        self.on_frames(&[Frame {
+            arrival_ns,
+            link,
+            data,
+            wire_len,
+        }]);
+    }
+
+    fn count_frame(&mut self, f: &Frame<'_>) {
+        if self.capture.packets == 0 {
+            self.capture.first_ns = f.arrival_ns;
+        }
+        self.capture.packets += 1;
+        self.capture.last_ns = self.capture.last_ns.max(f.arrival_ns);
+        self.capture_bytes += u64::from(f.wire_len);
+    }
+
+    /// A decoded frame: a datagram, a fragment to reassemble, or a skip.
+    fn on_decoded(&mut self, arrival_ns: i64, decoded: Result<Decoded<'_>, SkipReason>) {
+        match decoded {
+            Ok(Decoded::Udp(d)) => self.on_datagram(arrival_ns, &d),
+            Ok(Decoded::Fragment(fragment)) => match self.reassembler.push(arrival_ns, &fragment) {
+                FragmentOutcome::Pending => {}
+                FragmentOutcome::Dropped(reason, n) => self.skipped[reason.index()] += n,
+                FragmentOutcome::Complete(r) => {
+                    if r.protocol != 17 {
+                        self.skip(SkipReason::NonUdp);
+                    } else {
+                        match decode_udp(r.src, r.dst, &r.payload, false) {
+                            Ok(d) => self.on_datagram(arrival_ns, &d),
+                            Err(reason) => self.skip(reason),
+                        }
+                    }
+                }
+            },
+            Err(reason) => self.skip(reason),
+        }
+        let expired = std::mem::take(&mut self.reassembler.expired_fragments);
+        self.skipped[SkipReason::FragmentIncomplete.index()] += expired;
+    }
+
+    /// Analyses one datagram received on a socket (a multicast join), counted as a captured
+    /// frame of `wire_len` bytes.
+    pub fn on_received(&mut self, arrival_ns: i64, d: &UdpDatagram<'_>, wire_len: u32) {
+        self.count_frame(&Frame {
+            arrival_ns,
+            link: LinkType::RawIp,
+            data: &[],
+            wire_len,
+        });
+        // A datagram longer than the receive slot arrives cut, as a snap length cuts a
+        // captured one: analysed the same way.
+        self.on_datagram(arrival_ns, d);
+    }
+
+    /// 4-tuples on probation (candidates not yet confirmed or rejected).
+    pub fn probation_size(&self) -> usize {
+        self.table
+            .tuples
+            .iter()
+            .filter(|t| matches!(t.state, TupleState::Probation(_)))
+            .count()
+    }
+
+    /// Analyses one UDP datagram.
+    pub fn on_datagram(&mut self, arrival_ns: i64, d: &UdpDatagram<'_>) {
+        let d = PlainDatagram::from(d);
+        let hash = flow_hash(&d.tuple);
+        self.dispatch(self.table.find(&d.tuple, hash), hash, arrival_ns, &d);
+    }
+
+    /// Hands a datagram to the flow of its tuple (`index`, found in the table), or starts one.
+    fn dispatch(&mut self, index: Option<u32>, hash: u64, arrival_ns: i64, d: &PlainDatagram<'_>) {
+        let Some(index) = index else {
+            self.on_first(d.tuple, hash, arrival_ns, &d.datagram());
+            return;
+        };
+        match &mut self.table.tuples[index as usize].state {
+            TupleState::Rtp { ssrc, stream, set } => {
+                if let Some(rtcp) = RtcpPacket::new_checked(d.payload) {
+                    // RFC 5761 multiplexing: RTCP on the RTP 4-tuple.
+                    *self
+                        .rtcp
+                        .entry((d.tuple.src().ip(), d.tuple.dst().ip(), rtcp.sender_ssrc()))
+                        .or_default() += 1;
+                    return;
+                }
+                let Ok(rtp) = RtpPacket::new_checked(d.payload) else {
+                    self.skipped[SkipReason::RtpInvalid.index()] += 1;
+                    return;
+                };
+                let new = rtp.ssrc();
+                let known = || {
+                    let list = self.ssrc_sets.get(*set as usize)?;
+                    list.iter().find(|s| s.0 == new).map(|s| s.1)
+                };
+                let target = if new == *ssrc {
+                    *stream
+                } else if let Some(index) = known() {
+                    // A known SSRC again (several sources share the 4-tuple): make it current.
+                    *ssrc = new;
+                    *stream = index;
+                    index
+                } else if self.ssrc_sets.get(*set as usize).map_or(1, Vec::len)
+                    >= self.config.max_ssrcs_per_tuple
+                {
+                    self.skipped[SkipReason::SsrcLimit.index()] += 1;
+                    return;
+                } else if !self.config.accepts_payload_type(rtp.payload_type()) {
+                    self.skipped[SkipReason::RtpInvalid.index()] += 1;
+                    return;
+                } else {
+                    // A new SSRC on a confirmed 4-tuple: a new stream at once (the 4-tuple is
+                    // proven RTP), and an SSRC change (with its restart) for the old one.
+                    let old = &mut self.streams[*stream as usize];
+                    old.record.ssrc_changes += 1;
+                    old.record.new_ssrc = Some(new);
+                    let index = self.streams.len() as u32;
+                    let mut fresh = RtpStream::new(
+                        d.tuple.src(),
+                        d.tuple.dst(),
+                        new,
+                        rtp.payload_type(),
+                        self.config.clock_rate(rtp.payload_type()),
+                        self.config.delivery(d.tuple.dst().ip()),
+                    );
+                    if rtp.payload_type() == 33 || ts_packets(rtp.payload()) > 0 {
+                        fresh.carry_ts(self.config.ts);
+                    }
+                    self.streams.push(fresh);
+                    self.discovery.confirmed += 1;
+                    if *set == NO_SET {
+                        *set = self.ssrc_sets.len() as u32;
+                        self.ssrc_sets.push(vec![(*ssrc, *stream)]);
+                    }
+                    self.ssrc_sets[*set as usize].push((new, index));
+                    *ssrc = new;
+                    *stream = index;
+                    index
+                };
+                // The stream's line with its detector is prefetched: read the payload for
+                // what the stream still needs only.
+                let stream = &mut self.streams[target as usize];
+                let p = MediaPacket::read_rtp(
+                    arrival_ns,
+                    d.payload_len,
+                    &rtp,
+                    stream.payload_reading(),
+                );
+                stream.update(&p, rtp.payload());
+            }
+            TupleState::Udp(i) => {
+                let flow = &mut self.udp_flows[*i as usize];
+                let p = if flow.ts.is_some() {
+                    MediaPacket::known_ts(arrival_ns, d.payload_len, d.payload)
+                } else {
+                    MediaPacket::from_udp(arrival_ns, d.payload_len, d.payload)
+                };
+                if !flow.update(&p, d.payload) {
+                    self.skipped[SkipReason::TsInvalid.index()] += 1;
+                }
+            }
+            TupleState::Rtcp(last) => {
+                *last = arrival_ns;
+                self.on_rtcp(&d.datagram())
+            }
+            TupleState::Probation(_) => self.on_probation(index, arrival_ns, &d.datagram()),
+        }
+    }
+
+    fn on_rtcp(&mut self, d: &UdpDatagram<'_>) {
+        if let Some(rtcp) = RtcpPacket::new_checked(d.payload) {
+            *self
+                .rtcp
+                .entry((d.src.ip(), d.dst.ip(), rtcp.sender_ssrc()))
+                .or_default() += 1;
+            if let Some(reported) = rtcp.first_reported_ssrc() {
+                // A receiver report travels back towards the sender: count it for the stream
+                // it reports on as well.
+                *self
+                    .rtcp
+                    .entry((d.dst.ip(), d.src.ip(), reported))
+                    .or_default() += 1;
+            }
+        }
+    }
+
+    /// Ends the analysis: candidates still on probation are counted as rejected (their
+    /// packets as other UDP), pending fragments as incomplete, and the report is built.
+    pub fn finish(mut self) -> AnalysisReport {
+        let mut tuples = std::mem::take(&mut self.table.tuples);
+        for tuple in &mut tuples {
+            if let TupleState::Probation(prob) =
+                std::mem::replace(&mut tuple.state, TupleState::Rtcp(0))
+            {
+                self.discovery.rejected += 1;
+                let (src, dst) = (tuple.key.src(), tuple.key.dst());
+                tuple.state = self.new_udp_flow(src, dst, UdpKind::Other, &prob.held);
+            }
+        }
+        self.skipped[SkipReason::FragmentIncomplete.index()] += self.reassembler.flush();
+        for s in &mut self.streams {
+            s.record.rtcp_packets = self
+                .rtcp
+                .remove(&(s.record.src.ip(), s.record.dst.ip(), s.ssrc))
+                .unwrap_or(0);
+        }
+        let rtcp_unmatched = self.rtcp.values().sum();
+        for s in &mut self.streams {
+            s.finish();
+        }
+        for f in &mut self.udp_flows {
+            f.finish();
+        }
+        let capture = CaptureReport::new(
+            &self.capture,
+            self.capture_bytes,
+            &self.skipped,
+            self.discovery,
+            rtcp_unmatched,
+        );
+        AnalysisReport::build(
+            capture,
+            self.capture.first_ns,
+            self.streams,
+            self.udp_flows,
+            &self.config.groups,
+        )
+    }
+}

@@ -1,0 +1,289 @@
+//! The live tick: interval records for every media flow, then expiry and eviction of idle
+//! 4-tuples.
+
+use super::{Analyzer, TupleState};
+use crate::interval::{FlowView, LiveState, Record, Tick};
+use crate::stream::{RtpStream, UdpFlow};
+
+/// What a tick did to the flow table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TickOutcome {
+    /// 4-tuples forgotten after their idle time.
+    pub expired: u64,
+    /// 4-tuples forgotten to make room under the flow cap.
+    pub evicted: u64,
+    /// Packets of new 4-tuples not tracked since the last tick, the cap being reached.
+    pub refused: u64,
+}
+
+/// After evictions the table holds at most this share of the cap, so that the next
+/// interval's new flows find room.
+const EVICT_TO_PERCENT: usize = 90;
+
+impl Analyzer {
+    /// Closes a live interval: hands `out` a record for every media flow that sent packets
+    /// since the last tick, and its events (appeared, silent, resumed, SSRC change). Flows
+    /// are visited in the order they were found.
+    pub fn tick(&mut self, tick: &Tick, out: &mut impl FnMut(Record)) -> TickOutcome {
+        self.live_streams
+            .resize_with(self.streams.len(), LiveState::default);
+        self.live_udp
+            .resize_with(self.udp_flows.len(), LiveState::default);
+        let groups = &self.config.groups;
+        for (stream, live) in self.streams.iter_mut().zip(&mut self.live_streams) {
+            // A stream that stopped must not keep TS datagrams held for a gap forever: what
+            // waited past the reorder wait counts in this interval.
+            stream.release_held(tick.end_ns, tick.source_ended);
+            live.close(FlowView::rtp(stream), tick, groups, out);
+        }
+        for (flow, live) in self.udp_flows.iter_mut().zip(&mut self.live_udp) {
+            if let Some(view) = FlowView::udp(flow) {
+                live.close(view, tick, groups, out);
+            }
+        }
+        let mut outcome = self.forget(tick, out);
+        outcome.refused = std::mem::take(&mut self.refused);
+        outcome
+    }
+
+    /// The last packet time of a 4-tuple (of its latest stream when several SSRCs share it).
+    fn last_packet(&self, state: &TupleState) -> i64 {
+        match state {
+            TupleState::Probation(p) => p.held.last().map_or(0, |p| p.arrival_ns),
+            TupleState::Rtp { stream, set, .. } => match self.ssrc_sets.get(*set as usize) {
+                Some(list) => list
+                    .iter()
+                    .map(|&(_, s)| self.streams[s as usize].volume().last_ns)
+                    .max()
+                    .unwrap_or(0),
+                None => self.streams[*stream as usize].volume().last_ns,
+            },
+            TupleState::Udp(i) => self.udp_flows[*i as usize].volume.last_ns,
+            TupleState::Rtcp(last) => *last,
+        }
+    }
+
+    /// Forgets 4-tuples idle longer than the tick's expiry time, then, when the table is at
+    /// its cap, the longest-idle ones down to [`EVICT_TO_PERCENT`] of it. Media flows that go
+    /// get an `expired` or `evicted` event. The table is rebuilt in one pass when anything
+    /// goes: a tick's work, never a packet's.
+    fn forget(&mut self, tick: &Tick, out: &mut impl FnMut(Record)) -> TickOutcome {
+        let mut outcome = TickOutcome::default();
+        let n = self.table.tuples.len();
+        let last: Vec<i64> = self
+            .table
+            .tuples
+            .iter()
+            .map(|t| self.last_packet(&t.state))
+            .collect();
+        // 0 keep, 1 expired, 2 evicted.
+        let mut fate = vec![0u8; n];
+        for (f, &l) in fate.iter_mut().zip(&last) {
+            if tick.end_ns.saturating_sub(l) > tick.expire_after_ns {
+                *f = 1;
+                outcome.expired += 1;
+            }
+        }
+        let remaining = n - outcome.expired as usize;
+        if remaining >= self.config.max_flows {
+            let cap = self.config.max_flows as u128;
+            let target = (cap * EVICT_TO_PERCENT as u128 / 100) as usize;
+            let mut order: Vec<u32> = (0..n as u32).filter(|&i| fate[i as usize] == 0).collect();
+            // Longest idle first; ties by table order, so the outcome is deterministic.
+            order.sort_by_key(|&i| (last[i as usize], i));
+            for &i in order.iter().take(remaining - target) {
+                fate[i as usize] = 2;
+                outcome.evicted += 1;
+            }
+        }
+        if outcome.expired + outcome.evicted == 0 {
+            return outcome;
+        }
+        self.rebuild(&fate, tick, out);
+        outcome
+    }
+
+    /// Keeps the 4-tuples whose fate is 0 and everything they own; says farewell to the media
+    /// flows of the others.
+    fn rebuild(&mut self, fate: &[u8], tick: &Tick, out: &mut impl FnMut(Record)) {
+        let mut streams: Vec<Option<RtpStream>> = self.streams.drain(..).map(Some).collect();
+        let mut live_streams: Vec<Option<LiveState>> =
+            self.live_streams.drain(..).map(Some).collect();
+        let mut udp: Vec<Option<UdpFlow>> = self.udp_flows.drain(..).map(Some).collect();
+        let mut live_udp: Vec<Option<LiveState>> = self.live_udp.drain(..).map(Some).collect();
+        let old_sets = std::mem::take(&mut self.ssrc_sets);
+        let old_tuples = std::mem::take(&mut self.table.tuples);
+        // Moves stream `i` to the new table; its new index.
+        let keep_stream = |i: u32,
+                           this: &mut Self,
+                           streams: &mut [Option<RtpStream>],
+                           live: &mut [Option<LiveState>]|
+         -> u32 {
+            this.streams.push(
+                streams[i as usize]
+                    .take()
+                    .expect("a stream has one 4-tuple"),
+            );
+            this.live_streams
+                .push(live[i as usize].take().unwrap_or_default());
+            this.streams.len() as u32 - 1
+        };
+        let mut tuples = Vec::with_capacity(old_tuples.len());
+        for (mut tuple, &f) in old_tuples.into_iter().zip(fate) {
+            let event = match f {
+                0 => None,
+                1 => Some("expired"),
+                _ => Some("evicted"),
+            };
+            match (&mut tuple.state, event) {
+                (TupleState::Rtp { stream, set, .. }, None) => {
+                    if let Some(list) = old_sets.get(*set as usize) {
+                        let list: Vec<(u32, u32)> = list
+                            .iter()
+                            .map(|&(ssrc, s)| {
+                                (ssrc, keep_stream(s, self, &mut streams, &mut live_streams))
+                            })
+                            .collect();
+                        // The current stream keeps its place in the list.
+                        let current = old_sets[*set as usize]
+                            .iter()
+                            .position(|&(_, s)| s == *stream)
+                            .map_or(list[0].1, |p| list[p].1);
+                        *stream = current;
+                        *set = self.ssrc_sets.len() as u32;
+                        self.ssrc_sets.push(list);
+                    } else {
+                        *stream = keep_stream(*stream, self, &mut streams, &mut live_streams);
+                    }
+                }
+                (TupleState::Udp(i), None) => {
+                    self.udp_flows
+                        .push(udp[*i as usize].take().expect("a flow has one 4-tuple"));
+                    self.live_udp
+                        .push(live_udp[*i as usize].take().unwrap_or_default());
+                    *i = self.udp_flows.len() as u32 - 1;
+                }
+                (_, None) => {}
+                (TupleState::Rtp { stream, set, .. }, Some(event)) => {
+                    let all = match old_sets.get(*set as usize) {
+                        Some(list) => list.iter().map(|&(_, s)| s).collect(),
+                        None => vec![*stream],
+                    };
+                    for s in all {
+                        if let (Some(mut stream), Some(live)) =
+                            (streams[s as usize].take(), live_streams[s as usize].take())
+                        {
+                            live.farewell(FlowView::rtp(&mut stream), tick, event, out);
+                        }
+                    }
+                }
+                (TupleState::Udp(i), Some(event)) => {
+                    if let (Some(mut flow), Some(live)) =
+                        (udp[*i as usize].take(), live_udp[*i as usize].take())
+                    {
+                        if let Some(view) = FlowView::udp(&mut flow) {
+                            live.farewell(view, tick, event, out);
+                        }
+                    }
+                }
+                (_, Some(_)) => {}
+            }
+            if f == 0 {
+                tuples.push(tuple);
+            }
+        }
+        self.table.tuples = tuples;
+        self.table.rehash();
+        if self.rtcp.len() > self.config.max_flows {
+            // RTCP counts are for the offline report; a live probe under a flood of RTCP
+            // senders keeps memory bounded by starting them over.
+            self.rtcp.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::flow_table::flow_hash;
+    use super::*;
+    use crate::AnalysisConfig;
+    use testbed::pcap_writer::udp_frame;
+    use wire::LinkType;
+
+    proptest::proptest! {
+        /// Live ticks that expire and evict flows keep the table whole: every 4-tuple is found
+        /// at its index, owns what it points to and nothing is owned twice, the cap holds,
+        /// and every packet is counted in a record, refused, or held on probation.
+        #[test]
+        fn expiry_and_eviction_keep_the_table_whole(
+            steps in proptest::collection::vec((0u8..40, 0u8..4, 0u8..6), 1..600),
+            cap in 8usize..40,
+        ) {
+            let config = AnalysisConfig { max_flows: cap, ..AnalysisConfig::default() };
+            let mut analyzer = Analyzer::new(config);
+            let mut seq = [0u16; 256];
+            let mut t = 1_700_000_000_000_000_000i64;
+            let (mut packets, mut recorded, mut refused) = (0u64, 0u64, 0u64);
+            for (host, ssrc, action) in steps {
+                t += 30_000_000;
+                if action == 0 {
+                    // A tick: idle for 0.3 s expires.
+                    let tick = Tick {
+                        end_ns: t,
+                        interval_ns: 1_000_000_000,
+                        silent_after_ns: 100_000_000,
+                        expire_after_ns: 300_000_000,
+                        source_ended: false,
+                    };
+                    let outcome = analyzer.tick(&tick, &mut |r| {
+                        if let Record::Flow(f) = r {
+                            recorded += f.packets;
+                        }
+                    });
+                    refused += outcome.refused;
+                    proptest::prop_assert!(analyzer.table.tuples.len() < cap.max(1));
+                } else {
+                    // RTP from `host`, SSRC `ssrc` (several SSRCs share a 4-tuple), or RTCP.
+                    let i = usize::from(host) * 4 + usize::from(ssrc);
+                    seq[i] = seq[i].wrapping_add(1);
+                    let mut p = vec![0x80, if action == 5 { 200 } else { 96 }];
+                    p.extend_from_slice(&seq[i].to_be_bytes());
+                    p.extend_from_slice(&[0; 4]);
+                    p.extend_from_slice(&u32::from(ssrc).to_be_bytes());
+                    p.extend_from_slice(&[0x41; 20]);
+                    let f = udp_frame([10, 0, 0, host], 4000, [10, 0, 0, 250], 5004, &p);
+                    analyzer.on_frame(t, LinkType::Ethernet, &f, f.len() as u32);
+                    packets += 1;
+                }
+                let a = &analyzer;
+                let mut owned_streams = vec![0u8; a.streams.len()];
+                let mut owned_udp = vec![0u8; a.udp_flows.len()];
+                for (index, tuple) in a.table.tuples.iter().enumerate() {
+                    proptest::prop_assert_eq!(a.table.find(&tuple.key, flow_hash(&tuple.key)), Some(index as u32));
+                    match &tuple.state {
+                        TupleState::Rtp { stream, set, ssrc } => {
+                            proptest::prop_assert_eq!(a.streams[*stream as usize].ssrc, *ssrc);
+                            match a.ssrc_sets.get(*set as usize) {
+                                Some(list) => {
+                                    proptest::prop_assert!(list.iter().any(|&(_, s)| s == *stream));
+                                    for &(ssrc, s) in list {
+                                        proptest::prop_assert_eq!(a.streams[s as usize].ssrc, ssrc);
+                                        owned_streams[s as usize] += 1;
+                                    }
+                                }
+                                None => owned_streams[*stream as usize] += 1,
+                            }
+                        }
+                        TupleState::Udp(i) => owned_udp[*i as usize] += 1,
+                        _ => {}
+                    }
+                }
+                proptest::prop_assert!(owned_streams.iter().all(|&n| n == 1), "{:?}", owned_streams);
+                proptest::prop_assert!(owned_udp.iter().all(|&n| n == 1));
+            }
+            // The rest: packets still on probation, of other UDP (RTCP) and of flows since
+            // the last tick.
+            proptest::prop_assert!(recorded + refused <= packets);
+        }
+    }
+}
