@@ -19,6 +19,9 @@ pub struct Discovery {
     pub confirmed: u64,
     /// Candidates that broke the pattern or never confirmed.
     pub rejected: u64,
+    /// Probes of 4-tuples judged other UDP, looked at again for media (after 64 of their
+    /// datagrams or 10 s, at most 8 times each).
+    pub reprobed: u64,
 }
 
 /// UDP that is not media, summed (`capture.other_udp`).
@@ -51,6 +54,8 @@ pub struct CaptureReport {
     pub discovery: Discovery,
     /// Non-media UDP.
     pub other_udp: OtherUdp,
+    /// RTCP datagrams (RFC 5761 section 4 packet types), on RTCP ports or multiplexed.
+    pub rtcp_packets: u64,
     /// RTCP packets that matched no RTP stream.
     pub rtcp_unmatched: u64,
 }
@@ -591,7 +596,7 @@ impl CaptureReport {
         capture_bytes: u64,
         skipped: &[u64; SkipReason::ALL.len()],
         discovery: Discovery,
-        rtcp_unmatched: u64,
+        (rtcp_packets, rtcp_unmatched): (u64, u64),
     ) -> Self {
         CaptureReport {
             file: String::new(),
@@ -605,6 +610,7 @@ impl CaptureReport {
                 .collect(),
             discovery,
             other_udp: OtherUdp::default(),
+            rtcp_packets,
             rtcp_unmatched,
         }
     }

@@ -457,6 +457,21 @@ pub struct UdpFlow {
     pub ts: Option<Box<TsAnalyzer>>,
     /// Monitor group and MDI (TS flows).
     pub delivery: Delivery,
+    /// When other UDP is looked at again for media (discovery's bookkeeping; other flows
+    /// only).
+    pub reprobe: Reprobe,
+}
+
+/// When a 4-tuple judged other UDP is probed again: one datagram that is neither RTP nor TS
+/// (a keepalive, a NAT probe) must not hide a camera for the whole run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reprobe {
+    /// Probes so far.
+    pub probes: u8,
+    /// The flow's packet count at which the next probe is due.
+    pub due_packets: u64,
+    /// Or the packet time at which it is due, whichever comes first.
+    pub due_ns: i64,
 }
 
 impl UdpFlow {
@@ -476,6 +491,7 @@ impl UdpFlow {
             ts_packets: 0,
             ts: (kind == UdpKind::Ts).then(|| Box::new(TsAnalyzer::new(limits))),
             delivery,
+            reprobe: Reprobe::default(),
         }
     }
 

@@ -175,7 +175,7 @@ impl TsFileAnalyzer {
             last_ns: self.last_ns,
         };
         let mut capture =
-            CaptureReport::new(&volume, file_bytes, &skipped, Discovery::default(), 0);
+            CaptureReport::new(&volume, file_bytes, &skipped, Discovery::default(), (0, 0));
         capture.start = None;
         let mut flow = FlowReport::new(file.to_string(), None, "file-ts", "mp2t", &volume, 0);
         let mut ts = TsReport::new(&self.ts, 0);

@@ -132,8 +132,15 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
     let d = &c.discovery;
     writeln!(
         out,
-        "discovery: {} candidates, {} confirmed, {} rejected; other UDP: {} flows, {} packets; unmatched RTCP: {}",
-        d.candidates, d.confirmed, d.rejected, c.other_udp.flows, c.other_udp.packets, c.rtcp_unmatched
+        "discovery: {} candidates, {} confirmed, {} rejected, {} reprobed; other UDP: {} flows, {} packets; RTCP: {} packets, {} unmatched",
+        d.candidates,
+        d.confirmed,
+        d.rejected,
+        d.reprobed,
+        c.other_udp.flows,
+        c.other_udp.packets,
+        c.rtcp_packets,
+        c.rtcp_unmatched
     )?;
     let skipped: Vec<String> = c
         .skipped

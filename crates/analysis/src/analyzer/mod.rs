@@ -64,6 +64,8 @@ pub struct Analyzer {
     streams: Vec<RtpStream>,
     udp_flows: Vec<UdpFlow>,
     rtcp: FxHashMap<(IpAddr, IpAddr, u32), u64>,
+    /// RTCP datagrams, wherever they came.
+    rtcp_packets: u64,
     reassembler: Reassembler,
     discovery: Discovery,
     skipped: [u64; SkipReason::ALL.len()],
@@ -186,66 +188,41 @@ impl Analyzer {
         };
         match &mut self.table.tuples[index as usize].state {
             TupleState::Rtp { ssrc, stream, set } => {
-                if let Some(rtcp) = RtcpPacket::new_checked(d.payload) {
+                if RtcpPacket::new_checked(d.payload).is_some() {
                     // RFC 5761 multiplexing: RTCP on the RTP 4-tuple.
-                    *self
-                        .rtcp
-                        .entry((d.tuple.src().ip(), d.tuple.dst().ip(), rtcp.sender_ssrc()))
-                        .or_default() += 1;
+                    self.on_rtcp(&d.datagram());
                     return;
                 }
                 let Ok(rtp) = RtpPacket::new_checked(d.payload) else {
                     self.skipped[SkipReason::RtpInvalid.index()] += 1;
                     return;
                 };
-                let new = rtp.ssrc();
-                let known = || {
-                    let list = self.ssrc_sets.get(*set as usize)?;
-                    list.iter().find(|s| s.0 == new).map(|s| s.1)
-                };
-                let target = if new == *ssrc {
+                let target = if rtp.ssrc() == *ssrc {
                     *stream
-                } else if let Some(index) = known() {
-                    // A known SSRC again (several sources share the 4-tuple): make it current.
-                    *ssrc = new;
-                    *stream = index;
-                    index
-                } else if self.ssrc_sets.get(*set as usize).map_or(1, Vec::len)
-                    >= self.config.max_ssrcs_per_tuple
-                {
-                    self.skipped[SkipReason::SsrcLimit.index()] += 1;
-                    return;
-                } else if !self.config.accepts_payload_type(rtp.payload_type()) {
-                    self.skipped[SkipReason::RtpInvalid.index()] += 1;
-                    return;
                 } else {
-                    // A new SSRC on a confirmed 4-tuple: a new stream at once (the 4-tuple is
-                    // proven RTP), and an SSRC change (with its restart) for the old one.
-                    let old = &mut self.streams[*stream as usize];
-                    old.record.ssrc_changes += 1;
-                    old.record.new_ssrc = Some(new);
-                    let index = self.streams.len() as u32;
-                    let mut fresh = RtpStream::new(
-                        d.tuple.src(),
-                        d.tuple.dst(),
-                        new,
+                    let mut current = (*ssrc, *stream, *set);
+                    let ts = rtp.payload_type() == 33 || ts_packets(rtp.payload()) > 0;
+                    let (src, dst) = (d.tuple.src(), d.tuple.dst());
+                    let target = self.switch_ssrc(
+                        &mut current,
+                        src,
+                        dst,
+                        rtp.ssrc(),
                         rtp.payload_type(),
-                        self.config.clock_rate(rtp.payload_type()),
-                        self.config.delivery(d.tuple.dst().ip()),
+                        ts,
                     );
-                    if rtp.payload_type() == 33 || ts_packets(rtp.payload()) > 0 {
-                        fresh.carry_ts(self.config.ts);
+                    if let TupleState::Rtp { ssrc, stream, set } =
+                        &mut self.table.tuples[index as usize].state
+                    {
+                        (*ssrc, *stream, *set) = current;
                     }
-                    self.streams.push(fresh);
-                    self.discovery.confirmed += 1;
-                    if *set == NO_SET {
-                        *set = self.ssrc_sets.len() as u32;
-                        self.ssrc_sets.push(vec![(*ssrc, *stream)]);
+                    match target {
+                        Ok(target) => target,
+                        Err(reason) => {
+                            self.skip(reason);
+                            return;
+                        }
                     }
-                    self.ssrc_sets[*set as usize].push((new, index));
-                    *ssrc = new;
-                    *stream = index;
-                    index
                 };
                 // The stream's line with its detector is prefetched: read the payload for
                 // what the stream still needs only.
@@ -259,7 +236,18 @@ impl Analyzer {
                 stream.update(&p, rtp.payload());
             }
             TupleState::Udp(i) => {
-                let flow = &mut self.udp_flows[*i as usize];
+                let i = *i;
+                let flow = &mut self.udp_flows[i as usize];
+                if flow.kind == UdpKind::Other {
+                    if RtcpPacket::new_checked(d.payload).is_some() {
+                        self.on_rtcp(&d.datagram());
+                        return;
+                    }
+                    if flow.reprobe.due(flow.volume.packets, arrival_ns) {
+                        self.reprobe(index, i, arrival_ns, &d.datagram());
+                        return;
+                    }
+                }
                 let p = if flow.ts.is_some() {
                     MediaPacket::known_ts(arrival_ns, d.payload_len, d.payload)
                 } else {
@@ -270,8 +258,15 @@ impl Analyzer {
                 }
             }
             TupleState::Rtcp(last) => {
-                *last = arrival_ns;
-                self.on_rtcp(&d.datagram())
+                if RtcpPacket::new_checked(d.payload).is_some() {
+                    *last = arrival_ns;
+                    self.on_rtcp(&d.datagram());
+                } else {
+                    // RTCP came first on a multiplexed 4-tuple (RFC 5761): what follows is
+                    // discovered as on a new 4-tuple.
+                    let state = self.discover(arrival_ns, &d.datagram(), None);
+                    self.table.tuples[index as usize].state = state;
+                }
             }
             TupleState::Probation(_) => self.on_probation(index, arrival_ns, &d.datagram()),
         }
@@ -279,6 +274,7 @@ impl Analyzer {
 
     fn on_rtcp(&mut self, d: &UdpDatagram<'_>) {
         if let Some(rtcp) = RtcpPacket::new_checked(d.payload) {
+            self.rtcp_packets += 1;
             *self
                 .rtcp
                 .entry((d.src.ip(), d.dst.ip(), rtcp.sender_ssrc()))
@@ -302,9 +298,7 @@ impl Analyzer {
             if let TupleState::Probation(prob) =
                 std::mem::replace(&mut tuple.state, TupleState::Rtcp(0))
             {
-                self.discovery.rejected += 1;
-                let (src, dst) = (tuple.key.src(), tuple.key.dst());
-                tuple.state = self.new_udp_flow(src, dst, UdpKind::Other, &prob.held);
+                tuple.state = self.reject(tuple.key.src(), tuple.key.dst(), *prob);
             }
         }
         self.skipped[SkipReason::FragmentIncomplete.index()] += self.reassembler.flush();
@@ -326,7 +320,7 @@ impl Analyzer {
             self.capture_bytes,
             &self.skipped,
             self.discovery,
-            rtcp_unmatched,
+            (self.rtcp_packets, rtcp_unmatched),
         );
         AnalysisReport::build(
             capture,

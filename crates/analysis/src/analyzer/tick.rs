@@ -163,6 +163,16 @@ impl Analyzer {
                         .push(live_udp[*i as usize].take().unwrap_or_default());
                     *i = self.udp_flows.len() as u32 - 1;
                 }
+                (TupleState::Probation(prob), None) => {
+                    // A probe of other UDP returns to the 4-tuple's flow of it if rejected.
+                    if let Some(i) = &mut prob.other {
+                        let flow = udp[*i as usize].take().expect("a flow has one 4-tuple");
+                        self.udp_flows.push(flow);
+                        self.live_udp
+                            .push(live_udp[*i as usize].take().unwrap_or_default());
+                        *i = self.udp_flows.len() as u32 - 1;
+                    }
+                }
                 (_, None) => {}
                 (TupleState::Rtp { stream, set, .. }, Some(event)) => {
                     let all = match old_sets.get(*set as usize) {
