@@ -1,0 +1,319 @@
+//! PSI and DVB SI tables: sections assembled across packets, PAT, CAT, PMT, SDT and the SI
+//! gaps of TR 101 290.
+
+use super::*;
+
+/// Sections of one PID put together across packets (2.4.4.1-2: pointer_field, stuffing).
+#[derive(Clone, Debug, Default)]
+pub(super) struct SectionAssembler {
+    data: Vec<u8>,
+    /// Whether `data` holds the start of a section still being collected.
+    active: bool,
+}
+
+impl SectionAssembler {
+    /// Feeds one packet's payload; hands every completed section to `on`.
+    pub(super) fn feed(&mut self, payload: &[u8], unit_start: bool, mut on: impl FnMut(&[u8])) {
+        if unit_start {
+            let Some((&pointer, rest)) = payload.split_first() else {
+                return;
+            };
+            let pointer = usize::from(pointer).min(rest.len());
+            if self.active {
+                self.data.extend_from_slice(&rest[..pointer]);
+                self.drain(&mut on);
+            }
+            // Whatever was unfinished is lost; a new section starts after the pointer.
+            self.data.clear();
+            self.data.extend_from_slice(&rest[pointer..]);
+            self.active = true;
+            self.drain(&mut on);
+        } else if self.active {
+            self.data.extend_from_slice(payload);
+            self.drain(&mut on);
+        }
+    }
+
+    /// Hands over the complete sections at the front of `data`; stops at stuffing (0xFF).
+    fn drain(&mut self, on: &mut impl FnMut(&[u8])) {
+        let mut start = 0;
+        loop {
+            let rest = &self.data[start..];
+            if rest.first() == Some(&0xff) {
+                self.active = false;
+                start = self.data.len();
+                break;
+            }
+            let Some(header) = rest.get(..3) else { break };
+            let total = wire::ts::section_total_len([header[0], header[1], header[2]]);
+            if rest.len() < total {
+                break;
+            }
+            on(&rest[..total]);
+            start += total;
+        }
+        self.data.drain(..start);
+    }
+
+    /// A continuity error: the section being collected cannot be trusted.
+    pub(super) fn reset(&mut self) {
+        self.data.clear();
+        self.active = false;
+    }
+}
+
+/// Which DVB SI tables were seen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SiPresence {
+    /// CAT.
+    pub cat: bool,
+    /// NIT actual.
+    pub nit: bool,
+    /// SDT actual.
+    pub sdt: bool,
+    /// EIT present/following actual.
+    pub eit: bool,
+    /// TDT.
+    pub tdt: bool,
+}
+
+impl TsAnalyzer {
+    pub(super) fn on_section(&mut self, index: usize, bytes: &[u8], at: i64) {
+        let pid = self.pids[index].pid;
+        let Ok(section) = Section::new_checked(bytes) else {
+            self.invalid_sections += 1;
+            return;
+        };
+        if !section.crc_ok() {
+            self.pids[index].figures.crc_errors += 1;
+            self.indicators.add(Indicator::CrcError, at);
+            return;
+        }
+        let table = section.table_id();
+        if pid == PAT_PID {
+            if table == TABLE_PAT {
+                self.on_pat(&section, at);
+            } else {
+                self.indicators.add(Indicator::PatError, at);
+            }
+            return;
+        }
+        if pid == CAT_PID {
+            if table == TABLE_CAT {
+                self.cat_seen = true;
+                self.si_present.cat = true;
+                self.refer_ca_pids(section.body(), at);
+            } else {
+                self.indicators.add(Indicator::CatError, at);
+            }
+            return;
+        }
+        if table == TABLE_PMT && self.programs.iter().any(|p| p.pmt_pid == pid) {
+            self.on_pmt(pid, &section, at);
+            return;
+        }
+        let (allowed, wanted, indicator): (&[u8], u8, Indicator) = match pid {
+            _ if pid == self.nit_pid => {
+                (&[0x40, 0x41, 0x72], TABLE_NIT_ACTUAL, Indicator::NitError)
+            }
+            SDT_PID => (
+                &[0x42, 0x46, 0x4a, 0x72],
+                TABLE_SDT_ACTUAL,
+                Indicator::SdtError,
+            ),
+            EIT_PID => (&[], 0x4e, Indicator::EitError),
+            TDT_PID => (&[0x70, 0x72, 0x73], TABLE_TDT, Indicator::TdtError),
+            _ => return,
+        };
+        let ok = if pid == EIT_PID {
+            (0x4e..=0x6f).contains(&table) || table == 0x72
+        } else {
+            allowed.contains(&table)
+        };
+        if !ok {
+            self.indicators.add(indicator, at);
+            return;
+        }
+        // SI_repetition_error: the same section again within 25 ms.
+        let key = (
+            pid,
+            table,
+            section.table_id_extension().unwrap_or(0),
+            section
+                .bytes()
+                .get(6)
+                .copied()
+                .filter(|_| section.long_form())
+                .unwrap_or(0),
+        );
+        if let Some(previous) = self.si_sections.insert(key, at) {
+            if at - previous < self.limits.si_min_interval_ns {
+                self.indicators.add(Indicator::SiRepetitionError, at);
+            }
+        }
+        if table != wanted {
+            return;
+        }
+        let (last, limit) = match indicator {
+            Indicator::NitError => {
+                self.si_present.nit = true;
+                (&mut self.last_nit_ns, self.limits.nit_interval_ns)
+            }
+            Indicator::SdtError => {
+                self.si_present.sdt = true;
+                self.on_sdt(&section);
+                (&mut self.last_sdt_ns, self.limits.sdt_interval_ns)
+            }
+            Indicator::EitError => {
+                self.si_present.eit = true;
+                (&mut self.last_eit_ns, self.limits.eit_interval_ns)
+            }
+            _ => {
+                self.si_present.tdt = true;
+                (&mut self.last_tdt_ns, self.limits.tdt_interval_ns)
+            }
+        };
+        // DVB SI gaps count only once the table has been seen: IPTV streams often carry
+        // none, and TR 101 290's SI checks apply to DVB networks.
+        let late = last.is_some_and(|l| at - l > limit);
+        *last = Some(at);
+        if late {
+            self.indicators.add(indicator, at);
+        }
+    }
+
+    fn on_pat(&mut self, section: &Section<'_>, at: i64) {
+        let first = self.first_ns.unwrap_or(at);
+        let since = self.last_pat_ns.unwrap_or(first);
+        if at - since > self.limits.psi_interval_ns {
+            self.indicators.add(Indicator::PatError, at);
+        }
+        self.last_pat_ns = Some(at);
+        if self.pat_version == section.version() && !self.programs.is_empty() {
+            return;
+        }
+        self.pat_version = section.version();
+        self.transport_stream_id = section.table_id_extension();
+        let mut programs = Vec::new();
+        for (number, pid) in pat_entries(section.body()) {
+            if number == 0 {
+                self.nit_pid = pid;
+                self.carries_table(pid, "nit", at);
+                continue;
+            }
+            let kept = self
+                .programs
+                .iter()
+                .find(|p| p.number == number && p.pmt_pid == pid)
+                .cloned();
+            programs.push(kept.unwrap_or(Program {
+                number,
+                pmt_pid: pid,
+                pcr_pid: None,
+                streams: Vec::new(),
+                service_name: None,
+                provider: None,
+                last_pmt_ns: None,
+                since_ns: at,
+            }));
+            self.carries_table(pid, "pmt", at);
+        }
+        self.programs = programs;
+    }
+
+    /// A table says `pid` carries `table`: its sections are assembled from now on.
+    fn carries_table(&mut self, pid: u16, table: &'static str, at: i64) {
+        let index = self.pid_index(pid, at);
+        self.pids[index].role = PidRole::Table(table);
+        self.pids[index]
+            .sections
+            .get_or_insert_with(Default::default);
+    }
+
+    /// A table refers to `pid` as `role`, unless something already named it.
+    fn refer(&mut self, pid: u16, role: PidRole, at: i64) {
+        let index = self.pid_index(pid, at);
+        if self.pids[index].role == PidRole::Unreferenced {
+            self.pids[index].role = role;
+        }
+    }
+
+    fn on_pmt(&mut self, pid: u16, section: &Section<'_>, at: i64) {
+        let number = section.table_id_extension().unwrap_or(0);
+        let Some(program) = self
+            .programs
+            .iter()
+            .position(|p| p.pmt_pid == pid && p.number == number)
+        else {
+            return;
+        };
+        let program = &mut self.programs[program];
+        let since = program.last_pmt_ns.unwrap_or(program.since_ns);
+        program.last_pmt_ns = Some(at);
+        if at - since > self.limits.psi_interval_ns {
+            self.indicators.add(Indicator::PmtError, at);
+        }
+        let Some(pmt) = Pmt::parse(section.body()) else {
+            self.invalid_sections += 1;
+            return;
+        };
+        program.pcr_pid = (pmt.pcr_pid != NULL_PID).then_some(pmt.pcr_pid);
+        program.streams = pmt
+            .streams()
+            .map(|s| {
+                (
+                    s.pid,
+                    s.stream_type,
+                    stream_type_name(s.stream_type, s.descriptors),
+                )
+            })
+            .collect();
+        let pcr_pid = program.pcr_pid;
+        for (es_pid, stream_type, name) in program.streams.clone() {
+            let index = self.pid_index(es_pid, at);
+            let state = &mut self.pids[index];
+            state.role = PidRole::Stream(stream_type, name);
+            state.referenced_since.get_or_insert(at);
+        }
+        if let Some(pcr_pid) = pcr_pid {
+            self.refer(pcr_pid, PidRole::Pcr, at);
+        }
+        // ECM PIDs: CA descriptors of the program and of each stream.
+        self.refer_ca_pids(pmt.descriptors, at);
+        for stream in pmt.streams() {
+            self.refer_ca_pids(stream.descriptors, at);
+        }
+    }
+
+    /// The CA_PIDs of a descriptor loop's CA descriptors (tag 0x09) are referenced.
+    fn refer_ca_pids(&mut self, loop_bytes: &[u8], at: i64) {
+        for (tag, data) in descriptors(loop_bytes) {
+            if let (0x09, Some(pid)) = (tag, ca_pid(data)) {
+                self.refer(pid, PidRole::ConditionalAccess, at);
+            }
+        }
+    }
+
+    fn on_sdt(&mut self, section: &Section<'_>) {
+        for service in sdt_services(section.body()) {
+            let Some(program) = self
+                .programs
+                .iter_mut()
+                .find(|p| p.number == service.service_id)
+            else {
+                continue;
+            };
+            for (tag, data) in descriptors(service.descriptors) {
+                if let (0x48, Some((_, provider, name))) = (tag, service_descriptor(data)) {
+                    program.provider = Some(dvb_text(provider));
+                    program.service_name = Some(dvb_text(name));
+                }
+            }
+        }
+    }
+}
+
+/// The CA_PID of a CA descriptor (tag 0x09: CA_system_ID, then the PID).
+fn ca_pid(data: &[u8]) -> Option<u16> {
+    Some(u16::from_be_bytes([*data.get(2)? & 0x1f, *data.get(3)?]))
+}

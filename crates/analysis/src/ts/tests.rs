@@ -1,0 +1,407 @@
+//! Tests of the TS analysis.
+
+use super::psi::SectionAssembler;
+use super::*;
+
+const PMT_PID: u16 = 0x1000;
+const VIDEO: u16 = 0x100;
+
+/// A small muxer: one program, H.264 on 0x100 carrying the PCR.
+struct Mux {
+    cc: HashMap<u16, u8>,
+}
+
+fn crc(bytes: &[u8]) -> [u8; 4] {
+    wire::ts::crc32_mpeg2(bytes).to_be_bytes()
+}
+
+fn section(table: u8, ext: u16, body: &[u8]) -> Vec<u8> {
+    let len = 5 + body.len() + 4;
+    let mut s = vec![table, 0xb0 | (len >> 8) as u8, len as u8];
+    s.extend_from_slice(&ext.to_be_bytes());
+    s.extend_from_slice(&[0xc1, 0, 0]);
+    s.extend_from_slice(body);
+    let c = crc(&s);
+    s.extend_from_slice(&c);
+    s
+}
+
+impl Mux {
+    fn new() -> Self {
+        Mux { cc: HashMap::new() }
+    }
+
+    fn packet(&mut self, pid: u16, pusi: bool, af: Option<Vec<u8>>, payload: &[u8]) -> Vec<u8> {
+        let cc = self.cc.entry(pid).or_insert(15);
+        let has_payload = !payload.is_empty() || af.is_none();
+        if has_payload {
+            *cc = (*cc + 1) & 15;
+        }
+        let control = match (&af, has_payload) {
+            (Some(_), true) => 0x30,
+            (Some(_), false) => 0x20,
+            _ => 0x10,
+        };
+        let mut p = vec![
+            0x47,
+            (pid >> 8) as u8 | if pusi { 0x40 } else { 0 },
+            pid as u8,
+            control | *cc,
+        ];
+        if let Some(af) = af {
+            // Stuff the adaptation field so the payload fills the packet.
+            let room = 188 - 4 - 1 - payload.len();
+            let mut field = af;
+            field.resize(room, 0xff);
+            p.push(field.len() as u8);
+            p.extend_from_slice(&field);
+            p.extend_from_slice(payload);
+        } else {
+            p.extend_from_slice(payload);
+            p.resize(188, 0xff);
+        }
+        p
+    }
+
+    fn pat(&mut self) -> Vec<u8> {
+        let s = section(
+            TABLE_PAT,
+            1,
+            &[0, 1, 0xe0 | (PMT_PID >> 8) as u8, PMT_PID as u8],
+        );
+        let mut payload = vec![0];
+        payload.extend_from_slice(&s);
+        self.packet(PAT_PID, true, None, &payload)
+    }
+
+    fn pmt(&mut self) -> Vec<u8> {
+        let body = [
+            0xe0 | (VIDEO >> 8) as u8,
+            VIDEO as u8,
+            0xf0,
+            0,
+            0x1b,
+            0xe0 | (VIDEO >> 8) as u8,
+            VIDEO as u8,
+            0xf0,
+            0,
+        ];
+        let s = section(TABLE_PMT, 1, &body);
+        let mut payload = vec![0];
+        payload.extend_from_slice(&s);
+        self.packet(PMT_PID, true, None, &payload)
+    }
+
+    /// A video packet starting a PES with a PTS, with a PCR at `ms`.
+    fn video(&mut self, ms: i64, pcr: bool) -> Vec<u8> {
+        let base = (ms * 90) as u64;
+        let af = pcr.then(|| {
+            let mut field = vec![0x10];
+            field.extend_from_slice(&Pcr(base * 300).to_bytes());
+            field
+        });
+        let mut pes = vec![0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 5];
+        pes.extend_from_slice(&wire::ts::pts_bytes(base + 9_000));
+        pes.resize(100, 0x55);
+        self.packet(VIDEO, true, af, &pes)
+    }
+}
+
+/// 2 s of a clean stream: every 20 ms one video packet with a PCR every other; PAT and
+/// PMT every 100 ms. `edit` may change or drop (empty vec) the packet (index, ms).
+fn run(edit: impl Fn(usize, i64, Vec<u8>) -> Vec<Vec<u8>>) -> TsAnalyzer {
+    let mut mux = Mux::new();
+    let mut ts = TsAnalyzer::new(TsLimits::default());
+    let mut index = 0;
+    for step in 0..100i64 {
+        let ms = step * 20;
+        // 3 packets every 20 ms, the video one (with the PCR) always last: a constant
+        // rate, so every PCR is exactly where the rate puts it.
+        let mut packets = Vec::new();
+        if step % 5 == 0 {
+            packets.push(mux.pat());
+            packets.push(mux.pmt());
+        } else {
+            ts.on_packet(ms * MS, &null());
+            ts.on_packet(ms * MS, &null());
+        }
+        packets.push(mux.video(ms, step % 2 == 0));
+        for p in packets {
+            for q in edit(index, ms, p) {
+                ts.on_packet(ms * MS, &q);
+            }
+            index += 1;
+        }
+    }
+    ts.finish(1_990 * MS);
+    ts
+}
+
+fn counts(ts: &TsAnalyzer) -> Vec<(&'static str, u64)> {
+    Indicator::ALL
+        .iter()
+        .map(|&i| (i.as_str(), ts.indicators.get(i).count))
+        .filter(|&(_, n)| n > 0)
+        .collect()
+}
+
+#[test]
+fn a_clean_stream_has_no_event_and_its_tables_are_read() {
+    let ts = run(|_, _, p| vec![p]);
+    assert_eq!(counts(&ts), vec![]);
+    assert_eq!(ts.programs.len(), 1);
+    assert_eq!(ts.programs[0].pcr_pid, Some(VIDEO));
+    assert_eq!(ts.programs[0].streams, vec![(VIDEO, 0x1b, "h264")]);
+    let video = ts.pids().iter().find(|p| p.pid == VIDEO).unwrap();
+    assert_eq!((video.figures.packets, video.figures.pcrs), (100, 50));
+    assert_eq!(video.role.as_str(), "h264");
+    assert_eq!(video.figures.pcr_jitter_ns_max, 0.0);
+}
+
+#[test]
+fn drops_are_continuity_events_with_missing_packets() {
+    // Drop video packets 30 and 31 (one event, 2 missing) and 60 (another, 1 missing).
+    let ts = run(|i, _, p| {
+        if [30, 31, 60].contains(&i) {
+            vec![]
+        } else {
+            vec![p]
+        }
+    });
+    assert_eq!(ts.indicators.get(Indicator::CcError).count, 2);
+    let total_missing: u64 = ts.pids().iter().map(|p| p.figures.missing_packets).sum();
+    assert_eq!(total_missing, 3);
+}
+
+#[test]
+fn one_duplicate_is_legal_a_third_copy_is_not() {
+    let ts = run(|i, _, p| match i {
+        10 => vec![p.clone(), p],
+        50 => vec![p.clone(), p.clone(), p],
+        _ => vec![p],
+    });
+    assert_eq!(counts(&ts), vec![("cc_error", 1)]);
+    let ts = run(|i, _, p| {
+        if i == 10 {
+            // Same CC, different content: an error.
+            let mut q = p.clone();
+            q[150] ^= 1;
+            vec![p, q]
+        } else {
+            vec![p]
+        }
+    });
+    assert_eq!(counts(&ts), vec![("cc_error", 1)]);
+}
+
+#[test]
+fn duplicates_are_judged_the_same_within_and_across_datagrams() {
+    // Each case: datagrams of video packets (by index into `packets`, `!` = one byte
+    // changed), and the continuity errors expected.
+    let mut mux = Mux::new();
+    let packets: Vec<Vec<u8>> = (0..4).map(|i| mux.video(i * 20, i % 2 == 0)).collect();
+    let cases: [(&[&[&str]], u64); 6] = [
+        (&[&["0", "1", "1", "2"]], 0),         // a repeat in the same datagram
+        (&[&["0", "1"], &["1", "2"]], 0),      // a repeat in the next datagram
+        (&[&["0", "1"], &["1", "1", "2"]], 1), // a third copy
+        (&[&["0", "1", "1!", "2"]], 1),        // same counter, other content
+        (&[&["0", "1"], &["1!", "2"]], 1),     // the same across datagrams
+        (&[&["0", "1", "2"], &["3", "2"]], 1), // a late packet is no repeat
+    ];
+    for (datagrams, expected) in cases {
+        let mut ts = TsAnalyzer::new(TsLimits::default());
+        for (n, datagram) in datagrams.iter().enumerate() {
+            let mut bytes = Vec::new();
+            for name in *datagram {
+                let mut p = packets[usize::from(name.as_bytes()[0] - b'0')].clone();
+                if name.ends_with('!') {
+                    p[150] ^= 1;
+                }
+                bytes.extend_from_slice(&p);
+            }
+            ts.on_datagram(n as i64 * MS, &bytes, 188);
+        }
+        assert_eq!(
+            ts.indicators.get(Indicator::CcError).count,
+            expected,
+            "{datagrams:?}"
+        );
+    }
+}
+
+#[test]
+fn datagrams_of_up_to_348_packets_are_judged_like_short_ones() {
+    // 348 TS packets fill the largest UDP payload (65,507 bytes). A PID whose packets sit
+    // at slots both below and beyond 254 panicked once (the deferred copy of its last
+    // packet lost track of the slot), and a repeat beyond 254 was compared with a stale
+    // copy.
+    let mut mux = Mux::new();
+    let video: Vec<Vec<u8>> = (0..3).map(|i| mux.video(i * 20, false)).collect();
+    let datagram = |slots: &[(usize, &Vec<u8>)]| {
+        let mut bytes = null().repeat(348);
+        for &(slot, packet) in slots {
+            bytes[slot * 188..][..188].copy_from_slice(packet);
+        }
+        bytes
+    };
+    let mut ts = TsAnalyzer::new(TsLimits::default());
+    // Fresh at slot 0 and 300, a legal repeat at 301, then the next one.
+    ts.on_datagram(
+        0,
+        &datagram(&[(0, &video[0]), (300, &video[1]), (301, &video[1])]),
+        188,
+    );
+    // A fresh packet in the last slot.
+    ts.on_datagram(MS, &datagram(&[(347, &video[2])]), 188);
+    // Its legal repeat in the next datagram, then a third copy: an error.
+    ts.on_datagram(
+        2 * MS,
+        &datagram(&[(280, &video[2]), (290, &video[2])]),
+        188,
+    );
+    assert_eq!(ts.packets, 3 * 348);
+    assert_eq!(ts.indicators.get(Indicator::CcError).count, 1);
+    let pid = ts.pids().iter().find(|p| p.pid == VIDEO).unwrap();
+    assert_eq!((pid.figures.packets, pid.figures.missing_packets), (6, 0));
+}
+
+#[test]
+fn a_missing_pat_is_one_event_per_gap() {
+    // No PAT from 400 ms to 1.4 s: one gap of 1.1 s.
+    let ts = run(|_, ms, p| {
+        let pid = u16::from_be_bytes([p[1] & 0x1f, p[2]]);
+        if pid == PAT_PID && (400..1_400).contains(&ms) {
+            vec![null()]
+        } else {
+            vec![p]
+        }
+    });
+    // The PAT's continuity counter shows the gap too. (The PCR accuracy check then
+    // counts the 10 PAT packets the counter says are missing as lost bytes.)
+    assert_eq!(ts.indicators.get(Indicator::PatError).count, 1);
+    assert_eq!(ts.indicators.get(Indicator::CcError).count, 1);
+    assert_eq!(ts.indicators.get(Indicator::PatError).first_ns, 1_400 * MS);
+}
+
+#[test]
+fn crc_sync_tei_and_pcr_faults() {
+    // A PMT with a bad CRC (its PMT gap stays under 0.5 s).
+    let ts = run(|i, _, mut p| {
+        if i == 1 {
+            p[10] ^= 0x20;
+        }
+        vec![p]
+    });
+    assert_eq!(counts(&ts), vec![("crc_error", 1)]);
+    // One broken sync byte; then two in a row (a sync loss).
+    let ts = run(|i, _, mut p| match i {
+        20 => {
+            p[0] = 0x46;
+            vec![p]
+        }
+        40 => {
+            let mut broken = null();
+            broken[0] = 0x07;
+            vec![broken.clone(), broken, p]
+        }
+        _ => vec![p],
+    });
+    let got = counts(&ts);
+    assert_eq!(
+        ts.indicators.get(Indicator::SyncByteError).count,
+        3,
+        "{got:?}"
+    );
+    assert_eq!(ts.indicators.get(Indicator::SyncLoss).count, 1, "{got:?}");
+    // TEI on one packet.
+    let ts = run(|i, _, mut p| {
+        if i == 7 {
+            p[1] |= 0x80;
+        }
+        vec![p]
+    });
+    assert_eq!(counts(&ts), vec![("transport_error", 1)]);
+    // PCRs missing from 500 ms to 700 ms: one gap of 240 ms.
+    let ts = run(|_, ms, mut p| {
+        let pid = u16::from_be_bytes([p[1] & 0x1f, p[2]]);
+        if pid == VIDEO && (500..700).contains(&ms) && p[3] & 0x20 != 0 {
+            p[5] &= !0x10;
+        }
+        vec![p]
+    });
+    assert_eq!(
+        counts(&ts),
+        vec![("pcr_repetition_error", 1), ("pcr_discontinuity_error", 1)]
+    );
+}
+
+#[test]
+fn unreferenced_and_absent_pids() {
+    let ts = run(|i, _, p| {
+        if i % 3 == 0 {
+            vec![p, mux_packet(0x200, i / 3)]
+        } else {
+            vec![p]
+        }
+    });
+    let got = counts(&ts);
+    assert!(got.contains(&("unreferenced_pid", 1)), "{got:?}");
+    assert!(!got.iter().any(|(name, _)| *name == "cc_error"), "{got:?}");
+    // Video silent from 400 to 800 ms, against a PID_error limit of 300 ms.
+    let mut mux = Mux::new();
+    let mut ts = TsAnalyzer::new(TsLimits {
+        pid_interval_ns: 300 * MS,
+        ..TsLimits::default()
+    });
+    for step in 0..50i64 {
+        let ms = step * 20;
+        if step % 5 == 0 {
+            ts.on_packet(ms * MS, &mux.pat());
+            ts.on_packet(ms * MS, &mux.pmt());
+        }
+        if !(20..40).contains(&step) {
+            ts.on_packet(ms * MS, &mux.video(ms, step % 2 == 0));
+        }
+    }
+    ts.finish(990 * MS);
+    let got = counts(&ts);
+    assert!(got.contains(&("pid_error", 1)), "{got:?}");
+}
+
+fn null() -> Vec<u8> {
+    let mut p = vec![0x47, 0x1f, 0xff, 0x10];
+    p.resize(188, 0xff);
+    p
+}
+
+fn mux_packet(pid: u16, n: usize) -> Vec<u8> {
+    let mut p = vec![0x47, (pid >> 8) as u8, pid as u8, 0x10 | (n as u8 & 15)];
+    p.resize(188, 0);
+    p
+}
+
+#[test]
+fn sections_span_packets_and_share_them() {
+    let mut a = SectionAssembler::default();
+    let long = section(0x42, 7, &[0xaa; 300]);
+    let mut got = Vec::new();
+    let mut first = vec![0u8];
+    first.extend_from_slice(&long[..183]);
+    a.feed(&first, true, |s| got.push(s.to_vec()));
+    assert!(got.is_empty());
+    // The rest, then a short section in the same packet, then stuffing.
+    let short = section(0x42, 8, &[1, 2, 3]);
+    let mut second = long[183..].to_vec();
+    second.extend_from_slice(&short);
+    second.resize(184, 0xff);
+    a.feed(&second, false, |s| got.push(s.to_vec()));
+    assert_eq!(got, vec![long.clone(), short]);
+    // A pointer field: the tail of an unfinished section is dropped when the next starts.
+    let mut third = vec![0u8];
+    third.extend_from_slice(&long[..100]);
+    a.feed(&third, true, |s| got.push(s.to_vec()));
+    let mut fourth = vec![5u8, 1, 2, 3, 4, 5];
+    fourth.extend_from_slice(&long[..178]);
+    a.feed(&fourth, true, |s| got.push(s.to_vec()));
+    assert_eq!(got.len(), 2);
+}
