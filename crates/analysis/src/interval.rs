@@ -21,6 +21,7 @@ struct Counters {
     packets: u64,
     bytes: u64,
     lost: u64,
+    recovered: u64,
     duplicates: u64,
     reordered: u64,
     frames: FrameCounts,
@@ -77,11 +78,14 @@ pub struct FlowRecord {
     pub bytes: u64,
     /// bytes x 8 / interval_s.
     pub bitrate_bps: f64,
-    /// Change of the cumulative lost count (RTP: numbers between first and last never
-    /// received; TS: packets missing by continuity): negative when a packet counted lost in
-    /// an earlier interval arrived late in this one.
-    pub lost: i64,
-    /// Duplicates in the interval.
+    /// Gaps that appeared in the interval and were not filled in it (RTP: sequence numbers;
+    /// `udp-ts`: TS packets missing by continuity). Never negative.
+    pub lost: u64,
+    /// Late packets that filled a gap an earlier interval counted in its `lost` (RTP). Over
+    /// a flow, the sum of `lost` - the sum of `recovered` is `analyze`'s `lost`.
+    pub recovered: u64,
+    /// Duplicates in the interval: RTP packets of a sequence number already received; for
+    /// MPEG-TS over plain UDP, duplicate datagrams (`duplicate_datagrams` in `analyze`).
     pub duplicates: u64,
     /// Packets that arrived after a later one, in the interval.
     pub reordered: u64,
@@ -130,6 +134,8 @@ pub struct EventRecord {
     pub name: FlowName,
     /// Seconds since the flow's last packet (`silent`, `resumed`).
     pub silent_s: Option<f64>,
+    /// The SSRC that replaced the flow's (`ssrc_change`).
+    pub new_ssrc: Option<u32>,
 }
 
 /// A record of one interval.
@@ -164,6 +170,8 @@ pub(crate) struct FlowView<'a> {
     src: SocketAddr,
     dst: SocketAddr,
     ssrc: Option<u32>,
+    /// The SSRC that replaced this one on the 4-tuple, if any.
+    new_ssrc: Option<u32>,
     kind: &'static str,
     format: PayloadFormat,
     last_ns: i64,
@@ -179,11 +187,13 @@ impl<'a> FlowView<'a> {
         let format = s.payload_format();
         let jitter_ms = s.take_interval_jitter() * 1000.0 / f64::from(s.clock_rate());
         let (volume, sequence, frames) = (s.volume(), s.sequence(), s.record.frames.counts());
+        s.mark_interval();
         let ts = s.ts.as_deref().map(|t| &t.analyzer);
         FlowView {
             src: s.record.src,
             dst: s.record.dst,
             ssrc: Some(s.ssrc),
+            new_ssrc: s.record.new_ssrc,
             kind: if format == PayloadFormat::Mp2t {
                 "rtp-ts"
             } else {
@@ -195,6 +205,7 @@ impl<'a> FlowView<'a> {
                 packets: volume.packets,
                 bytes: volume.bytes,
                 lost: sequence.lost,
+                recovered: sequence.recovered,
                 duplicates: sequence.duplicates,
                 reordered: sequence.reordered,
                 frames,
@@ -217,6 +228,7 @@ impl<'a> FlowView<'a> {
             src: f.src,
             dst: f.dst,
             ssrc: None,
+            new_ssrc: None,
             kind: "udp-ts",
             format: PayloadFormat::Mp2t,
             last_ns: f.volume.last_ns,
@@ -224,6 +236,7 @@ impl<'a> FlowView<'a> {
                 packets: f.volume.packets,
                 bytes: f.volume.bytes,
                 lost: ts.map_or(0, |t| t.missing_packets),
+                duplicates: ts.map_or(0, |t| t.duplicate_datagrams),
                 tr101290: tr101290_counts(ts),
                 ..Counters::default()
             },
@@ -279,6 +292,7 @@ impl LiveState {
                 event,
                 name: view.name(),
                 silent_s: Some((tick.end_ns - last).max(0) as f64 / 1e9),
+                new_ssrc: None,
             })));
         }
     }
@@ -310,8 +324,20 @@ impl LiveState {
                 event,
                 name: view.name(),
                 silent_s,
+                new_ssrc: None,
             }))
         };
+        // A camera that reboots (a pause, then a new SSRC on its 4-tuple) changes SSRC
+        // while its old stream sends nothing: the change is told whether or not the old
+        // stream was active in the interval.
+        let ssrc_change = || {
+            let mut change = event("ssrc_change", None);
+            if let Record::Event(e) = &mut change {
+                e.new_ssrc = view.new_ssrc;
+            }
+            change
+        };
+        let changed = now.ssrc_changes > before.ssrc_changes;
         let active = now.packets > before.packets;
         if active {
             match self.last_active_ns {
@@ -325,8 +351,8 @@ impl LiveState {
                 }
                 Some(_) => {}
             }
-            if now.ssrc_changes > before.ssrc_changes {
-                out(event("ssrc_change", None));
+            if changed {
+                out(ssrc_change());
             }
             self.silent = false;
             self.last_active_ns = Some(view.last_ns);
@@ -354,7 +380,10 @@ impl LiveState {
                 packets: now.packets - before.packets,
                 bytes,
                 bitrate_bps: round6(bytes as f64 * 8.0 / interval_s),
-                lost: now.lost as i64 - before.lost as i64,
+                // The change of lost + the change of recovered: the gaps of this interval
+                // (seq.rs proves it is never negative).
+                lost: (now.lost + now.recovered).saturating_sub(before.lost + before.recovered),
+                recovered: now.recovered - before.recovered,
                 duplicates: now.duplicates - before.duplicates,
                 reordered: now.reordered - before.reordered,
                 jitter_ms: view.jitter_ms.map(round6),
@@ -369,6 +398,9 @@ impl LiveState {
                 tr101290,
             })));
         } else if let Some(last) = self.last_active_ns {
+            if changed {
+                out(ssrc_change());
+            }
             if !self.silent && tick.end_ns - last >= tick.silent_after_ns {
                 self.silent = true;
                 out(event("silent", Some((tick.end_ns - last) as f64 / 1e9)));
@@ -394,22 +426,14 @@ mod tests {
         udp_frame([10, 0, 0, 1], 4000, [10, 0, 0, 2], 5004, &p)
     }
 
-    /// A camera that sends 25 packets/s for 2 s, stops for 3 s, comes back for 2 s, then
-    /// reboots with a new SSRC. Ticks every second; returns the events as (second, name).
-    #[test]
-    fn a_camera_appears_goes_silent_resumes_and_changes_ssrc() {
+    /// An event as (tick second, name, SSRC, new SSRC).
+    type Seen = (i64, &'static str, Option<u32>, Option<u32>);
+
+    /// The events and the packets of flow records, for RTP packets (time, sequence number,
+    /// SSRC) ticked every second.
+    fn camera_events(sends: &[(i64, u16, u32)], until: i64) -> (Vec<Seen>, u64) {
         let mut analyzer = Analyzer::new(AnalysisConfig::default());
         let base = 1_700_000_000 * S;
-        let mut sends: Vec<(i64, u16, u32)> = Vec::new();
-        for k in 0..50u16 {
-            sends.push((base + 100 * MS + i64::from(k) * 40 * MS, k, 7));
-        }
-        for k in 50..100u16 {
-            sends.push((base + 5_100 * MS + i64::from(k - 50) * 40 * MS, k, 7));
-        }
-        for k in 0..25u16 {
-            sends.push((base + 7_100 * MS + i64::from(k) * 40 * MS, 1_000 + k, 8));
-        }
         let mut events = Vec::new();
         let mut flow_packets = 0;
         let mut next_tick = base + S;
@@ -423,31 +447,104 @@ mod tests {
                     source_ended: false,
                 };
                 analyzer.tick(&tick, &mut |r| match r {
-                    Record::Event(e) => events.push(((next_tick - base) / S, e.event, e.name.ssrc)),
+                    Record::Event(e) => {
+                        events.push(((next_tick - base) / S, e.event, e.name.ssrc, e.new_ssrc))
+                    }
                     Record::Flow(f) => flow_packets += f.packets,
                 });
                 next_tick += S;
             }
         };
-        for &(at, seq, ssrc) in &sends {
-            tick_until(&mut analyzer, at, &mut events);
+        for &(at, seq, ssrc) in sends {
+            tick_until(&mut analyzer, base + at, &mut events);
             let frame = rtp(seq, ssrc);
-            analyzer.on_frame(at, LinkType::Ethernet, &frame, frame.len() as u32);
+            analyzer.on_frame(base + at, LinkType::Ethernet, &frame, frame.len() as u32);
         }
-        tick_until(&mut analyzer, base + 9 * S, &mut events);
+        tick_until(&mut analyzer, base + until, &mut events);
+        (events, flow_packets)
+    }
+
+    /// 25 packets/s of SSRC `ssrc` from `from`, `count` of them, numbered from `seq`.
+    fn sends(from: i64, count: u16, seq: u16, ssrc: u32) -> Vec<(i64, u16, u32)> {
+        (0..count)
+            .map(|k| (from + i64::from(k) * 40 * MS, seq + k, ssrc))
+            .collect()
+    }
+
+    /// A camera that sends 25 packets/s for 2 s, stops for 3 s, comes back for 2 s, then
+    /// reboots with a new SSRC. Ticks every second.
+    #[test]
+    fn a_camera_appears_goes_silent_resumes_and_changes_ssrc() {
+        let mut all = sends(100 * MS, 50, 0, 7);
+        all.extend(sends(5_100 * MS, 50, 50, 7));
+        all.extend(sends(7_100 * MS, 25, 1_000, 8));
+        let (events, flow_packets) = camera_events(&all, 9 * S);
         assert_eq!(
             events,
             vec![
                 // The first packets wait in probation: the stream is known from second 1.
-                (1, "appeared", Some(7)),
+                (1, "appeared", Some(7), None),
                 // Last packet at 2.06 s: 2 s without one is first seen at the 5 s tick.
-                (5, "silent", Some(7)),
-                (6, "resumed", Some(7)),
-                (8, "ssrc_change", Some(7)),
-                (8, "appeared", Some(8)),
+                (5, "silent", Some(7), None),
+                (6, "resumed", Some(7), None),
+                (8, "ssrc_change", Some(7), Some(8)),
+                (8, "appeared", Some(8), None),
             ]
         );
         assert_eq!(flow_packets, 125);
+    }
+
+    /// A camera that reboots: silent for 3 s, then back with a new SSRC. The old stream
+    /// sends nothing in the interval of the change, which is told all the same, with the new
+    /// SSRC. Before: `silent`, then `appeared` of the new SSRC, no change.
+    #[test]
+    fn a_reboot_after_silence_is_an_ssrc_change() {
+        let mut all = sends(100 * MS, 50, 0, 7);
+        all.extend(sends(5_100 * MS, 25, 9_000, 8));
+        let (events, flow_packets) = camera_events(&all, 7 * S);
+        assert_eq!(
+            events,
+            vec![
+                (1, "appeared", Some(7), None),
+                (5, "silent", Some(7), None),
+                (6, "ssrc_change", Some(7), Some(8)),
+                (6, "appeared", Some(8), None),
+            ]
+        );
+        assert_eq!(flow_packets, 75);
+    }
+
+    /// 0 1 2 3 5 in the first second, 4 (late) and 6 in the second: the first interval
+    /// lost 1; the second lost nothing and recovered 1 (before: lost -1).
+    #[test]
+    fn a_late_packet_is_recovered_not_negative_loss() {
+        let mut analyzer = Analyzer::new(AnalysisConfig::default());
+        let base = 1_700_000_000 * S;
+        let mut seen = Vec::new();
+        let tick = |analyzer: &mut Analyzer, end: i64, seen: &mut Vec<(u64, u64)>| {
+            analyzer.tick(&tick_at(end, i64::MAX), &mut |r| {
+                if let Record::Flow(f) = r {
+                    seen.push((f.lost, f.recovered));
+                }
+            });
+        };
+        for (k, seq) in [0u16, 1, 2, 3, 5].into_iter().enumerate() {
+            let f = rtp(seq, 7);
+            analyzer.on_frame(
+                base + k as i64 * 40 * MS,
+                LinkType::Ethernet,
+                &f,
+                f.len() as u32,
+            );
+        }
+        tick(&mut analyzer, base + S, &mut seen);
+        for (k, seq) in [4u16, 6].into_iter().enumerate() {
+            let f = rtp(seq, 7);
+            let at = base + S + k as i64 * 40 * MS;
+            analyzer.on_frame(at, LinkType::Ethernet, &f, f.len() as u32);
+        }
+        tick(&mut analyzer, base + 2 * S, &mut seen);
+        assert_eq!(seen, vec![(1, 0), (0, 1)]);
     }
 
     fn camera(host: u8, seq: u16) -> Vec<u8> {

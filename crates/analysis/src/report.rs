@@ -364,6 +364,13 @@ pub struct TsReport {
     pub packets: u64,
     /// Packets with a reserved adaptation_field_control or an overlong adaptation field.
     pub invalid_packets: u64,
+    /// MPEG-TS over plain UDP: datagrams byte-identical to one of the flow's last 8 (and
+    /// holding a non-null packet); their packets are in `packets`, never in missing packets
+    /// or MLR. Always 0 for RTP-carried TS, whose repeats are RTP `duplicates`.
+    pub duplicate_datagrams: u64,
+    /// TS packets estimated missing by continuity, over every PID (the `missing_packets`
+    /// of `pids`, summed): the loss of MPEG-TS over plain UDP.
+    pub missing_packets: u64,
     /// transport_stream_id from the PAT.
     pub transport_stream_id: Option<u16>,
     /// Tables seen.
@@ -399,6 +406,8 @@ impl TsReport {
         TsReport {
             packets: ts.packets,
             invalid_packets: ts.invalid_packets,
+            duplicate_datagrams: ts.duplicate_datagrams,
+            missing_packets: ts.missing_packets,
             transport_stream_id: ts.transport_stream_id,
             tables: TablesReport {
                 pat: ts.transport_stream_id.is_some(),

@@ -72,6 +72,12 @@ pub struct SequenceEvents {
     duplicates: u64,
     reordered: u64,
     restarts: u64,
+    /// The current space's [lowest, highest] when the last live interval closed (0, 0: no
+    /// interval closed in this space): a late packet in it fills a gap an earlier interval
+    /// counted as lost.
+    marked: (i64, i64),
+    /// Late packets that filled a gap of an earlier interval (definitions.md, live records).
+    recovered: u64,
 }
 
 /// A stream's sequence figures, read from both halves.
@@ -87,6 +93,10 @@ pub struct SequenceFigures {
     pub reordered: u64,
     /// Confirmed restarts (A.1 bad_seq logic).
     pub restarts: u64,
+    /// Late packets that filled a gap open at an earlier [`SequenceTracker::mark_interval`]:
+    /// with them an interval's lost (change of `lost` + change of `recovered`) is never
+    /// negative, and the sum over intervals of lost - recovered is `lost`.
+    pub recovered: u64,
 }
 
 impl SequenceTracker {
@@ -137,7 +147,11 @@ impl SequenceTracker {
             self.set_window(window | bit);
             self.unique += 1;
             events.reordered += 1;
-            events.lowest = events.lowest.min(self.highest - i64::from(back));
+            let n = self.highest - i64::from(back);
+            if (events.marked.0..=events.marked.1).contains(&n) {
+                events.recovered += 1;
+            }
+            events.lowest = events.lowest.min(n);
             return SeqVerdict::Late;
         }
         // A.1: a big jump is believed only when the next packet follows it.
@@ -156,6 +170,8 @@ impl SequenceTracker {
     fn start_space(&mut self, events: &mut SequenceEvents, seq: u16) {
         self.highest = BASE + i64::from(seq);
         events.lowest = self.highest;
+        // The closed space's gaps can no longer be filled.
+        events.marked = (0, 0);
         self.set_window(1);
         self.unique = 1;
         self.bad_seq = NO_BAD_SEQ;
@@ -167,6 +183,14 @@ impl SequenceTracker {
 
     fn space_lost(&self, events: &SequenceEvents) -> u64 {
         self.space_expected(events).saturating_sub(self.unique)
+    }
+
+    /// A live interval closes: the gaps open now belong to it, so a packet that fills one
+    /// later is `recovered`, not negative loss.
+    pub fn mark_interval(&self, events: &mut SequenceEvents) {
+        if self.highest != 0 {
+            events.marked = (events.lowest, self.highest);
+        }
     }
 
     /// The figures so far.
@@ -186,6 +210,7 @@ impl SequenceTracker {
             duplicates: events.duplicates,
             reordered: events.reordered,
             restarts: events.restarts,
+            recovered: events.recovered,
         }
     }
 }
@@ -302,5 +327,64 @@ mod tests {
             for &d in &delivered { if d < max { late += 1 } else { max = d } }
             prop_assert_eq!(f.reordered, late);
         }
+
+        /// Live intervals closed at any points of any such delivery: each interval's lost
+        /// (change of lost + change of recovered) is never negative, and the sum of lost -
+        /// the sum of recovered over the intervals is the flow's lost.
+        #[test]
+        fn interval_loss_is_never_negative_and_sums_to_the_flow_loss(
+            start in any::<u16>(), n in 5usize..400,
+            drops in proptest::collection::vec(any::<bool>(), 400),
+            swaps in proptest::collection::vec(0usize..400, 0..60),
+            closes in proptest::collection::vec(any::<bool>(), 400),
+            restart_at in proptest::option::of(0usize..400)) {
+            let mut delivered: Vec<i64> = (0..n as i64).filter(|&i| !drops[i as usize]).collect();
+            if delivered.is_empty() { delivered.push(0); }
+            for &s in &swaps {
+                let i = s % delivered.len();
+                let j = (i + 1 + s % 9).min(delivered.len() - 1);
+                delivered.swap(i, j);
+            }
+            if let Some(r) = restart_at {
+                // A restart: the rest is 20,000 numbers on.
+                for d in delivered.iter_mut().skip(r) { *d += 20_000; }
+            }
+            let mut t = Tracked::default();
+            let (mut lost_sum, mut recovered_sum) = (0u64, 0u64);
+            let mut before = SequenceFigures::default();
+            for (k, &d) in delivered.iter().enumerate() {
+                t.update(start.wrapping_add(d as u16));
+                if closes[k % closes.len()] || k == delivered.len() - 1 {
+                    let now = t.figures();
+                    let lost = (now.lost + now.recovered) as i64
+                        - (before.lost + before.recovered) as i64;
+                    prop_assert!(lost >= 0, "interval lost {}", lost);
+                    lost_sum += lost as u64;
+                    recovered_sum += now.recovered - before.recovered;
+                    t.0.mark_interval(&mut t.1);
+                    before = now;
+                }
+            }
+            prop_assert_eq!(lost_sum - recovered_sum, t.figures().lost);
+        }
+    }
+
+    /// 1 2 4 | 3 5: the gap at 3 was counted in the first interval; 3 fills it in the
+    /// second, which counts it recovered and loses nothing.
+    #[test]
+    fn a_late_packet_fills_an_earlier_intervals_gap() {
+        let mut t = run(&[1, 2, 4]);
+        let first = t.figures();
+        assert_eq!((first.lost, first.recovered), (1, 0));
+        t.0.mark_interval(&mut t.1);
+        t.update(3);
+        t.update(5);
+        let second = t.figures();
+        assert_eq!((second.lost, second.recovered), (0, 1));
+        // The second interval: lost = -1 + 1 = 0, recovered 1.
+        assert_eq!(
+            (second.lost + second.recovered) - (first.lost + first.recovered),
+            0
+        );
     }
 }

@@ -281,6 +281,12 @@ impl RtpStream {
         self.seq.figures(&self.record.seq_events)
     }
 
+    /// A live interval closes: gaps open now are that interval's loss; a packet filling one
+    /// later is `recovered` ([`SequenceTracker::mark_interval`]).
+    pub fn mark_interval(&mut self) {
+        self.seq.mark_interval(&mut self.record.seq_events);
+    }
+
     /// Largest and mean interarrival jitter so far, in clock units.
     pub fn jitter(&self) -> (f64, f64) {
         (self.jitter.max(self.record.jitter_peak), self.jitter.mean())
@@ -513,7 +519,7 @@ impl UdpFlow {
             let packets = payload.len() / size;
             self.ts_packets += packets as u64;
             let missing = ts.missing_packets;
-            ts.on_datagram(p.arrival_ns, payload, size);
+            ts.on_udp_datagram(p.arrival_ns, payload, size);
             self.delivery.mdi.on_packet(
                 p.arrival_ns,
                 (packets * PACKET_LEN) as u32,

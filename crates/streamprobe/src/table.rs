@@ -58,11 +58,18 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
                 flow, ssrc, f.kind, f.payload, f.packets, rtp.lost, rtp.duplicates, rtp.reordered, rtp.seq_jumps,
                 rtp.jitter_ms_max, rtp.jitter_ms_mean, rtp.max_delta_ms, rtp.fps, mbps(f.bitrate_bps)
             )?,
-            None => write!(
-                out,
-                "{:<46} {:<10} {:<6} {:<7} {:>8} {:>6} {:>5} {:>5} {:>5} {:>9} {:>9} {:>9} {:>7} {:>8}",
-                flow, ssrc, f.kind, f.payload, f.packets, "-", "-", "-", "-", "-", "-", "-", "-", mbps(f.bitrate_bps)
-            )?,
+            None => {
+                // MPEG-TS over plain UDP: TS packets missing by continuity and duplicate
+                // datagrams, as `run` shows them.
+                let (lost, dup) = f.ts.as_ref().map_or(("-".to_string(), "-".to_string()), |ts| {
+                    (ts.missing_packets.to_string(), ts.duplicate_datagrams.to_string())
+                });
+                write!(
+                    out,
+                    "{:<46} {:<10} {:<6} {:<7} {:>8} {:>6} {:>5} {:>5} {:>5} {:>9} {:>9} {:>9} {:>7} {:>8}",
+                    flow, ssrc, f.kind, f.payload, f.packets, lost, dup, "-", "-", "-", "-", "-", "-", mbps(f.bitrate_bps)
+                )?
+            }
         }
         let df = f
             .mdi
@@ -186,7 +193,7 @@ pub fn write_interval(
         |f: &analysis::interval::FlowRecord| f.tr101290.map_or(0, |c| c.0.iter().sum::<u64>());
     let trouble = |f: &analysis::interval::FlowRecord| {
         (
-            f.lost.max(0) as u64 + f.duplicates + f.reordered,
+            f.lost + f.duplicates + f.reordered,
             tr290(f),
             (f.df_ms.unwrap_or(0.0) * 1000.0) as u64,
         )

@@ -389,6 +389,19 @@ fn ts_flows_show_programs_tables_and_priority_one_events() {
                 assert!(p1("cc_error") > 0, "{name}");
                 assert!(ts["tr101290"]["cc_error"]["first_s"].as_f64().unwrap() > 0.0);
                 assert_eq!(mdi_lost, missing, "{name}");
+                assert_eq!(ts["missing_packets"].as_u64().unwrap(), missing, "{name}");
+                // definitions.md: the datagrams the relay sent twice are duplicates, not loss.
+                let truth = std::fs::read_to_string(fixture("impaired/truth.log")).unwrap();
+                let sent_twice = truth
+                    .lines()
+                    .filter(|l| l.starts_with("dup ") && l.contains(">239.1.1.1:5000"))
+                    .count() as u64;
+                assert_eq!(sent_twice, 2);
+                assert_eq!(
+                    ts["duplicate_datagrams"].as_u64().unwrap(),
+                    sent_twice,
+                    "{name}"
+                );
             } else {
                 // RTP order is restored before continuity is judged: only lost datagrams are
                 // continuity errors; MDI adds the 7 TS packets of each reordered datagram.

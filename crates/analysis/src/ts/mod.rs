@@ -7,6 +7,7 @@
 //! damaged packet. Intervals still open when the flow ends are closed by [`TsAnalyzer::finish`].
 
 mod continuity;
+mod duplicates;
 mod indicators;
 mod pcr;
 mod pid;
@@ -91,6 +92,13 @@ pub struct TsAnalyzer {
     pub indicators: Indicators,
     /// Packets estimated missing over every PID (the MDI media loss, RFC 4445).
     pub missing_packets: u64,
+    /// Datagrams of MPEG-TS over plain UDP that repeat one of the flow's last 8
+    /// (definitions.md); their packets count in `packets`, never in `missing_packets`.
+    pub duplicate_datagrams: u64,
+    /// The flow's last datagrams, to tell duplicates (plain UDP only).
+    recent: duplicates::RecentDatagrams,
+    /// The PIDs a duplicate datagram repeats (scratch, kept for its allocation).
+    repeated_pids: Vec<u16>,
     /// The latest PCR of the first PID that carried one, for the PCR-derived media rate.
     pub rate_mark: Option<PcrMark>,
     rate_pid: Option<u16>,
@@ -142,6 +150,9 @@ impl TsAnalyzer {
             invalid_sections: 0,
             indicators: Indicators::default(),
             missing_packets: 0,
+            duplicate_datagrams: 0,
+            recent: Default::default(),
+            repeated_pids: Vec::new(),
             rate_mark: None,
             rate_pid: None,
             position: 0,

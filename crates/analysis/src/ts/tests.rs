@@ -405,3 +405,109 @@ fn sections_span_packets_and_share_them() {
     a.feed(&fourth, true, |s| got.push(s.to_vec()));
     assert_eq!(got.len(), 2);
 }
+
+/// Datagrams of 5 video packets and 2 null packets; the first also carries PAT and PMT.
+fn datagrams(n: usize) -> Vec<Vec<u8>> {
+    let mut mux = Mux::new();
+    (0..n)
+        .map(|k| {
+            let mut d = Vec::new();
+            if k == 0 {
+                d.extend(mux.pat());
+                d.extend(mux.pmt());
+            } else {
+                d.extend(null());
+                d.extend(null());
+            }
+            for i in 0..5 {
+                d.extend(mux.video((k * 5 + i) as i64 * 4, false));
+            }
+            d
+        })
+        .collect()
+}
+
+fn video_figures(ts: &TsAnalyzer) -> PidFigures {
+    ts.pids().iter().find(|p| p.pid == VIDEO).unwrap().figures
+}
+
+/// definitions.md: a datagram byte-identical to one of the flow's last 8 is a duplicate:
+/// its packets count, each PID it repeats gets one continuity event, nothing is missing.
+/// Before: two continuity jumps (into the copy and out of it), 11 video packets "missing".
+#[test]
+fn a_repeated_udp_datagram_is_a_duplicate_not_loss() {
+    let sent = datagrams(10);
+    let mut ts = TsAnalyzer::new(TsLimits::default());
+    let mut order: Vec<usize> = (0..10).collect();
+    order.insert(6, 3); // d3 again after d5: two datagrams between them
+    for (i, &k) in order.iter().enumerate() {
+        ts.on_udp_datagram(i as i64 * 20 * MS, &sent[k], 188);
+    }
+    assert_eq!(ts.duplicate_datagrams, 1);
+    assert_eq!(ts.packets, 11 * 7);
+    assert_eq!(ts.missing_packets, 0);
+    let video = video_figures(&ts);
+    assert_eq!(
+        (video.packets, video.cc_errors, video.missing_packets),
+        (55, 1, 0)
+    );
+    assert_eq!(counts(&ts), vec![("cc_error", 1)]);
+    let pid_packets: u64 = ts.pids().iter().map(|p| p.figures.packets).sum();
+    assert_eq!(pid_packets, 11 * 7);
+}
+
+/// All-null datagrams (stuffing) are alike by nature: no duplicate, no event.
+#[test]
+fn repeated_stuffing_datagrams_are_not_duplicates() {
+    let stuffing: Vec<u8> = (0..7).flat_map(|_| null()).collect();
+    let mut ts = TsAnalyzer::new(TsLimits::default());
+    for i in 0..4 {
+        ts.on_udp_datagram(i * MS, &stuffing, 188);
+    }
+    assert_eq!((ts.duplicate_datagrams, ts.packets), (0, 28));
+    assert_eq!(counts(&ts), vec![]);
+}
+
+/// A copy 9 datagrams after its original is beyond the 8 remembered: continuity judges it.
+#[test]
+fn a_copy_beyond_the_last_8_datagrams_is_judged_by_continuity() {
+    let sent = datagrams(10);
+    let mut ts = TsAnalyzer::new(TsLimits::default());
+    for (i, d) in sent.iter().chain([&sent[1]]).enumerate() {
+        ts.on_udp_datagram(i as i64 * 20 * MS, d, 188);
+    }
+    assert_eq!(ts.duplicate_datagrams, 0);
+    let video = video_figures(&ts);
+    // Video counters 0..49 sent; d1 starts at 5 after 49 (expected 50 mod 16 = 2): 3 missing.
+    assert_eq!((video.cc_errors, video.missing_packets), (1, 3));
+}
+
+/// A still picture coded as skipped frames repeats datagrams byte for byte once the counters
+/// have gone round: 2 video packets a datagram, so datagram k + 8 equals datagram k, and its
+/// counters continue. Not a duplicate, no event (a real CBR ffmpeg stream of testsrc does this).
+#[test]
+fn an_identical_datagram_that_continues_the_counters_is_no_duplicate() {
+    let mut mux = Mux::new();
+    let mut ts = TsAnalyzer::new(TsLimits::default());
+    let mut sent = Vec::new();
+    for k in 0..40i64 {
+        let mut d = Vec::new();
+        for _ in 0..2 {
+            d.extend(mux.packet(VIDEO, false, None, &[0x55; 184]));
+        }
+        for _ in 0..5 {
+            d.extend(null());
+        }
+        ts.on_udp_datagram(k * 10 * MS, &d, 188);
+        sent.push(d);
+    }
+    assert_eq!(sent[0], sent[8]);
+    assert_eq!(ts.duplicate_datagrams, 0);
+    assert_eq!(counts(&ts), vec![]);
+    // The same datagram sent twice in a row is one.
+    let last = sent.last().unwrap().clone();
+    ts.on_udp_datagram(400 * MS, &last, 188);
+    assert_eq!(ts.duplicate_datagrams, 1);
+    assert_eq!(counts(&ts), vec![("cc_error", 1)]);
+    assert_eq!(ts.missing_packets, 0);
+}

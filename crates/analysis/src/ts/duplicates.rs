@@ -1,0 +1,100 @@
+//! Duplicate datagrams of MPEG-TS over plain UDP (definitions.md, MDI section): with no
+//! sequence number, a datagram the network delivered twice (two paths, a PIM assert) would
+//! otherwise read as a continuity jump of up to 15 packets per PID, phantom loss in MLR and
+//! in every SLA verdict built on it.
+
+use super::*;
+
+/// Datagrams remembered per flow: a copy that trails its original by more is judged by
+/// continuity like any other packet.
+pub(super) const RECENT_DATAGRAMS: usize = 8;
+
+/// The last [`RECENT_DATAGRAMS`] distinct datagrams of a flow, each as its length and XXH3's
+/// 64-bit hash of its bytes. Keeping the bytes themselves (up to 65,507 each) would cost 10 KB
+/// per flow at 1,316 bytes; a false match of length and hash has odds of about 2^-61 per
+/// datagram. A fast multiplicative hash will not do: FxHash's byte hash loses its state when
+/// a 16-byte block cancels it, which TS stuffing does (real CBR streams gave false matches).
+#[derive(Clone, Debug, Default)]
+pub(super) struct RecentDatagrams {
+    /// (length, hash), in ring order; length 0 marks an empty entry.
+    entries: [(u32, u64); RECENT_DATAGRAMS],
+    next: u8,
+}
+
+impl RecentDatagrams {
+    /// Whether `payload` equals one of the last datagrams; it is remembered either way, so
+    /// the entries are the flow's last [`RECENT_DATAGRAMS`] datagrams.
+    pub(super) fn seen_before(&mut self, payload: &[u8]) -> bool {
+        let key = (payload.len() as u32, xxhash_rust::xxh3::xxh3_64(payload));
+        let seen = self.entries.contains(&key);
+        self.entries[usize::from(self.next)] = key;
+        self.next = (self.next + 1) % RECENT_DATAGRAMS as u8;
+        seen
+    }
+}
+
+impl TsAnalyzer {
+    /// Accounts a datagram of MPEG-TS over plain UDP: a duplicate of one of the flow's last
+    /// 8 datagrams counts in packets and gives one `cc_error` per PID it repeats, and nothing
+    /// else (no missing packets: nothing was lost); any other datagram is read packet by
+    /// packet ([`TsAnalyzer::on_datagram`]).
+    pub fn on_udp_datagram(&mut self, arrival_ns: i64, payload: &[u8], size: usize) {
+        if self.recent.seen_before(payload) && self.goes_back(payload, size) {
+            self.on_duplicate_datagram(arrival_ns, payload, size);
+        } else {
+            self.on_datagram(arrival_ns, payload, size);
+        }
+    }
+
+    /// Whether a datagram equal to a recent one repeats it: its first non-null packet with
+    /// payload does not continue its PID's counter. All-null datagrams (stuffing) are alike
+    /// by nature; and a still picture coded as skipped frames gives byte-identical datagrams
+    /// whose counters have gone round by 16 and continue (a CBR ffmpeg stream of testsrc
+    /// repeats a datagram 9 to 15 datagrams later): neither is a duplicate.
+    fn goes_back(&self, payload: &[u8], size: usize) -> bool {
+        for bytes in payload.chunks_exact(size) {
+            let Ok(packet) = TsPacket::new_checked(bytes) else {
+                continue;
+            };
+            let pid = packet.pid();
+            if pid == NULL_PID || !packet.has_payload() {
+                continue;
+            }
+            let slot = self.slot[usize::from(pid & 0x1fff)];
+            let last_cc = (slot > 0)
+                .then(|| self.pids[usize::from(slot) - 1].last_cc)
+                .flatten();
+            return last_cc.is_some_and(|cc| packet.continuity_counter() != (cc + 1) & 0x0f);
+        }
+        false
+    }
+
+    #[cold]
+    fn on_duplicate_datagram(&mut self, at: i64, payload: &[u8], size: usize) {
+        self.duplicate_datagrams += 1;
+        self.last_ns = at;
+        self.repeated_pids.clear();
+        for packet in payload.chunks_exact(size) {
+            self.packets += 1;
+            let Ok(packet) = TsPacket::new_checked(packet) else {
+                continue;
+            };
+            let pid = packet.pid();
+            let slot = self.slot[usize::from(pid & 0x1fff)];
+            if slot == 0 {
+                // Its first copy had a bad sync byte or header: nothing known to repeat.
+                continue;
+            }
+            let state = &mut self.pids[usize::from(slot) - 1];
+            state.figures.packets += 1;
+            state.last_ns = at;
+            // A receiver sees the PID's counter go back once: one continuity event, with
+            // no packet missing (the counters continue from the original copy).
+            if pid != NULL_PID && packet.has_payload() && !self.repeated_pids.contains(&pid) {
+                self.repeated_pids.push(pid);
+                state.figures.cc_errors += 1;
+                self.indicators.add(Indicator::CcError, at);
+            }
+        }
+    }
+}
