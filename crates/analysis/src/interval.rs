@@ -6,7 +6,7 @@
 
 use crate::frames::{FrameCounts, PayloadFormat};
 use crate::group::MonitorGroups;
-use crate::report::{flow_id, rfc3339_ns};
+use crate::report::{flow_id, rfc3339_ns, SlaFigures, SlaReport, SlaViolation};
 use crate::stream::{Delivery, RtpStream, UdpFlow, UdpKind};
 use crate::ts::{Indicator, TsAnalyzer};
 use serde::Serialize;
@@ -22,6 +22,9 @@ struct Counters {
     bytes: u64,
     lost: u64,
     recovered: u64,
+    /// What `lost` is counted of: RTP expected sequence numbers; TS packets sent (received
+    /// and missing) for MPEG-TS over UDP.
+    expected: u64,
     duplicates: u64,
     reordered: u64,
     frames: FrameCounts,
@@ -36,6 +39,8 @@ pub(crate) struct LiveState {
     /// Packet time of the flow's last packet when it was last seen active.
     last_active_ns: Option<i64>,
     silent: bool,
+    /// The last interval's SLA verdict broke a limit.
+    sla_broken: bool,
 }
 
 /// Which flow a record is about (the same fields in flow and event records).
@@ -99,6 +104,9 @@ pub struct FlowRecord {
     pub mlr: Option<f64>,
     /// TR 101 290 indicator occurrences in the interval (TS flows).
     pub tr101290: Option<IndicatorCounts>,
+    /// The group's SLA judged on this interval alone (the `sla` object of `analyze`), when
+    /// the flow's group sets limits.
+    pub sla: Option<SlaReport>,
 }
 
 /// Occurrences per TR 101 290 indicator, serialised as `{"sync_loss": n, ...}` with the
@@ -136,6 +144,8 @@ pub struct EventRecord {
     pub silent_s: Option<f64>,
     /// The SSRC that replaced the flow's (`ssrc_change`).
     pub new_ssrc: Option<u32>,
+    /// The limits broken (`sla_broken`).
+    pub violations: Option<Vec<SlaViolation>>,
 }
 
 /// A record of one interval.
@@ -206,6 +216,7 @@ impl<'a> FlowView<'a> {
                 bytes: volume.bytes,
                 lost: sequence.lost,
                 recovered: sequence.recovered,
+                expected: sequence.expected,
                 duplicates: sequence.duplicates,
                 reordered: sequence.reordered,
                 frames,
@@ -236,6 +247,7 @@ impl<'a> FlowView<'a> {
                 packets: f.volume.packets,
                 bytes: f.volume.bytes,
                 lost: ts.map_or(0, |t| t.missing_packets),
+                expected: ts.map_or(0, |t| t.packets + t.missing_packets),
                 duplicates: ts.map_or(0, |t| t.duplicate_datagrams),
                 tr101290: tr101290_counts(ts),
                 ..Counters::default()
@@ -293,6 +305,7 @@ impl LiveState {
                 name: view.name(),
                 silent_s: Some((tick.end_ns - last).max(0) as f64 / 1e9),
                 new_ssrc: None,
+                violations: None,
             })));
         }
     }
@@ -325,6 +338,7 @@ impl LiveState {
                 name: view.name(),
                 silent_s,
                 new_ssrc: None,
+                violations: None,
             }))
         };
         // A camera that reboots (a pause, then a new SSRC on its 4-tuple) changes SSRC
@@ -340,6 +354,9 @@ impl LiveState {
         let changed = now.ssrc_changes > before.ssrc_changes;
         let active = now.packets > before.packets;
         if active {
+            // The flow's first interval holds only part of its traffic (it appeared within
+            // it): its bitrate and frame rate are not judged against SLA limits.
+            let first_interval = self.last_active_ns.is_none();
             match self.last_active_ns {
                 None => out(event("appeared", None)),
                 Some(last) if self.silent => {
@@ -364,7 +381,45 @@ impl LiveState {
                 }
                 counts
             });
+            let packets = now.packets - before.packets;
             let bytes = now.bytes - before.bytes;
+            let bitrate_bps = round6(bytes as f64 * 8.0 / interval_s);
+            // The change of lost + the change of recovered: the gaps of this interval
+            // (seq.rs proves it is never negative).
+            let lost = (now.lost + now.recovered).saturating_sub(before.lost + before.recovered);
+            let jitter_ms = view.jitter_ms.map(round6);
+            // Both counts of the format voted now: the vote may have changed since the
+            // last interval, and each reading's count only grows.
+            let frames = now.frames.of(view.format) - before.frames.of(view.format);
+            let fps = (view.kind == "rtp").then(|| round6(frames as f64 / interval_s));
+            let (df_ms, mlr) = (df_ms.map(round6), mlr.map(round6));
+            let group = view.delivery.group.and_then(|g| groups.get(g));
+            let sla = group.filter(|g| !g.sla.is_empty()).map(|g| {
+                let expected = now.expected - before.expected;
+                SlaReport::judge(
+                    &g.sla,
+                    &SlaFigures {
+                        fps: fps.filter(|_| !first_interval && frames > 1),
+                        bitrate_bps: (!first_interval && packets > 1).then_some(bitrate_bps),
+                        loss_pct: (expected > 0)
+                            .then(|| round6((lost as f64 * 100.0 / expected as f64).min(100.0))),
+                        jitter_ms,
+                        df_ms,
+                        mlr,
+                    },
+                )
+            });
+            if let Some(verdict) = &sla {
+                let broken = !verdict.violations.is_empty();
+                if broken != self.sla_broken {
+                    self.sla_broken = broken;
+                    let mut change = event(if broken { "sla_broken" } else { "sla_ok" }, None);
+                    if let Record::Event(e) = &mut change {
+                        e.violations = broken.then(|| verdict.violations.clone());
+                    }
+                    out(change);
+                }
+            }
             out(Record::Flow(Box::new(FlowRecord {
                 schema: SCHEMA,
                 kind_of_record: "flow",
@@ -372,30 +427,20 @@ impl LiveState {
                 interval_s,
                 name: view.name(),
                 payload: view.format.as_str(),
-                group: view
-                    .delivery
-                    .group
-                    .and_then(|g| groups.get(g))
-                    .map(|g| g.name.clone()),
-                packets: now.packets - before.packets,
+                group: group.map(|g| g.name.clone()),
+                packets,
                 bytes,
-                bitrate_bps: round6(bytes as f64 * 8.0 / interval_s),
-                // The change of lost + the change of recovered: the gaps of this interval
-                // (seq.rs proves it is never negative).
-                lost: (now.lost + now.recovered).saturating_sub(before.lost + before.recovered),
+                bitrate_bps,
+                lost,
                 recovered: now.recovered - before.recovered,
                 duplicates: now.duplicates - before.duplicates,
                 reordered: now.reordered - before.reordered,
-                jitter_ms: view.jitter_ms.map(round6),
-                // Both counts of the format voted now: the vote may have changed since the
-                // last interval, and each reading's count only grows.
-                fps: (view.kind == "rtp").then(|| {
-                    let frames = now.frames.of(view.format) - before.frames.of(view.format);
-                    round6(frames as f64 / interval_s)
-                }),
-                df_ms: df_ms.map(round6),
-                mlr: mlr.map(round6),
+                jitter_ms,
+                fps,
+                df_ms,
+                mlr,
                 tr101290,
+                sla,
             })));
         } else if let Some(last) = self.last_active_ns {
             if changed {
@@ -545,6 +590,71 @@ mod tests {
         }
         tick(&mut analyzer, base + 2 * S, &mut seen);
         assert_eq!(seen, vec![(1, 0), (0, 1)]);
+    }
+
+    /// A group with `max_loss_pct = 5` judges every interval: a stream that loses half of
+    /// its packets in its third second breaks it there and keeps it again in the fourth.
+    #[test]
+    fn live_records_carry_the_sla_verdict_with_broken_and_ok_events() {
+        use crate::group::{MonitorGroup, MonitorGroups, SlaLimits};
+        let group = MonitorGroup {
+            name: "cameras".into(),
+            prefixes: vec!["10.0.0.2".parse().unwrap()],
+            media_rate_bps: 0,
+            sla: SlaLimits {
+                max_loss_pct: Some(5.0),
+                ..SlaLimits::default()
+            },
+        };
+        let config = AnalysisConfig {
+            groups: MonitorGroups::new(vec![group]).unwrap(),
+            ..AnalysisConfig::default()
+        };
+        let mut analyzer = Analyzer::new(config);
+        let base = 1_700_000_000 * S;
+        let mut seen = Vec::new();
+        for second in 0..4i64 {
+            for k in 0..25u16 {
+                let seq = second as u16 * 25 + k;
+                if second == 2 && k % 2 == 1 {
+                    continue;
+                }
+                let f = rtp(seq, 7);
+                let at = base + second * S + i64::from(k) * 40 * MS;
+                analyzer.on_frame(at, LinkType::Ethernet, &f, f.len() as u32);
+            }
+            analyzer.tick(
+                &tick_at(base + (second + 1) * S, i64::MAX),
+                &mut |r| match r {
+                    Record::Flow(f) => {
+                        let sla = f.sla.unwrap();
+                        seen.push(format!("{second} flow {} {}", f.lost, sla.violations.len()))
+                    }
+                    Record::Event(e) => {
+                        let broken: Vec<_> = e
+                            .violations
+                            .iter()
+                            .flatten()
+                            .map(|v| (v.limit, v.value))
+                            .collect();
+                        seen.push(format!("{second} {} {broken:?}", e.event))
+                    }
+                },
+            );
+        }
+        assert_eq!(
+            seen,
+            [
+                "0 appeared []",
+                "0 flow 0 0",
+                "1 flow 0 0",
+                // 12 of the 25 numbers 50..74 missing: 48 %.
+                "2 sla_broken [(\"max_loss_pct\", 48.0)]",
+                "2 flow 12 1",
+                "3 sla_ok []",
+                "3 flow 0 0",
+            ]
+        );
     }
 
     fn camera(host: u8, seq: u16) -> Vec<u8> {

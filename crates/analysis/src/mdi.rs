@@ -20,7 +20,8 @@ pub enum RateSource {
     Group,
     /// Derived from the stream's PCRs in the interval (TS flows).
     Pcr,
-    /// The interval's mean: media bytes over the time the flow covered in it.
+    /// The flow's mean over its previous full interval (over the interval itself for the
+    /// flow's first).
     #[default]
     Measured,
 }
@@ -277,6 +278,16 @@ pub struct MdiSummary {
     /// First and latest PCR marks of the interval (TS flows).
     pcr_first: Option<PcrMark>,
     pcr_last: Option<PcrMark>,
+    /// The mean media rate of the flow's latest full interval, bit/s: the measured rate of
+    /// the intervals after it (definitions.md, MDI), so an interval the flow leaves early is
+    /// judged with the rate the flow had.
+    full_rate_bps: Option<f64>,
+    /// The mean rate of the latest closed interval and its end, when the flow sent before
+    /// it: it is a full interval, and its rate becomes `full_rate_bps`, if the flow's next
+    /// packet falls in the interval right after it. Decided by the next packet, not at the
+    /// close, so a live tick (which cannot know whether the flow goes on) and the end of a
+    /// file give the same figures.
+    candidate_full: Option<(f64, i64)>,
 }
 
 /// Per-flow MDI state: what every packet reads and writes (176 bytes, under three cache
@@ -354,6 +365,8 @@ impl MdiMeter {
                 lower_more: Vec::new(),
                 pcr_first: None,
                 pcr_last: None,
+                full_rate_bps: None,
+                candidate_full: None,
             }),
         }
     }
@@ -379,11 +392,17 @@ impl MdiMeter {
     pub fn on_packet(&mut self, at: i64, media_bytes: u32, lost: u64, pcr: Option<PcrMark>) {
         if at >= self.end_ns {
             if self.end_ns != NOT_STARTED {
-                self.close(false);
+                self.close();
             }
             let interval_ns = i64::from(self.interval_ns);
-            self.end_ns = at.div_euclid(interval_ns) * interval_ns + interval_ns;
+            let start_ns = at.div_euclid(interval_ns) * interval_ns;
+            self.end_ns = start_ns + interval_ns;
             let summary = &mut *self.summary;
+            if let Some((rate, end)) = summary.candidate_full.take() {
+                if end == start_ns {
+                    summary.full_rate_bps = Some(rate);
+                }
+            }
             summary.first_ns = at;
             summary.pcr_first = None;
             summary.upper_more.clear();
@@ -449,16 +468,18 @@ impl MdiMeter {
     /// Closes the interval in progress (the flow ended).
     pub fn finish(&mut self) {
         if self.end_ns != NOT_STARTED {
-            self.close(true);
+            self.close();
             self.end_ns = NOT_STARTED;
         }
     }
 
     /// Closes the interval in progress if it ends at or before `now_ns` (a live probe's
-    /// interval tick: a flow that went quiet still gets its last second judged).
+    /// interval tick: a flow that went quiet still gets its last second judged). No packet
+    /// came after the interval's end, so it is judged as one the flow ended in, as `analyze`
+    /// judges a flow's last interval: a live tick and the end of a file give the same DF.
     pub fn close_ended(&mut self, now_ns: i64) {
         if self.end_ns != NOT_STARTED && self.end_ns <= now_ns {
-            self.close(false);
+            self.close();
             self.end_ns = NOT_STARTED;
         }
     }
@@ -469,25 +490,24 @@ impl MdiMeter {
         (summary.window_df_ms.take(), summary.window_mlr.take())
     }
 
-    fn close(&mut self, flow_ended: bool) {
+    fn close(&mut self) {
         let (start_ns, end_ns) = (self.start_ns(), self.end_ns);
         let summary = &mut *self.summary;
-        // The time the flow covered in the interval: a flow that starts or ends inside it
-        // covers only part of it.
-        let from = if summary.mlr.count == 0 {
-            summary.first_ns
-        } else {
-            start_ns
-        };
-        let to = if flow_ended {
-            start_ns + i64::from(self.last_x)
-        } else {
-            end_ns
+        // The flow's first interval starts at its first packet.
+        let first = summary.mlr.count == 0;
+        let from = if first { summary.first_ns } else { start_ns };
+        // Without a full interval before (the flow's first intervals): the mean over the
+        // time the flow covered in this one, up to its last packet in it (whether the flow
+        // goes on is not known yet).
+        let own_rate = || {
+            let span = start_ns + i64::from(self.last_x) - from;
+            (span > 0 && self.bytes > 0).then(|| self.bytes as f64 * 8e9 / span as f64)
         };
         let measured = || {
-            let span = to - from;
-            (span > 0 && self.bytes > 0)
-                .then(|| (self.bytes as f64 * 8e9 / span as f64, RateSource::Measured))
+            summary
+                .full_rate_bps
+                .or_else(own_rate)
+                .map(|bps| (bps, RateSource::Measured))
         };
         let pcr = match (summary.pcr_first, summary.pcr_last) {
             (Some(a), Some(b)) => b.rate_bps_since(&a).map(|r| (r, RateSource::Pcr)),
@@ -529,6 +549,10 @@ impl MdiMeter {
             df_ms,
             lost: u64::from(self.lost),
             mlr,
+        });
+        summary.candidate_full = (!first).then(|| {
+            let rate = self.bytes as f64 * 8e9 / summary.interval_ns as f64;
+            (rate, end_ns)
         });
     }
 }
@@ -676,6 +700,43 @@ mod tests {
                 let hand = hand_df_ms(&packets, BASE, bps);
                 proptest::prop_assert!((df - hand).abs() <= 1e-6 * hand.max(1.0), "{} vs {}", df, hand);
             }
+        }
+    }
+
+    /// definitions.md: a paced 1 Mbit/s flow that stops half way through its third second is
+    /// judged there with the rate of its second (full) second, so its DF stays one packet
+    /// time (8 ms) whether a live tick or the end of the file closes it. Before, the tick
+    /// judged the half-empty second with half the rate (DF 512 ms), the end of the file with
+    /// that half second's own mean (DF 11.9 ms).
+    #[test]
+    fn an_interval_left_early_is_judged_with_the_previous_full_intervals_rate() {
+        let gap = 1_000 * 8 * 1_000_000_000 / 1_000_000; // 1000 bytes at 1 Mbit/s: 8 ms
+        let packets: Vec<i64> = (0..)
+            .map(|k| BASE + 500 * MS + k * gap)
+            .take_while(|&t| t < BASE + 2_500 * MS)
+            .collect();
+        let last_df = |close_at_tick: bool| {
+            let mut m = MdiMeter::new(1_000 * MS, None);
+            for &t in &packets {
+                m.on_packet(t, 1_000, 0, None);
+            }
+            if close_at_tick {
+                m.close_ended(BASE + 3_000 * MS);
+            } else {
+                m.finish();
+            }
+            let last = m.summary().last_interval.unwrap();
+            (
+                last.rate_bps.unwrap(),
+                last.df_ms.unwrap(),
+                m.summary().df_ms.count,
+            )
+        };
+        for close_at_tick in [true, false] {
+            let (rate, df, intervals) = last_df(close_at_tick);
+            assert_eq!(intervals, 3);
+            assert!((rate - 1e6).abs() < 1.0, "{rate}");
+            assert!((df - 8.0).abs() < 1e-6, "{close_at_tick}: {df}");
         }
     }
 

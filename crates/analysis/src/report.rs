@@ -209,42 +209,64 @@ pub struct SlaReport {
     pub not_judged: Vec<&'static str>,
 }
 
+/// The figures an SLA judges, over a flow (`analyze`) or one interval (live records); None
+/// where the figure does not apply or is not known (the limit is then `not_judged`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SlaFigures {
+    /// Frame rate, frames/s (RTP video).
+    pub fps: Option<f64>,
+    /// Bitrate, bit/s.
+    pub bitrate_bps: Option<f64>,
+    /// Loss, % of expected packets (RTP) or of TS packets sent (TS).
+    pub loss_pct: Option<f64>,
+    /// Largest running RFC 3550 jitter estimate, ms (RTP).
+    pub jitter_ms: Option<f64>,
+    /// Largest MDI Delay Factor of the intervals, ms.
+    pub df_ms: Option<f64>,
+    /// Largest MDI Media Loss Rate of the intervals.
+    pub mlr: Option<f64>,
+}
+
 impl SlaReport {
     /// Judges a flow's report against `limits`.
-    fn judge(limits: &SlaLimits, flow: &FlowReport, loss_pct: Option<f64>) -> Self {
+    fn judge_flow(limits: &SlaLimits, flow: &FlowReport, loss_pct: Option<f64>) -> Self {
         let rtp = flow.rtp.as_ref();
         let mdi = flow.mdi.as_ref();
-        let fps = rtp.filter(|r| r.frames > 1).map(|r| r.fps);
-        let bitrate = (flow.packets > 1).then_some(flow.bitrate_bps as f64);
+        SlaReport::judge(
+            limits,
+            &SlaFigures {
+                fps: rtp.filter(|r| r.frames > 1).map(|r| r.fps),
+                bitrate_bps: (flow.packets > 1).then_some(flow.bitrate_bps as f64),
+                loss_pct,
+                jitter_ms: rtp.map(|r| r.jitter_ms_max),
+                df_ms: mdi.and_then(|m| m.df_ms_max),
+                mlr: mdi.map(|m| m.mlr_max),
+            },
+        )
+    }
+
+    /// Judges figures against `limits`.
+    pub fn judge(limits: &SlaLimits, figures: &SlaFigures) -> Self {
+        let f = figures;
         // (key, threshold, the flow's value, true when the value must stay at or below it)
         let checks = [
-            ("min_fps", limits.min_fps, fps, false),
+            ("min_fps", limits.min_fps, f.fps, false),
             (
                 "min_bitrate_bps",
                 limits.min_bitrate_bps.map(|b| b as f64),
-                bitrate,
+                f.bitrate_bps,
                 false,
             ),
             (
                 "max_bitrate_bps",
                 limits.max_bitrate_bps.map(|b| b as f64),
-                bitrate,
+                f.bitrate_bps,
                 true,
             ),
-            ("max_loss_pct", limits.max_loss_pct, loss_pct, true),
-            (
-                "max_jitter_ms",
-                limits.max_jitter_ms,
-                rtp.map(|r| r.jitter_ms_max),
-                true,
-            ),
-            (
-                "max_df_ms",
-                limits.max_df_ms,
-                mdi.and_then(|m| m.df_ms_max),
-                true,
-            ),
-            ("max_mlr", limits.max_mlr, mdi.map(|m| m.mlr_max), true),
+            ("max_loss_pct", limits.max_loss_pct, f.loss_pct, true),
+            ("max_jitter_ms", limits.max_jitter_ms, f.jitter_ms, true),
+            ("max_df_ms", limits.max_df_ms, f.df_ms, true),
+            ("max_mlr", limits.max_mlr, f.mlr, true),
         ];
         let mut report = SlaReport {
             violations: Vec::new(),
@@ -510,7 +532,7 @@ impl FlowReport {
         self.mdi = MdiReport::new(delivery.mdi.summary());
         self.sla = group
             .filter(|g| !g.sla.is_empty())
-            .map(|g| SlaReport::judge(&g.sla, self, loss_pct));
+            .map(|g| SlaReport::judge_flow(&g.sla, self, loss_pct));
     }
 }
 

@@ -180,13 +180,23 @@ pub fn write_interval(
 ) -> io::Result<()> {
     writeln!(out, "{time} ({interval_s:.3} s)")?;
     for e in events {
-        match e.silent_s {
-            Some(s) => writeln!(
+        match (e.silent_s, e.new_ssrc, &e.violations) {
+            (Some(s), _, _) => writeln!(
                 out,
                 "  {} {} ({s:.3} s without packets)",
                 e.event, e.name.flow
             )?,
-            None => writeln!(out, "  {} {}", e.event, e.name.flow)?,
+            (_, Some(ssrc), _) => {
+                writeln!(out, "  {} {} (new SSRC 0x{ssrc:08x})", e.event, e.name.flow)?
+            }
+            (_, _, Some(violations)) => {
+                let broken: Vec<String> = violations
+                    .iter()
+                    .map(|v| format!("{} {} (limit {})", v.limit, v.value, v.threshold))
+                    .collect();
+                writeln!(out, "  {} {}: {}", e.event, e.name.flow, broken.join(", "))?
+            }
+            _ => writeln!(out, "  {} {}", e.event, e.name.flow)?,
         }
     }
     let tr290 =

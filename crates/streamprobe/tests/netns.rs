@@ -213,9 +213,15 @@ fn check_live_probe(file: &Path, doc: &serde_json::Value, flows: usize) -> u64 {
             "{name} {id} bytes"
         );
         if let Some(rtp) = offline.get("rtp").filter(|r| !r.is_null()) {
-            for key in ["lost", "duplicates", "reordered"] {
+            for key in ["duplicates", "reordered"] {
                 assert_eq!(sum(key), rtp[key].as_i64().unwrap(), "{name} {id} {key}");
             }
+            // Late packets are recovered, never negative loss (definitions.md).
+            assert_eq!(
+                sum("lost") - sum("recovered"),
+                rtp["lost"].as_i64().unwrap(),
+                "{name} {id} lost - recovered"
+            );
             let jitter = intervals
                 .iter()
                 .filter_map(|r| r["jitter_ms"].as_f64())
