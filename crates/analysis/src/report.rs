@@ -303,6 +303,10 @@ pub struct IndicatorReport {
     pub first_s: Option<f64>,
     /// Last occurrence.
     pub last_s: Option<f64>,
+    /// Absence indicators (PAT, PMT, PID, PCR repetition, PTS, NIT, SDT, EIT, TDT): the
+    /// longest gap counted, s, as long as it was when it closed or the flow ended; null
+    /// when none was counted, and for the other indicators.
+    pub longest_gap_s: Option<f64>,
 }
 
 /// The indicators in TR 101 290 order, as a JSON object.
@@ -472,6 +476,8 @@ impl TsReport {
                                 count: e.count,
                                 first_s: (e.count > 0).then(|| since(e.first_ns)),
                                 last_s: (e.count > 0).then(|| since(e.last_ns)),
+                                longest_gap_s: (e.longest_gap_ns > 0)
+                                    .then(|| round(e.longest_gap_ns as f64 / 1e9, 9)),
                             },
                         )
                     })

@@ -111,6 +111,9 @@ pub struct Events {
     pub first_ns: i64,
     /// Time of the last occurrence.
     pub last_ns: i64,
+    /// The longest gap counted (absence indicators: PAT, PMT, PID, PCR repetition, PTS, NIT,
+    /// SDT, EIT, TDT), ns, as long as it was when it closed or the flow ended; 0: none.
+    pub longest_gap_ns: i64,
 }
 
 impl Events {
@@ -135,5 +138,11 @@ impl Indicators {
 
     pub(super) fn add(&mut self, indicator: Indicator, at_ns: i64) {
         self.0[indicator as usize].add(at_ns);
+    }
+
+    /// A counted gap of `indicator` closed (or the flow ended) after `length_ns`.
+    pub(super) fn gap_closed(&mut self, indicator: Indicator, length_ns: i64) {
+        let events = &mut self.0[indicator as usize];
+        events.longest_gap_ns = events.longest_gap_ns.max(length_ns);
     }
 }

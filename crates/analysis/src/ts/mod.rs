@@ -3,11 +3,13 @@
 //! judge. Definitions: `docs/figures.md` (TS section).
 //!
 //! Every indicator counts *events*: one per continuity discontinuity, one per missed interval
-//! (a 2.3 s PAT gap against a 0.5 s limit is one event when the gap closes, not four), one per
-//! damaged packet. Intervals still open when the flow ends are closed by [`TsAnalyzer::finish`].
+//! (a 2.3 s PAT gap against a 0.5 s limit is one event, counted when the gap passes the limit:
+//! `gaps.rs`), one per damaged packet. Gaps still open when the flow ends are closed by
+//! [`TsAnalyzer::finish`].
 
 mod continuity;
 mod duplicates;
+mod gaps;
 mod indicators;
 mod pcr;
 mod pid;
@@ -120,14 +122,15 @@ pub struct TsAnalyzer {
     /// transport_stream_id from the PAT.
     pub transport_stream_id: Option<u16>,
     pat_version: Option<u8>,
-    last_pat_ns: Option<i64>,
+    /// PAT_error's timer, from the flow's first packet.
+    pat_timer: gaps::GapTimer,
     cat_seen: bool,
     cat_error_reported: bool,
     nit_pid: u16,
-    last_nit_ns: Option<i64>,
-    last_sdt_ns: Option<i64>,
-    last_eit_ns: Option<i64>,
-    last_tdt_ns: Option<i64>,
+    /// NIT, SDT, EIT, TDT timers, from the table's first section.
+    si_timers: [gaps::GapTimer; 4],
+    /// No absence can pass its limit before this time ([`TsAnalyzer::check_gaps`]).
+    next_gap_check_ns: i64,
     /// Last arrival of each SI section (pid, table_id, extension, section_number).
     si_sections: HashMap<(u16, u8, u16, u8), i64>,
     /// Tables seen: NIT, SDT, EIT, TDT presence is reported.
@@ -167,14 +170,12 @@ impl TsAnalyzer {
             programs: Vec::new(),
             transport_stream_id: None,
             pat_version: None,
-            last_pat_ns: None,
+            pat_timer: Default::default(),
             cat_seen: false,
             cat_error_reported: false,
             nit_pid: NIT_PID,
-            last_nit_ns: None,
-            last_sdt_ns: None,
-            last_eit_ns: None,
-            last_tdt_ns: None,
+            si_timers: Default::default(),
+            next_gap_check_ns: i64::MAX,
             si_sections: HashMap::new(),
             si_present: SiPresence::default(),
         }
@@ -224,6 +225,12 @@ impl TsAnalyzer {
         self.position += 1;
         if self.first_ns.is_none() {
             self.first_ns = Some(at);
+            // A PAT is awaited from the flow's first packet.
+            self.pat_timer = gaps::GapTimer::started(at);
+            self.arrived(Indicator::PatError, at);
+        }
+        if at > self.next_gap_check_ns {
+            self.check_gaps(at);
         }
         self.last_ns = at;
         // TS_sync_loss with TR 101 290's hysteresis: lost after 2 bad sync bytes in a row,
@@ -250,14 +257,13 @@ impl TsAnalyzer {
         let pid = packet.pid();
         let index = self.pid_index(pid, at);
         let state = &mut self.pids[index];
-        // PID_error: an elementary stream absent too long, counted when it comes back.
-        if state
-            .absent_since()
-            .is_some_and(|from| at - from > self.limits.pid_interval_ns)
-        {
-            state.figures.pid_errors += 1;
-            self.indicators.add(Indicator::PidError, at);
+        // PID_error: an elementary stream a PMT refers to is awaited.
+        if state.pid_timer.awaited() {
+            let closed = state.pid_timer.arrive(at);
+            self.closed(Indicator::PidError, closed);
+            self.arrived(Indicator::PidError, at);
         }
+        let state = &mut self.pids[index];
         state.figures.packets += 1;
         state.last_ns = at;
         if packet.transport_error() {
@@ -307,14 +313,9 @@ impl TsAnalyzer {
             });
             self.pids[index].sections = Some(assembler);
         } else if packet.payload_unit_start() && pes_pts(payload).is_some() {
-            let state = &mut self.pids[index];
-            if let Some(last) = state.last_pts_ns {
-                if at - last > self.limits.pts_interval_ns {
-                    state.figures.pts_errors += 1;
-                    self.indicators.add(Indicator::PtsError, at);
-                }
-            }
-            state.last_pts_ns = Some(at);
+            let closed = self.pids[index].pts_timer.arrive(at);
+            self.closed(Indicator::PtsError, closed);
+            self.arrived(Indicator::PtsError, at);
         }
     }
     /// Framing was lost (a recording's bytes between packets were skipped to find sync
@@ -348,27 +349,16 @@ impl TsAnalyzer {
     }
 
     /// Closes the intervals still open when the flow ends at `end_ns`: a PAT, PMT, referred
-    /// PID or (once seen) SI table absent for longer than its limit up to the end is one more
-    /// event.
+    /// PID, PCR, PTS or (once seen) SI table absent for longer than its limit up to the end is
+    /// one more event, unless already counted; an unreferenced PID seen for longer than its
+    /// limit is reported.
     pub fn finish(&mut self, end_ns: i64) {
-        let Some(first) = self.first_ns else { return };
+        if self.first_ns.is_none() {
+            return;
+        }
+        self.close_gaps(end_ns);
         let limits = self.limits;
-        if end_ns - self.last_pat_ns.unwrap_or(first) > limits.psi_interval_ns {
-            self.indicators.add(Indicator::PatError, end_ns);
-        }
-        for program in &self.programs {
-            if end_ns - program.last_pmt_ns.unwrap_or(program.since_ns) > limits.psi_interval_ns {
-                self.indicators.add(Indicator::PmtError, end_ns);
-            }
-        }
         for state in &mut self.pids {
-            if state
-                .absent_since()
-                .is_some_and(|from| end_ns - from > limits.pid_interval_ns)
-            {
-                state.figures.pid_errors += 1;
-                self.indicators.add(Indicator::PidError, end_ns);
-            }
             if state.role == PidRole::Unreferenced
                 && state.pid >= 0x20
                 && state.pid != NULL_PID
@@ -378,32 +368,6 @@ impl TsAnalyzer {
             {
                 state.unreferenced_reported = true;
                 self.indicators.add(Indicator::UnreferencedPid, end_ns);
-            }
-        }
-        for (last, limit, indicator) in [
-            (
-                self.last_nit_ns,
-                limits.nit_interval_ns,
-                Indicator::NitError,
-            ),
-            (
-                self.last_sdt_ns,
-                limits.sdt_interval_ns,
-                Indicator::SdtError,
-            ),
-            (
-                self.last_eit_ns,
-                limits.eit_interval_ns,
-                Indicator::EitError,
-            ),
-            (
-                self.last_tdt_ns,
-                limits.tdt_interval_ns,
-                Indicator::TdtError,
-            ),
-        ] {
-            if last.is_some_and(|l| end_ns - l > limit) {
-                self.indicators.add(indicator, end_ns);
             }
         }
     }

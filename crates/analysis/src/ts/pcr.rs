@@ -9,7 +9,8 @@ pub(super) const PCR_WINDOW: usize = 16;
 #[derive(Clone, Debug)]
 pub(super) struct PcrClock {
     pub(super) last: Pcr,
-    pub(super) last_arrival_ns: i64,
+    /// PCR_repetition_error's timer.
+    pub(super) timer: super::gaps::GapTimer,
     /// (packet index, PCR) of the last PCRs, oldest first, at most [`PCR_WINDOW`].
     pub(super) window: VecDeque<(u64, u64)>,
 }
@@ -55,19 +56,19 @@ impl TsAnalyzer {
         let pid = state.pid;
         state.figures.pcrs += 1;
         let mut events = [None; 3];
+        // PCR_repetition_error is an absence: counted when the gap passes its limit
+        // (gaps.rs); an arrival closes it.
+        let mut closed = None;
         match &mut state.pcr {
             None => {
                 state.pcr = Some(PcrClock {
                     last: pcr,
-                    last_arrival_ns: at,
+                    timer: super::gaps::GapTimer::started(at),
                     window: VecDeque::from([(position, pcr.0)]),
                 });
             }
             Some(clock) => {
-                if at - clock.last_arrival_ns > limits.pcr_repetition_ns {
-                    state.figures.pcr_repetition_errors += 1;
-                    events[0] = Some(Indicator::PcrRepetitionError);
-                }
+                closed = clock.timer.arrive(at);
                 if discontinuity {
                     clock.window.clear();
                 } else {
@@ -102,7 +103,6 @@ impl TsAnalyzer {
                 }
                 clock.window.push_back((position, pcr.0));
                 clock.last = pcr;
-                clock.last_arrival_ns = at;
             }
         }
         if *self.rate_pid.get_or_insert(pid) == pid {
@@ -115,6 +115,8 @@ impl TsAnalyzer {
                 epoch: epoch + u32::from(discontinuity || events[1].is_some()),
             });
         }
+        self.closed(Indicator::PcrRepetitionError, closed);
+        self.arrived(Indicator::PcrRepetitionError, at);
         for event in events.into_iter().flatten() {
             self.indicators.add(event, at);
         }

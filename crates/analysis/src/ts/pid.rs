@@ -1,5 +1,6 @@
 //! What the analysis keeps per PID and per program.
 
+use super::gaps::GapTimer;
 use super::pcr::PcrClock;
 use super::psi::SectionAssembler;
 use serde::Serialize;
@@ -89,11 +90,12 @@ pub struct PidState {
     /// every slot fits.
     pub(super) previous_slot: u16,
     pub(super) pcr: Option<PcrClock>,
-    pub(super) last_pts_ns: Option<i64>,
+    /// PTS_error's timer, from the PID's first PTS.
+    pub(super) pts_timer: GapTimer,
     /// Unreferenced_PID already reported.
     pub(super) unreferenced_reported: bool,
-    /// Since when a PMT refers to this PID (PID_error checks start there).
-    pub(super) referenced_since: Option<i64>,
+    /// PID_error's timer, from when a PMT first refers to this PID.
+    pub(super) pid_timer: GapTimer,
     pub(super) sections: Option<SectionAssembler>,
 }
 
@@ -114,24 +116,11 @@ impl PidState {
             previous: Box::new([0; PACKET_LEN]),
             previous_slot: 0,
             pcr: None,
-            last_pts_ns: None,
+            pts_timer: GapTimer::default(),
             unreferenced_reported: false,
-            referenced_since: None,
+            pid_timer: GapTimer::default(),
             sections: fixed_table(pid).map(|_| SectionAssembler::default()),
         }
-    }
-}
-
-impl PidState {
-    /// For a PID a PMT refers to: since when it has been absent (its last packet, or the
-    /// reference when it came later or the PID has not been seen).
-    pub(super) fn absent_since(&self) -> Option<i64> {
-        let since = self.referenced_since?;
-        Some(if self.figures.packets > 0 {
-            self.last_ns.max(since)
-        } else {
-            since
-        })
     }
 }
 
@@ -163,7 +152,6 @@ pub struct Program {
     pub service_name: Option<String>,
     /// Provider name from the SDT.
     pub provider: Option<String>,
-    pub(super) last_pmt_ns: Option<i64>,
-    /// When the PAT first named this program (PMT gaps count from there).
-    pub(super) since_ns: i64,
+    /// PMT_error's timer, from when the PAT first named this program.
+    pub(super) pmt_timer: GapTimer,
 }

@@ -1,6 +1,7 @@
 //! PSI and DVB SI tables: sections assembled across packets, PAT, CAT, PMT, SDT and the SI
 //! gaps of TR 101 290.
 
+use super::gaps::GapTimer;
 use super::*;
 
 /// Sections of one PID put together across packets (2.4.4.1-2: pointer_field, stuffing).
@@ -154,41 +155,37 @@ impl TsAnalyzer {
         if table != wanted {
             return;
         }
-        let (last, limit) = match indicator {
+        let timer = match indicator {
             Indicator::NitError => {
                 self.si_present.nit = true;
-                (&mut self.last_nit_ns, self.limits.nit_interval_ns)
+                0
             }
             Indicator::SdtError => {
                 self.si_present.sdt = true;
                 self.on_sdt(&section);
-                (&mut self.last_sdt_ns, self.limits.sdt_interval_ns)
+                1
             }
             Indicator::EitError => {
                 self.si_present.eit = true;
-                (&mut self.last_eit_ns, self.limits.eit_interval_ns)
+                2
             }
             _ => {
                 self.si_present.tdt = true;
-                (&mut self.last_tdt_ns, self.limits.tdt_interval_ns)
+                3
             }
         };
-        // DVB SI gaps count only once the table has been seen: IPTV streams often carry
-        // none, and TR 101 290's SI checks apply to DVB networks.
-        let late = last.is_some_and(|l| at - l > limit);
-        *last = Some(at);
-        if late {
-            self.indicators.add(indicator, at);
-        }
+        // DVB SI gaps count only once the table has been seen (its timer starts with its
+        // first section): IPTV streams often carry none, and TR 101 290's SI checks apply to
+        // DVB networks.
+        let closed = self.si_timers[timer].arrive(at);
+        self.closed(indicator, closed);
+        self.arrived(indicator, at);
     }
 
     fn on_pat(&mut self, section: &Section<'_>, at: i64) {
-        let first = self.first_ns.unwrap_or(at);
-        let since = self.last_pat_ns.unwrap_or(first);
-        if at - since > self.limits.psi_interval_ns {
-            self.indicators.add(Indicator::PatError, at);
-        }
-        self.last_pat_ns = Some(at);
+        let closed = self.pat_timer.arrive(at);
+        self.closed(Indicator::PatError, closed);
+        self.arrived(Indicator::PatError, at);
         if self.pat_version == section.version() && !self.programs.is_empty() {
             return;
         }
@@ -213,8 +210,7 @@ impl TsAnalyzer {
                 streams: Vec::new(),
                 service_name: None,
                 provider: None,
-                last_pmt_ns: None,
-                since_ns: at,
+                pmt_timer: GapTimer::started(at),
             }));
             self.carries_table(pid, "pmt", at);
         }
@@ -247,12 +243,10 @@ impl TsAnalyzer {
         else {
             return;
         };
+        let closed = self.programs[program].pmt_timer.arrive(at);
+        self.closed(Indicator::PmtError, closed);
+        self.arrived(Indicator::PmtError, at);
         let program = &mut self.programs[program];
-        let since = program.last_pmt_ns.unwrap_or(program.since_ns);
-        program.last_pmt_ns = Some(at);
-        if at - since > self.limits.psi_interval_ns {
-            self.indicators.add(Indicator::PmtError, at);
-        }
         let Some(pmt) = Pmt::parse(section.body()) else {
             self.invalid_sections += 1;
             return;
@@ -273,7 +267,8 @@ impl TsAnalyzer {
             let index = self.pid_index(es_pid, at);
             let state = &mut self.pids[index];
             state.role = PidRole::Stream(stream_type, name);
-            state.referenced_since.get_or_insert(at);
+            state.pid_timer.start_if_idle(at);
+            self.arrived(Indicator::PidError, at);
         }
         if let Some(pcr_pid) = pcr_pid {
             self.refer(pcr_pid, PidRole::Pcr, at);

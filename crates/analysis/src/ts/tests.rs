@@ -110,10 +110,17 @@ impl Mux {
 /// 2 s of a clean stream: every 20 ms one video packet with a PCR every other; PAT and
 /// PMT every 100 ms. `edit` may change or drop (empty vec) the packet (index, ms).
 fn run(edit: impl Fn(usize, i64, Vec<u8>) -> Vec<Vec<u8>>) -> TsAnalyzer {
+    let mut ts = run_for(100, edit);
+    ts.finish(1_990 * MS);
+    ts
+}
+
+/// The first `steps` steps (20 ms each) of [`run`]'s stream, not finished.
+fn run_for(steps: i64, edit: impl Fn(usize, i64, Vec<u8>) -> Vec<Vec<u8>>) -> TsAnalyzer {
     let mut mux = Mux::new();
     let mut ts = TsAnalyzer::new(TsLimits::default());
     let mut index = 0;
-    for step in 0..100i64 {
+    for step in 0..steps {
         let ms = step * 20;
         // 3 packets every 20 ms, the video one (with the PCR) always last: a constant
         // rate, so every PCR is exactly where the rate puts it.
@@ -133,7 +140,6 @@ fn run(edit: impl Fn(usize, i64, Vec<u8>) -> Vec<Vec<u8>>) -> TsAnalyzer {
             index += 1;
         }
     }
-    ts.finish(1_990 * MS);
     ts
 }
 
@@ -280,7 +286,64 @@ fn a_missing_pat_is_one_event_per_gap() {
     // counts the 10 PAT packets the counter says are missing as lost bytes.)
     assert_eq!(ts.indicators.get(Indicator::PatError).count, 1);
     assert_eq!(ts.indicators.get(Indicator::CcError).count, 1);
-    assert_eq!(ts.indicators.get(Indicator::PatError).first_ns, 1_400 * MS);
+    // Counted when the gap passed its 0.5 s limit (the last PAT came at 300 ms), not when
+    // the PAT came back; the gap's length is kept when it closes.
+    let pat = ts.indicators.get(Indicator::PatError);
+    assert_eq!((pat.first_ns, pat.longest_gap_ns), (800 * MS, 1_100 * MS));
+}
+
+/// definitions.md: a gap counts in the interval in which it passes its limit. The PAT
+/// stops after 300 ms: by 900 ms (the stream still sending, no PAT back yet) PAT_error is
+/// counted, at 800 ms. Before: nothing until the PAT came back or the flow ended.
+#[test]
+fn a_gap_counts_when_it_passes_its_limit_not_when_it_closes() {
+    let ts = run_for(46, |_, ms, p| {
+        let pid = u16::from_be_bytes([p[1] & 0x1f, p[2]]);
+        if pid == PAT_PID && ms >= 400 {
+            vec![null()]
+        } else {
+            vec![p]
+        }
+    });
+    let pat = ts.indicators.get(Indicator::PatError);
+    assert_eq!(
+        (pat.count, pat.first_ns, pat.longest_gap_ns),
+        (1, 800 * MS, 0)
+    );
+}
+
+/// The video PID (which carries the PCR and the PTS) stops at 1 s of a 2 s stream: its PCR
+/// and PTS gaps, still open at the end, count once each at finish, with their lengths.
+/// Before: finish closed PAT, PMT and PID gaps, not PCR or PTS ones.
+#[test]
+fn pcr_and_pts_gaps_open_at_the_end_count_once() {
+    let ts = run(|_, ms, p| {
+        let pid = u16::from_be_bytes([p[1] & 0x1f, p[2]]);
+        if pid == VIDEO && ms >= 1_000 {
+            vec![null()]
+        } else {
+            vec![p]
+        }
+    });
+    let pcr = ts.indicators.get(Indicator::PcrRepetitionError);
+    let pts = ts.indicators.get(Indicator::PtsError);
+    // Last PCR and PTS at 960 and 980 ms; the flow ends at 1,990 ms.
+    assert_eq!(
+        (pcr.count, pcr.first_ns, pcr.longest_gap_ns),
+        (1, 1_060 * MS, 1_030 * MS)
+    );
+    assert_eq!(
+        (pts.count, pts.first_ns, pts.longest_gap_ns),
+        (1, 1_680 * MS, 1_010 * MS)
+    );
+    let video = ts.pids().iter().find(|p| p.pid == VIDEO).unwrap();
+    assert_eq!(
+        (
+            video.figures.pcr_repetition_errors,
+            video.figures.pts_errors
+        ),
+        (1, 1)
+    );
 }
 
 #[test]
