@@ -397,6 +397,13 @@ pub struct TsReport {
     /// TS packets estimated missing by continuity, over every PID (the `missing_packets`
     /// of `pids`, summed): the loss of MPEG-TS over plain UDP.
     pub missing_packets: u64,
+    /// PSI/SI sections whose length fields or PMT body make no sense (left unread).
+    pub invalid_sections: u64,
+    /// RTP-carried TS: datagrams that are not TS-framed (RTP packets, not TS-analysed).
+    pub unframed_datagrams: u64,
+    /// RTP-carried TS: datagrams that came after the reorder window had given up on them
+    /// (RTP packets, left out of the TS analysis: continuity shows their packets missing).
+    pub late_datagrams: u64,
     /// transport_stream_id from the PAT.
     pub transport_stream_id: Option<u16>,
     /// Tables seen.
@@ -434,6 +441,9 @@ impl TsReport {
             invalid_packets: ts.invalid_packets,
             duplicate_datagrams: ts.duplicate_datagrams,
             missing_packets: ts.missing_packets,
+            invalid_sections: ts.invalid_sections,
+            unframed_datagrams: ts.unframed_datagrams,
+            late_datagrams: 0,
             transport_stream_id: ts.transport_stream_id,
             tables: TablesReport {
                 pat: ts.transport_stream_id.is_some(),
@@ -703,7 +713,10 @@ impl AnalysisReport {
                 fps: round(fps, 3),
                 rtcp_packets: s.record.rtcp_packets,
             });
-            report.ts = s.ts.as_ref().map(|ts| TsReport::new(&ts.analyzer, origin));
+            report.ts = s.ts.as_ref().map(|ts| TsReport {
+                late_datagrams: ts.late_datagrams(),
+                ..TsReport::new(&ts.analyzer, origin)
+            });
             let expected = sequence.expected;
             let loss_pct =
                 (expected > 0).then(|| round(sequence.lost as f64 * 100.0 / expected as f64, 6));

@@ -213,6 +213,14 @@ pub struct TsOverRtp {
     reorder: TsReorder,
 }
 
+impl TsOverRtp {
+    /// Datagrams that came too late to be put in sequence order (left out of the TS
+    /// analysis; continuity shows their packets missing).
+    pub fn late_datagrams(&self) -> u64 {
+        self.reorder.too_late
+    }
+}
+
 impl RtpStream {
     /// A stream that has not seen a packet yet, in its group (see
     /// [`crate::AnalysisConfig::delivery`]).
@@ -432,8 +440,9 @@ impl RtpStream {
 }
 
 fn feed_ts(ts: &mut TsAnalyzer, at: i64, payload: &[u8]) {
-    if let Some(size) = ts_datagram_packet_size(payload) {
-        ts.on_datagram(at, payload, size);
+    match ts_datagram_packet_size(payload) {
+        Some(size) => ts.on_datagram(at, payload, size),
+        None => ts.unframed_datagrams += 1,
     }
 }
 

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::mpsc::{sync_channel, TrySendError};
 use std::sync::Arc;
 use std::time::Duration;
-use wire::Frame;
+use wire::{Frame, SkipReason};
 
 /// An interval is closed this long after its end: the ring hands over a block that is not
 /// full after 8 ms (`BLOCK_TIMEOUT_MS`), so by then every packet stamped before the end has
@@ -147,7 +147,7 @@ struct Worker {
     batch: Option<Box<ReceiveBatch>>,
     closer: IntervalCloser,
     /// Interval reports the output had no room for yet.
-    waiting: VecDeque<WorkerReport>,
+    waiting: VecDeque<Box<WorkerReport>>,
     interval_ns: i64,
     /// Start of the interval in progress: a packet stamped earlier (handed over after its
     /// interval closed) counts in this one.
@@ -229,6 +229,10 @@ impl Worker {
                 self.close(self.next_end, self.next_end - self.floor);
             }
             self.send_waiting();
+            if self.closer.output_closed {
+                // Standard output failed: the main thread stops the probe and says why.
+                return Ok(self.closer.dropped);
+            }
         }
     }
 
@@ -260,6 +264,10 @@ impl Worker {
 
     /// Closes the interval ending at `end`.
     fn close(&mut self, end: i64, length: i64) {
+        for socket in &self.sources.sockets {
+            self.analyzer
+                .skip_many(SkipReason::SourceInvalid, socket.take_invalid_sources());
+        }
         let mut report = self.closer.close(&mut self.analyzer, end, length, false);
         for ring in &self.sources.rings {
             if let Ok(stats) = ring.stats() {
@@ -271,7 +279,7 @@ impl Worker {
         }
         report.busy_ns = thread_cpu_since(&mut self.cpu_ns);
         report.late = std::mem::take(&mut self.late);
-        self.waiting.push_back(report);
+        self.waiting.push_back(Box::new(report));
         self.floor = end;
         self.next_end = end - end.rem_euclid(self.interval_ns) + self.interval_ns;
         self.send_waiting();
@@ -286,7 +294,10 @@ impl Worker {
                     self.waiting.push_front(r);
                     return;
                 }
-                Err(_) => return,
+                Err(_) => {
+                    self.closer.output_closed = true;
+                    return;
+                }
             }
         }
     }

@@ -177,12 +177,11 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
         report.flows.retain(|f| f.kind != "udp");
     }
     let skipped = &report.capture.skipped;
-    if skipped["record_truncated"] > 0 {
-        eprintln!("warning: {}: the file ends inside a record (truncated capture); figures cover the records before it", args.file.display());
-    }
-    if skipped["record_corrupt"] > 0 {
-        eprintln!("warning: {}: {} corrupt record(s) skipped (a block naming an undescribed interface is skipped; an impossible record header stops reading there)", args.file.display(), skipped["record_corrupt"]);
-    }
+    run::warn_damaged_file(
+        &args.file,
+        skipped["record_truncated"],
+        skipped["record_corrupt"],
+    );
     if unsupported_link {
         eprintln!("warning: {}: some interfaces have a link type streamprobe does not decode (counted as unsupported_link_type)", args.file.display());
     }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use wire::SkipReason;
 
 /// Records waiting for the output before new ones are dropped.
 pub const OUTPUT_QUEUE: usize = 65_536;
@@ -51,6 +52,8 @@ pub struct WorkerReport {
     pub refused: u64,
     /// Replay pass (replay only).
     pub pass: Option<u64>,
+    /// Records left out in the interval, per reason (`SkipReason::ALL` order).
+    pub skipped: [u64; SkipReason::ALL.len()],
 }
 
 /// Closes intervals for one worker, whatever its source: the analyzer's records go to the
@@ -68,6 +71,10 @@ pub struct IntervalCloser {
     pub dropped: u64,
     /// Packets and bytes analysed by the end of the last interval.
     before: (u64, u64),
+    /// Records left out by the end of the last interval, per reason.
+    skipped_before: [u64; SkipReason::ALL.len()],
+    /// The output thread has gone (standard output failed): nothing more can be shown.
+    pub output_closed: bool,
 }
 
 impl IntervalCloser {
@@ -85,6 +92,8 @@ impl IntervalCloser {
             expire_after_ns,
             dropped: 0,
             before: (0, 0),
+            skipped_before: [0; SkipReason::ALL.len()],
+            output_closed: false,
         }
     }
 
@@ -107,13 +116,21 @@ impl IntervalCloser {
             source_ended,
         };
         let mut active = 0;
-        let (out, dropped) = (&self.out, &mut self.dropped);
+        let (out, dropped, closed) = (&self.out, &mut self.dropped, &mut self.output_closed);
         let outcome = analyzer.tick(&tick, &mut |r| {
             active += u64::from(matches!(r, Record::Flow(_)));
-            if let Err(TrySendError::Full(_)) = out.try_send(Line::Record(end, r)) {
-                *dropped += 1;
+            match out.try_send(Line::Record(end, r)) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => *dropped += 1,
+                Err(TrySendError::Disconnected(_)) => *closed = true,
             }
         });
+        let now_skipped = *analyzer.skipped();
+        let mut skipped = now_skipped;
+        for (s, before) in skipped.iter_mut().zip(self.skipped_before) {
+            *s -= before;
+        }
+        self.skipped_before = now_skipped;
         let (packets, bytes, flows) = analyzer.totals();
         let (packets_before, bytes_before) = std::mem::replace(&mut self.before, (packets, bytes));
         WorkerReport {
@@ -129,6 +146,7 @@ impl IntervalCloser {
             expired: outcome.expired,
             evicted: outcome.evicted,
             refused: outcome.refused,
+            skipped,
             ..WorkerReport::default()
         }
     }
@@ -139,7 +157,7 @@ pub enum Line {
     /// A flow or event record of the interval ending at the given time.
     Record(i64, Record),
     /// A worker closed an interval: every record it made for that interval came before.
-    Report(WorkerReport),
+    Report(Box<WorkerReport>),
 }
 
 /// One worker's share of a probe record.
@@ -174,6 +192,9 @@ struct ProbeRecord {
     refused: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pass: Option<u64>,
+    /// Records left out in the interval, by reason (the vocabulary of `analyze`'s
+    /// `capture.skipped`, every key present).
+    skipped: BTreeMap<&'static str, u64>,
     workers: Vec<WorkerFigures>,
 }
 
@@ -198,6 +219,15 @@ impl ProbeRecord {
             evicted: sum(|r| r.evicted),
             refused: sum(|r| r.refused),
             pass: first.pass,
+            skipped: SkipReason::ALL
+                .iter()
+                .map(|r| {
+                    (
+                        r.as_str(),
+                        reports.iter().map(|w| w.skipped[r.index()]).sum(),
+                    )
+                })
+                .collect(),
             workers: reports
                 .iter()
                 .map(|r| WorkerFigures {
@@ -319,7 +349,7 @@ pub fn write_output(rx: Receiver<Line>, json: bool, workers: usize) -> std::io::
             Line::Report(report) => {
                 let end = report.end_ns;
                 let p = pending.entry(end).or_default();
-                p.reports.push(report);
+                p.reports.push(*report);
                 p.reports.sort_by_key(|r| r.worker);
                 if p.reports.len() >= workers {
                     // Intervals close in order: an earlier one still waiting lost a worker's

@@ -16,6 +16,7 @@ use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wire::link::Frame;
+use wire::SkipReason;
 
 /// Options of `streamprobe run`. Every flag is also an environment variable, and a key of the
 /// config file's `[run]` table (flags win).
@@ -287,7 +288,18 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
     }
 }
 
-/// Waits for the output thread; a closed pipe is no error.
+/// The warnings a damaged capture file gets, from `analyze` and `run --replay` alike.
+pub fn warn_damaged_file(file: &std::path::Path, truncated: u64, corrupt: u64) {
+    if truncated > 0 {
+        eprintln!("warning: {}: the file ends inside a record (truncated capture); figures cover the records before it", file.display());
+    }
+    if corrupt > 0 {
+        eprintln!("warning: {}: {corrupt} corrupt record(s) skipped (a block naming an undescribed interface is skipped; an impossible record header stops reading there)", file.display());
+    }
+}
+
+/// Waits for the output thread. Standard output that failed (a closed pipe, a full disk)
+/// ended the probe: one error line says so, since nothing measured after it was seen.
 pub fn finish_output(
     writer: std::thread::JoinHandle<std::io::Result<()>>,
     dropped: u64,
@@ -298,10 +310,13 @@ pub fn finish_output(
     if dropped > 0 {
         eprintln!("warning: the output could not keep up: {dropped} records dropped");
     }
-    match written {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.map_err(|e| format!("writing records: {e}")),
-    }
+    written.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            "standard output was closed (broken pipe): the probe stopped, since nothing it measured could be shown".to_string()
+        } else {
+            format!("writing records to standard output: {e}: the probe stopped")
+        }
+    })
 }
 
 /// The analysis side of a replay: ticks, records, interval reports, and the channel to the
@@ -329,7 +344,14 @@ impl Probe {
         report.pass = Some(self.pass);
         report.busy_ns = thread_cpu_since(&mut self.last_cpu_ns);
         // The replay paces itself: waiting for the output here holds up packet time only.
-        let _ = self.closer.out.send(Line::Report(report));
+        if self
+            .closer
+            .out
+            .send(Line::Report(Box::new(report)))
+            .is_err()
+        {
+            self.closer.output_closed = true;
+        }
     }
 
     /// Closes every interval that ends at or before `now` (packet time).
@@ -441,13 +463,25 @@ fn run_replay(settings: &Settings, replay: &ReplaySource) -> Result<(), String> 
             if stopped || !more {
                 break;
             }
-            if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| wall_ns() >= d) {
+            if stop.load(Ordering::Relaxed)
+                || deadline.is_some_and(|d| wall_ns() >= d)
+                || probe.closer.output_closed
+            {
                 stopped = true;
                 break;
             }
         }
         probe.analyzer.on_frames(&group);
         group.clear();
+        if probe.pass == 1 {
+            // Once, after the first pass, as `analyze` warns.
+            let skipped = probe.analyzer.skipped();
+            warn_damaged_file(
+                &replay.file,
+                skipped[SkipReason::RecordTruncated.index()],
+                skipped[SkipReason::RecordCorrupt.index()],
+            );
+        }
         if stopped || !replay.repeat || first_of_pass {
             break 'passes;
         }
@@ -483,7 +517,10 @@ fn wait_until(
     let until = due(packet);
     loop {
         let now = wall_ns();
-        if stop.load(Ordering::Relaxed) || deadline.is_some_and(|d| now >= d) {
+        if stop.load(Ordering::Relaxed)
+            || deadline.is_some_and(|d| now >= d)
+            || probe.closer.output_closed
+        {
             return false;
         }
         // An interval ending after the packet is closed once the packet is in, whatever the

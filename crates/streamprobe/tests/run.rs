@@ -317,3 +317,67 @@ fn capture_without_cap_net_raw_says_what_is_missing() {
         "{stderr}"
     );
 }
+
+/// Standard output closed under the probe (`| head -1`): it stops at once with one error
+/// line saying why, instead of measuring on unseen. Before: it went on for the whole
+/// --duration and exited 0.
+#[test]
+fn a_closed_standard_output_stops_the_probe_with_one_error_line() {
+    let capture = root().join("tests/fixtures/impaired/capture.pcap");
+    let t0 = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .args([
+            "run",
+            "--json",
+            "--loop",
+            "--speed",
+            "4",
+            "--duration",
+            "30",
+            "--replay",
+        ])
+        .arg(&capture)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    let took = t0.elapsed();
+    // The exit status of every error.
+    assert_eq!(out.status.code(), Some(2));
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("standard output was closed"), "{stderr}");
+}
+
+/// A truncated capture replayed warns as `analyze` does.
+#[test]
+fn a_replayed_truncated_capture_warns_as_analyze_does() {
+    let capture = root().join("tests/fixtures/variants/truncated.pcap");
+    let warning = |args: &[&str]| -> Vec<String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+            .args(args)
+            .arg(&capture)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.starts_with("warning:"))
+            .map(str::to_string)
+            .collect()
+    };
+    let offline = warning(&["analyze", "--json"]);
+    assert_eq!(offline.len(), 1);
+    assert!(offline[0].contains("truncated capture"));
+    assert_eq!(
+        warning(&["run", "--json", "--speed", "100", "--replay"]),
+        offline
+    );
+}

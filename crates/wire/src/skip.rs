@@ -37,11 +37,14 @@ pub enum SkipReason {
     RecordTruncated,
     /// A record header made no sense (corrupt file); reading stopped there.
     RecordCorrupt,
+    /// A datagram received on a socket whose source address the kernel did not give as an
+    /// IPv4 or IPv6 address (live multicast joins only).
+    SourceInvalid,
 }
 
 impl SkipReason {
     /// Every reason, in report order.
-    pub const ALL: [SkipReason; 16] = [
+    pub const ALL: [SkipReason; 17] = [
         SkipReason::UnsupportedLinkType,
         SkipReason::LinkTruncated,
         SkipReason::NonIp,
@@ -58,6 +61,7 @@ impl SkipReason {
         SkipReason::SsrcLimit,
         SkipReason::RecordTruncated,
         SkipReason::RecordCorrupt,
+        SkipReason::SourceInvalid,
     ];
 
     /// The reason's name in reports (`snake_case`, stable).
@@ -79,6 +83,7 @@ impl SkipReason {
             SkipReason::SsrcLimit => "ssrc_limit",
             SkipReason::RecordTruncated => "record_truncated",
             SkipReason::RecordCorrupt => "record_corrupt",
+            SkipReason::SourceInvalid => "source_invalid",
         }
     }
 

@@ -463,6 +463,43 @@ mod tests {
         assert_eq!(r.capture.discovery.rejected, 0);
     }
 
+    /// RTP-carried TS (PT 33): a datagram that is not TS-framed and one that comes after
+    /// the reorder window gave up on it are RTP packets, left out of the TS analysis, and
+    /// each is counted (before: silently).
+    #[test]
+    fn rtp_ts_datagrams_left_out_of_the_ts_analysis_are_counted() {
+        let ts = |seq: u16| -> Vec<u8> {
+            let mut payload = Vec::new();
+            for k in 0..7u16 {
+                let cc = (seq * 7 + k) as u8 & 0x0f;
+                let mut p = vec![0x47, 0x01, 0x00, 0x10 | cc];
+                p.resize(188, 0xaa);
+                payload.extend(p);
+            }
+            rtp_packet(33, false, seq, u32::from(seq) * 900, 9, &payload)
+        };
+        let mut d = Vec::new();
+        for seq in 0..60u16 {
+            if seq == 20 {
+                continue; // comes after the 32 behind it were handed over
+            }
+            let bytes = if seq == 10 {
+                rtp_packet(33, false, 10, 9_000, 9, &[0x55; 100])
+            } else {
+                ts(seq)
+            };
+            d.push((i64::from(seq) * MS, bytes));
+        }
+        d.push((70 * MS, ts(20)));
+        let r = analyse(&d);
+        let f = &r.flows[0];
+        assert_eq!((f.kind, f.packets), ("rtp-ts", 60));
+        let report = f.ts.as_ref().unwrap();
+        assert_eq!((report.unframed_datagrams, report.late_datagrams), (1, 1));
+        // 58 datagrams of 7 TS packets analysed.
+        assert_eq!(report.packets, 58 * 7);
+    }
+
     #[test]
     fn other_udp_is_probed_again_after_64_datagrams_or_10_s() {
         // A keepalive first, then 100 RTP packets 20 ms apart: the keepalive and the next

@@ -88,6 +88,11 @@ impl Analyzer {
         }
     }
 
+    /// Records left out so far, per reason (index [`SkipReason::index`]).
+    pub fn skipped(&self) -> &[u64; SkipReason::ALL.len()] {
+        &self.skipped
+    }
+
     /// Packets and bytes seen so far, and media flows found (live probe records).
     pub fn totals(&self) -> (u64, u64, usize) {
         let media_udp = self
@@ -105,6 +110,11 @@ impl Analyzer {
     /// Counts a record the capture layer could not hand over.
     pub fn skip(&mut self, reason: SkipReason) {
         self.skipped[reason.index()] += 1;
+    }
+
+    /// Counts `n` records left out for `reason` by the source.
+    pub fn skip_many(&mut self, reason: SkipReason, n: u64) {
+        self.skipped[reason.index()] += n;
     }
 
     /// Analyses one captured frame. `wire_len` is its length on the wire.

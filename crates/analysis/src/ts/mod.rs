@@ -90,6 +90,9 @@ pub struct TsAnalyzer {
     pub invalid_packets: u64,
     /// Sections whose length fields make no sense.
     pub invalid_sections: u64,
+    /// RTP-carried TS: datagrams whose payload is not a whole number of TS packets starting
+    /// with a sync byte (counted as RTP packets, left out of the TS analysis).
+    pub unframed_datagrams: u64,
     /// Flow-wide events per indicator.
     pub indicators: Indicators,
     /// Packets estimated missing over every PID (the MDI media loss, RFC 4445).
@@ -151,6 +154,7 @@ impl TsAnalyzer {
             packets: 0,
             invalid_packets: 0,
             invalid_sections: 0,
+            unframed_datagrams: 0,
             indicators: Indicators::default(),
             missing_packets: 0,
             duplicate_datagrams: 0,
