@@ -1,5 +1,6 @@
 //! What discovery accepts and how RTP clocks are chosen.
 
+use crate::clock::ClockSource;
 use crate::group::MonitorGroups;
 use crate::mdi::MdiMeter;
 use crate::stream::Delivery;
@@ -72,20 +73,29 @@ impl AnalysisConfig {
     /// The RTP clock rate for a payload type: the configured one, else RFC 3551's for static
     /// types, else 90 kHz (video) for dynamic ones.
     pub fn clock_rate(&self, pt: u8) -> u32 {
+        self.clock(pt).0
+    }
+
+    /// The RTP clock rate for a payload type and where it comes from: the config, RFC 3551's
+    /// tables 4 and 5 for static types, else 90 kHz assumed (a stream estimates a better one
+    /// from its timestamps, [`crate::clock`]).
+    pub fn clock(&self, pt: u8) -> (u32, ClockSource) {
         let configured = self.clock_rates[usize::from(pt & 0x7f)];
         if configured != 0 {
-            return configured;
+            return (configured, ClockSource::Config);
         }
-        match pt {
-            // RFC 3551 table 4: audio.
+        let rfc3551 = match pt {
+            // Table 4: audio.
             0 | 3 | 4 | 5 | 7 | 8 | 9 | 12 | 13 | 15 | 18 => 8_000,
             6 => 16_000,
             10 | 11 => 44_100,
             16 => 11_025,
             17 => 22_050,
-            // Everything else (video statics, MPA, dynamic types) at 90 kHz.
-            _ => 90_000,
-        }
+            // MPA (table 4) and the video types of table 5.
+            14 | 25 | 26 | 28 | 31 | 32 | 33 | 34 => 90_000,
+            _ => return (90_000, ClockSource::Assumed),
+        };
+        (rfc3551, ClockSource::Rfc3551)
     }
 }
 

@@ -4,6 +4,7 @@
 //! cumulative figures between two interval ends, so summing a flow's records gives the
 //! cumulative figures `analyze` reports (docs/figures.md, "Live interval records").
 
+use crate::clock::ClockSource;
 use crate::frames::{FrameCounts, PayloadFormat};
 use crate::group::MonitorGroups;
 use crate::report::{flow_id, rfc3339_ns, SlaFigures, SlaReport, SlaViolation};
@@ -96,6 +97,9 @@ pub struct FlowRecord {
     pub reordered: u64,
     /// Largest running RFC 3550 jitter estimate within the interval, ms (RTP).
     pub jitter_ms: Option<f64>,
+    /// Where the RTP clock rate the jitter is converted with came from (RTP; `analyze`'s
+    /// `clock_rate_source`): `assumed` marks a jitter that may be off by the clock's ratio.
+    pub clock_rate_source: Option<&'static str>,
     /// Frames in the interval / interval_s (RTP video).
     pub fps: Option<f64>,
     /// Largest MDI Delay Factor of the 1-s MDI intervals that ended in this interval, ms.
@@ -187,6 +191,7 @@ pub(crate) struct FlowView<'a> {
     last_ns: i64,
     counters: Counters,
     jitter_ms: Option<f64>,
+    clock_source: Option<ClockSource>,
     ts: Option<&'a TsAnalyzer>,
     delivery: &'a mut Delivery,
 }
@@ -224,6 +229,7 @@ impl<'a> FlowView<'a> {
                 tr101290: tr101290_counts(ts),
             },
             jitter_ms: Some(jitter_ms),
+            clock_source: Some(s.record.clock_source),
             ts,
             delivery: &mut s.delivery,
         }
@@ -253,6 +259,7 @@ impl<'a> FlowView<'a> {
                 ..Counters::default()
             },
             jitter_ms: None,
+            clock_source: None,
             ts,
             delivery: &mut f.delivery,
         })
@@ -436,6 +443,7 @@ impl LiveState {
                 duplicates: now.duplicates - before.duplicates,
                 reordered: now.reordered - before.reordered,
                 jitter_ms,
+                clock_rate_source: view.clock_source.map(ClockSource::as_str),
                 fps,
                 df_ms,
                 mlr,

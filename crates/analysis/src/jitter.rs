@@ -63,6 +63,22 @@ impl InterarrivalJitter {
         self.prev_ts = rtp_timestamp;
     }
 
+    /// Estimates so far (packets after the first, since the last clock change).
+    #[inline(always)]
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+
+    /// The clock rate was found to be `clock_rate`: the estimates so far were made with a
+    /// wrong one and are dropped; the reference packet stays.
+    pub fn restart_with_clock(&mut self, clock_rate: u32) {
+        *self = InterarrivalJitter {
+            prev_ns: self.prev_ns,
+            prev_ts: self.prev_ts,
+            ..InterarrivalJitter::new(clock_rate)
+        };
+    }
+
     /// Forgets the reference packet (after a sequence restart the timestamps start anew).
     pub fn reset_reference(&mut self) {
         self.prev_ns = NO_REFERENCE;

@@ -10,6 +10,7 @@
 #![deny(unsafe_code)]
 
 pub mod analyzer;
+pub mod clock;
 pub mod config;
 pub mod defrag;
 pub mod frames;

@@ -67,6 +67,9 @@ pub struct RtpReport {
     pub payload_type: u8,
     /// Clock rate used for jitter, Hz.
     pub clock_rate: u32,
+    /// Where it came from: `config`, `rfc3551`, `sdp`, `estimated` or `assumed`
+    /// (definitions.md); jitter with an `assumed` clock may be off by the clock's ratio.
+    pub clock_rate_source: &'static str,
     /// Highest - lowest sequence number + 1, summed over sequence spaces.
     pub expected: u64,
     /// Numbers in range never received.
@@ -699,6 +702,7 @@ impl AnalysisReport {
             report.rtp = Some(RtpReport {
                 payload_type: s.payload_type,
                 clock_rate: s.clock_rate(),
+                clock_rate_source: s.record.clock_source.as_str(),
                 expected: sequence.expected,
                 lost: sequence.lost,
                 duplicates: sequence.duplicates,

@@ -1,5 +1,6 @@
 //! Per-flow state: an RTP stream (one SSRC on one 4-tuple) or a plain UDP flow.
 
+use crate::clock::{ClockEstimate, ClockSource};
 use crate::frames::{AccessUnit, FrameCounter, PayloadDetector, PayloadFormat, PayloadReading};
 use crate::jitter::InterarrivalJitter;
 use crate::mdi::MdiMeter;
@@ -202,6 +203,10 @@ pub struct StreamRecord {
     pub new_ssrc: Option<u32>,
     /// RTCP packets attributed to this stream.
     pub rtcp_packets: u64,
+    /// Where the clock rate came from.
+    pub clock_source: ClockSource,
+    /// The clock estimate while the source is [`ClockSource::Assumed`].
+    clock_estimate: ClockEstimate,
 }
 
 /// MPEG-TS carried in RTP: the TS analysis, behind the sequence order it restores.
@@ -229,7 +234,7 @@ impl RtpStream {
         dst: SocketAddr,
         ssrc: u32,
         payload_type: u8,
-        clock_rate: u32,
+        (clock_rate, clock_source): (u32, ClockSource),
         delivery: Delivery,
     ) -> Self {
         RtpStream {
@@ -253,6 +258,8 @@ impl RtpStream {
                 ssrc_changes: 0,
                 new_ssrc: None,
                 rtcp_packets: 0,
+                clock_source,
+                clock_estimate: ClockEstimate::default(),
             },
             ssrc,
             payload_type,
@@ -335,6 +342,7 @@ impl RtpStream {
                 .max(p.arrival_ns.saturating_sub(self.last_ns));
         } else {
             self.record.first_ns = p.arrival_ns;
+            self.record.clock_estimate.first = Some((p.arrival_ns, rtp.timestamp));
         }
         self.packets += 1;
         self.bytes += u64::from(p.udp_payload_len);
@@ -346,11 +354,16 @@ impl RtpStream {
             SeqVerdict::Restart => {
                 self.jitter.reset_reference();
                 self.release_ts(None);
+                // The timestamps start anew too: so does the clock estimate.
+                self.record.clock_estimate.first = Some((p.arrival_ns, rtp.timestamp));
                 0
             }
             SeqVerdict::First | SeqVerdict::Late => 0,
         };
         self.jitter.update(p.arrival_ns, rtp.timestamp);
+        if crate::clock::is_checkpoint(self.jitter.samples()) {
+            self.clock_checkpoint(p.arrival_ns, rtp.timestamp);
+        }
         if let Some(end) = self.access_unit.add(rtp.marker, p.h264, p.h265) {
             self.record.frames.count(p.arrival_ns, end);
         }
@@ -388,6 +401,24 @@ impl RtpStream {
                 u64::from(skipped),
                 None,
             );
+        }
+    }
+
+    /// A clock estimate checkpoint: a dynamic payload type's assumed 90 kHz gives way to the
+    /// common clock its timestamps settle on (audio at 8 to 48 kHz would otherwise get a
+    /// jitter 2 to 11 times too small, silently).
+    #[cold]
+    fn clock_checkpoint(&mut self, arrival_ns: i64, timestamp: u32) {
+        if self.record.clock_source != ClockSource::Assumed {
+            return;
+        }
+        if let Some(clock) = self.record.clock_estimate.checkpoint(arrival_ns, timestamp) {
+            self.record.clock_source = ClockSource::Estimated;
+            // The assumed 90 kHz confirmed (video): the estimates so far stand.
+            if clock != self.jitter.clock_rate() {
+                self.jitter.restart_with_clock(clock);
+                self.record.jitter_peak = 0.0;
+            }
         }
     }
 
@@ -569,14 +600,15 @@ mod tests {
         assert!(!reorder.push(1, 120 * MS, &[1], |_, p| fed.push(p[0])));
     }
 
-    /// A stream 1.1.1.1:1 > 2.2.2.2:2, SSRC 1, of payload type `pt` and a 90 kHz clock.
+    /// A stream 1.1.1.1:1 > 2.2.2.2:2, SSRC 1, of payload type `pt` and a configured 90 kHz
+    /// clock.
     fn stream(pt: u8) -> RtpStream {
         RtpStream::new(
             "1.1.1.1:1".parse().unwrap(),
             "2.2.2.2:2".parse().unwrap(),
             1,
             pt,
-            90_000,
+            (90_000, ClockSource::Config),
             crate::AnalysisConfig::default().delivery("2.2.2.2".parse().unwrap()),
         )
     }

@@ -47,6 +47,10 @@ struct AnalyzeArgs {
     /// Write the JSON document `streamprobe.analyze/1` instead of the table.
     #[arg(long)]
     json: bool,
+    /// Every column in the table (payload, sequence jumps, mean jitter, largest gap, MLR,
+    /// group); the default ones fit 120 columns.
+    #[arg(long)]
+    wide: bool,
     /// TOML config file: monitor groups with media rates and SLA limits, discovery payload types, probation, clock rates.
     #[arg(long, env = "STREAMPROBE_CONFIG")]
     config: Option<PathBuf>,
@@ -195,7 +199,7 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        table::write(&mut out, &report)
+        table::write(&mut out, &report, args.wide)
     };
     let written = written.and_then(|()| out.flush());
     if args.timing {

@@ -1,5 +1,6 @@
 //! The human-readable report.
 
+use analysis::report::FlowReport;
 use analysis::AnalysisReport;
 use std::io::{self, Write};
 
@@ -8,15 +9,262 @@ fn mbps(bps: u64) -> String {
 }
 
 /// A flow as the table names it: `src > dst`, or its id (a recording's file name).
-fn name(f: &analysis::report::FlowReport) -> String {
+fn name(f: &FlowReport) -> String {
     match (&f.src, &f.dst) {
         (Some(src), Some(dst)) => format!("{src} > {dst}"),
         _ => f.id.clone(),
     }
 }
 
-/// Writes the report as a table, one row per flow, then capture-level counters.
-pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
+/// The width the tables keep to by default.
+pub const WIDTH: usize = 120;
+
+/// `head` and `items` joined by ", ", in lines of at most [`WIDTH`] columns (an item longer
+/// than a line gets one of its own); lines after the first are indented.
+fn wrapped(out: &mut impl Write, head: &str, items: &[String]) -> io::Result<()> {
+    const INDENT: &str = "   ";
+    let mut line = head.to_string();
+    for (i, item) in items.iter().enumerate() {
+        let piece = if i + 1 < items.len() {
+            format!("{item},")
+        } else {
+            item.clone()
+        };
+        if line.len() + 1 + piece.len() > WIDTH && line.len() > INDENT.len() {
+            writeln!(out, "{line}")?;
+            line = INDENT.to_string();
+        }
+        line.push(' ');
+        line.push_str(&piece);
+    }
+    writeln!(out, "{line}")
+}
+
+/// One column of the flow table: its header, width, side and value.
+struct Column {
+    header: &'static str,
+    width: usize,
+    left: bool,
+    /// Shown with `--wide` only.
+    wide: bool,
+    value: fn(&FlowReport) -> String,
+}
+
+fn dash() -> String {
+    "-".to_string()
+}
+
+/// Jitter in ms; `*` marks a clock rate assumed, not known (definitions.md).
+fn jitter(f: &FlowReport, ms: fn(&analysis::report::RtpReport) -> f64) -> String {
+    f.rtp.as_ref().map_or_else(dash, |rtp| {
+        let assumed = if rtp.clock_rate_source == "assumed" {
+            "*"
+        } else {
+            ""
+        };
+        format!("{:.3} ms{assumed}", ms(rtp))
+    })
+}
+
+/// The flow table's columns, in order. The default ones fit a 120-column terminal.
+const COLUMNS: &[Column] = &[
+    Column {
+        header: "FLOW (src > dst)",
+        width: 34,
+        left: true,
+        wide: false,
+        value: name,
+    },
+    Column {
+        header: "SSRC",
+        width: 10,
+        left: true,
+        wide: false,
+        value: |f| f.ssrc.map_or_else(dash, |s| format!("0x{s:08x}")),
+    },
+    Column {
+        header: "KIND",
+        width: 6,
+        left: true,
+        wide: false,
+        value: |f| f.kind.to_string(),
+    },
+    Column {
+        header: "PAYLOAD",
+        width: 7,
+        left: true,
+        wide: true,
+        value: |f| f.payload.to_string(),
+    },
+    Column {
+        header: "PACKETS",
+        width: 7,
+        left: false,
+        wide: false,
+        value: |f| f.packets.to_string(),
+    },
+    Column {
+        // RTP: sequence numbers never received; MPEG-TS over UDP: TS packets missing by
+        // continuity, as `run` shows them.
+        header: "LOST",
+        width: 5,
+        left: false,
+        wide: false,
+        value: |f| match (&f.rtp, &f.ts) {
+            (Some(rtp), _) => rtp.lost.to_string(),
+            (None, Some(ts)) => ts.missing_packets.to_string(),
+            _ => dash(),
+        },
+    },
+    Column {
+        header: "DUP",
+        width: 4,
+        left: false,
+        wide: false,
+        value: |f| match (&f.rtp, &f.ts) {
+            (Some(rtp), _) => rtp.duplicates.to_string(),
+            (None, Some(ts)) => ts.duplicate_datagrams.to_string(),
+            _ => dash(),
+        },
+    },
+    Column {
+        header: "REORD",
+        width: 5,
+        left: false,
+        wide: false,
+        value: |f| {
+            f.rtp
+                .as_ref()
+                .map_or_else(dash, |r| r.reordered.to_string())
+        },
+    },
+    Column {
+        header: "JUMPS",
+        width: 5,
+        left: false,
+        wide: true,
+        value: |f| {
+            f.rtp
+                .as_ref()
+                .map_or_else(dash, |r| r.seq_jumps.to_string())
+        },
+    },
+    Column {
+        header: "JIT MAX",
+        width: 10,
+        left: false,
+        wide: false,
+        value: |f| jitter(f, |r| r.jitter_ms_max),
+    },
+    Column {
+        header: "JIT MEAN",
+        width: 10,
+        left: false,
+        wide: true,
+        value: |f| jitter(f, |r| r.jitter_ms_mean),
+    },
+    Column {
+        header: "MAX GAP",
+        width: 9,
+        left: false,
+        wide: true,
+        value: |f| {
+            f.rtp
+                .as_ref()
+                .map_or_else(dash, |r| format!("{:.1} ms", r.max_delta_ms))
+        },
+    },
+    Column {
+        // Frames by marker bit: RTP video only (TS in RTP has no frames to count).
+        header: "FPS",
+        width: 5,
+        left: false,
+        wide: false,
+        value: |f| match &f.rtp {
+            Some(rtp) if f.kind == "rtp" => format!("{:.2}", rtp.fps),
+            _ => dash(),
+        },
+    },
+    Column {
+        header: "MBIT/S",
+        width: 6,
+        left: false,
+        wide: false,
+        value: |f| mbps(f.bitrate_bps),
+    },
+    Column {
+        header: "DF MAX",
+        width: 8,
+        left: false,
+        wide: false,
+        value: |f| {
+            f.mdi
+                .as_ref()
+                .and_then(|m| m.df_ms_max)
+                .map_or_else(dash, |df| format!("{df:.1} ms"))
+        },
+    },
+    Column {
+        header: "MLR MAX",
+        width: 7,
+        left: false,
+        wide: true,
+        value: |f| {
+            f.mdi
+                .as_ref()
+                .map_or_else(dash, |m| format!("{:.1}", m.mlr_max))
+        },
+    },
+    Column {
+        // TR 101 290 events of priority 1, 2 and 3.
+        header: "TR290",
+        width: 9,
+        left: false,
+        wide: false,
+        value: |f| {
+            f.ts.as_ref().map_or_else(dash, |ts| {
+                let count = |p: u8| -> u64 {
+                    ts.tr101290
+                        .0
+                        .iter()
+                        .filter(|(_, i)| i.priority == p)
+                        .map(|(_, i)| i.count)
+                        .sum()
+                };
+                format!("{}/{}/{}", count(1), count(2), count(3))
+            })
+        },
+    },
+    Column {
+        header: "GROUP",
+        width: 0,
+        left: true,
+        wide: true,
+        value: |f| f.group.clone().unwrap_or_else(dash),
+    },
+];
+
+/// One row of the columns shown, joined by spaces, without trailing blanks.
+fn row(wide: bool, cell: impl Fn(&Column) -> String) -> String {
+    let cells: Vec<String> = COLUMNS
+        .iter()
+        .filter(|c| wide || !c.wide)
+        .map(|c| {
+            let text = cell(c);
+            if c.left {
+                format!("{text:<width$}", width = c.width)
+            } else {
+                format!("{text:>width$}", width = c.width)
+            }
+        })
+        .collect();
+    cells.join(" ").trim_end().to_string()
+}
+
+/// Writes the report as a table, one row per flow, then capture-level counters. The
+/// default columns fit 120 columns; `wide` adds payload, sequence jumps, mean jitter,
+/// largest gap, MLR and group.
+pub fn write(out: &mut impl Write, r: &AnalysisReport, wide: bool) -> io::Result<()> {
     let c = &r.capture;
     writeln!(
         out,
@@ -27,74 +275,18 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
         c.duration_s,
         c.start.as_deref().unwrap_or("-")
     )?;
-    writeln!(
-        out,
-        "{:<46} {:<10} {:<6} {:<7} {:>8} {:>6} {:>5} {:>5} {:>5} {:>9} {:>9} {:>9} {:>7} {:>8} {:>9} {:>7} {:>11} GROUP",
-        "FLOW (src > dst)",
-        "SSRC",
-        "KIND",
-        "PAYLOAD",
-        "PACKETS",
-        "LOST",
-        "DUP",
-        "REORD",
-        "JUMPS",
-        "JIT MAX",
-        "JIT MEAN",
-        "MAX GAP",
-        "FPS",
-        "MBIT/S",
-        "DF MAX",
-        "MLR MAX",
-        "TR290 P1/2/3"
-    )?;
+    writeln!(out, "{}", row(wide, |c| c.header.to_string()))?;
     for f in &r.flows {
-        let flow = name(f);
-        let ssrc = f.ssrc.map_or("-".to_string(), |s| format!("0x{s:08x}"));
-        match &f.rtp {
-            Some(rtp) => write!(
-                out,
-                "{:<46} {:<10} {:<6} {:<7} {:>8} {:>6} {:>5} {:>5} {:>5} {:>6.3} ms {:>6.3} ms {:>6.1} ms {:>7.2} {:>8}",
-                flow, ssrc, f.kind, f.payload, f.packets, rtp.lost, rtp.duplicates, rtp.reordered, rtp.seq_jumps,
-                rtp.jitter_ms_max, rtp.jitter_ms_mean, rtp.max_delta_ms, rtp.fps, mbps(f.bitrate_bps)
-            )?,
-            None => {
-                // MPEG-TS over plain UDP: TS packets missing by continuity and duplicate
-                // datagrams, as `run` shows them.
-                let (lost, dup) = f.ts.as_ref().map_or(("-".to_string(), "-".to_string()), |ts| {
-                    (ts.missing_packets.to_string(), ts.duplicate_datagrams.to_string())
-                });
-                write!(
-                    out,
-                    "{:<46} {:<10} {:<6} {:<7} {:>8} {:>6} {:>5} {:>5} {:>5} {:>9} {:>9} {:>9} {:>7} {:>8}",
-                    flow, ssrc, f.kind, f.payload, f.packets, lost, dup, "-", "-", "-", "-", "-", "-", mbps(f.bitrate_bps)
-                )?
-            }
-        }
-        let df = f
-            .mdi
+        writeln!(out, "{}", row(wide, |c| (c.value)(f)))?;
+    }
+    if r.flows.iter().any(|f| {
+        f.rtp
             .as_ref()
-            .and_then(|m| m.df_ms_max)
-            .map_or("-".to_string(), |df| format!("{df:.1} ms"));
-        let mlr = f
-            .mdi
-            .as_ref()
-            .map_or("-".to_string(), |m| format!("{:.1}", m.mlr_max));
-        let tr290 = f.ts.as_ref().map_or("-".to_string(), |ts| {
-            let count = |p: u8| -> u64 {
-                ts.tr101290
-                    .0
-                    .iter()
-                    .filter(|(_, i)| i.priority == p)
-                    .map(|(_, i)| i.count)
-                    .sum()
-            };
-            format!("{}/{}/{}", count(1), count(2), count(3))
-        });
+            .is_some_and(|r| r.clock_rate_source == "assumed")
+    }) {
         writeln!(
             out,
-            " {df:>9} {mlr:>7} {tr290:>11} {}",
-            f.group.as_deref().unwrap_or("-")
+            "* jitter with an assumed 90 kHz clock: set [rtp] clock_rates for its payload type"
         )?;
     }
     if r.flows.is_empty() {
@@ -119,7 +311,7 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
                 })
                 .collect();
         if !events.is_empty() {
-            writeln!(out, "TR 101 290 {}: {}", name(f), events.join(", "))?;
+            wrapped(out, &format!("TR 101 290 {}:", name(f)), &events)?;
         }
         if let Some(sla) = f.sla.as_ref().filter(|s| !s.violations.is_empty()) {
             let broken: Vec<String> = sla
@@ -127,27 +319,29 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
                 .iter()
                 .map(|v| format!("{} {:.3} (limit {})", v.limit, v.value, v.threshold))
                 .collect();
-            writeln!(
-                out,
-                "SLA of group {} broken by {}: {}",
+            let head = format!(
+                "SLA of group {} broken by {}:",
                 f.group.as_deref().unwrap_or("-"),
-                name(f),
-                broken.join(", ")
-            )?;
+                name(f)
+            );
+            wrapped(out, &head, &broken)?;
         }
     }
     let d = &c.discovery;
     writeln!(
         out,
-        "discovery: {} candidates, {} confirmed, {} rejected, {} reprobed; other UDP: {} flows, {} packets; RTCP: {} packets, {} unmatched",
+        "discovery: {} candidates, {} confirmed, {} rejected, {} reprobed; other UDP: {} flows, {} packets",
         d.candidates,
         d.confirmed,
         d.rejected,
         d.reprobed,
         c.other_udp.flows,
         c.other_udp.packets,
-        c.rtcp_packets,
-        c.rtcp_unmatched
+    )?;
+    writeln!(
+        out,
+        "RTCP: {} packets, {} matching no stream",
+        c.rtcp_packets, c.rtcp_unmatched
     )?;
     let skipped: Vec<String> = c
         .skipped
@@ -155,15 +349,11 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport) -> io::Result<()> {
         .filter(|(_, &n)| n > 0)
         .map(|(k, n)| format!("{k} {n}"))
         .collect();
-    writeln!(
-        out,
-        "skipped: {}",
-        if skipped.is_empty() {
-            "none".to_string()
-        } else {
-            skipped.join(", ")
-        }
-    )?;
+    if skipped.is_empty() {
+        writeln!(out, "skipped: none")?;
+    } else {
+        wrapped(out, "skipped:", &skipped)?;
+    }
     Ok(())
 }
 
@@ -209,9 +399,10 @@ pub fn write_interval(
         )
     };
     flows.sort_by_key(|f| std::cmp::Reverse(trouble(f)));
+    // 119 columns: the flow id of an IPv4 RTP stream (43) fits whole.
     writeln!(
         out,
-        "  {:<52} {:<6} {:>7} {:>8} {:>5} {:>5} {:>5} {:>9} {:>7} {:>9} {:>7} {:>6}",
+        "{:<43} {:<6} {:>7} {:>6} {:>5} {:>4} {:>5} {:>9} {:>5} {:>8} {:>5} {:>5}",
         "FLOW",
         "KIND",
         "PACKETS",
@@ -225,12 +416,19 @@ pub fn write_interval(
         "MLR",
         "TR290"
     )?;
-    let opt =
-        |v: Option<f64>, decimals: usize| v.map_or("-".to_string(), |v| format!("{v:.decimals$}"));
+    let opt = |v: Option<f64>, decimals: usize, unit: &str| {
+        v.map_or("-".to_string(), |v| format!("{v:.decimals$}{unit}"))
+    };
     for f in flows.iter().take(max_rows) {
+        // `*`: jitter converted with an assumed clock rate (definitions.md).
+        let assumed = if f.clock_rate_source == Some("assumed") {
+            "*"
+        } else {
+            ""
+        };
         writeln!(
             out,
-            "  {:<52} {:<6} {:>7} {:>8.3} {:>5} {:>5} {:>5} {:>6} ms {:>7} {:>6} ms {:>7} {:>6}",
+            "{:<43} {:<6} {:>7} {:>6.3} {:>5} {:>4} {:>5} {:>9} {:>5} {:>8} {:>5} {:>5}",
             f.name.flow,
             f.name.kind,
             f.packets,
@@ -238,15 +436,15 @@ pub fn write_interval(
             f.lost,
             f.duplicates,
             f.reordered,
-            opt(f.jitter_ms, 3),
-            opt(f.fps, 2),
-            opt(f.df_ms, 1),
-            opt(f.mlr, 1),
+            opt(f.jitter_ms, 3, &format!(" ms{assumed}")),
+            opt(f.fps, 2, ""),
+            opt(f.df_ms, 1, " ms"),
+            opt(f.mlr, 1, ""),
             f.tr101290.map_or("-".to_string(), |_| tr290(f).to_string()),
         )?;
     }
     if flows.len() > max_rows {
-        writeln!(out, "  ... {} more active flows", flows.len() - max_rows)?;
+        writeln!(out, "... {} more active flows", flows.len() - max_rows)?;
     }
     Ok(())
 }

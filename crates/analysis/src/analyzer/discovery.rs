@@ -290,7 +290,7 @@ impl Analyzer {
                         dst,
                         rtp.ssrc,
                         pt,
-                        self.config.clock_rate(pt),
+                        self.config.clock(pt),
                         self.config.delivery(dst.ip()),
                     );
                     let of_ssrc = |q: &MediaPacket| q.rtp.is_some_and(|r| r.ssrc == rtp.ssrc);
@@ -354,7 +354,7 @@ impl Analyzer {
             dst,
             new,
             payload_type,
-            self.config.clock_rate(payload_type),
+            self.config.clock(payload_type),
             self.config.delivery(dst.ip()),
         );
         if ts {
@@ -415,7 +415,11 @@ mod tests {
 
     /// Datagrams from 10.0.0.1:4000 to 10.0.0.2:5004, at the times given.
     fn analyse(datagrams: &[(i64, Vec<u8>)]) -> AnalysisReport {
-        let mut analyzer = Analyzer::new(AnalysisConfig::default());
+        analyse_with(AnalysisConfig::default(), datagrams)
+    }
+
+    fn analyse_with(config: AnalysisConfig, datagrams: &[(i64, Vec<u8>)]) -> AnalysisReport {
+        let mut analyzer = Analyzer::new(config);
         for (at, payload) in datagrams {
             let f = udp_frame([10, 0, 0, 1], 4000, [10, 0, 0, 2], 5004, payload);
             analyzer.on_frame(*at, LinkType::Ethernet, &f, f.len() as u32);
@@ -498,6 +502,45 @@ mod tests {
         assert_eq!((report.unframed_datagrams, report.late_datagrams), (1, 1));
         // 58 datagrams of 7 TS packets analysed.
         assert_eq!(report.packets, 58 * 7);
+    }
+
+    /// definitions.md, clock rate: a dynamic payload type with no configured clock gets
+    /// the common clock its timestamps settle on (48 kHz audio, 20 ms packets: settled at
+    /// 128 packets), with its jitter counted from there; a static one RFC 3551's; and 90 kHz
+    /// stays `assumed` when no common clock fits (24 kHz).
+    #[test]
+    fn an_audio_clock_on_a_dynamic_payload_type_is_estimated() {
+        let stream = |pt: u8, step: u32, configured: u32| {
+            let d: Vec<(i64, Vec<u8>)> = (0..500u16)
+                .map(|k| {
+                    // Every 10th packet 2 ms late: a jitter to measure.
+                    let late = if k % 10 == 5 { 2 * MS } else { 0 };
+                    let p = rtp_packet(pt, false, k, u32::from(k) * step, 5, &[0x11; 160]);
+                    (i64::from(k) * 20 * MS + late, p)
+                })
+                .collect();
+            let mut config = AnalysisConfig::default();
+            config.clock_rates[usize::from(pt)] = configured;
+            // PCMU (PT 0) is not among the payload types that start a stream by default.
+            config.rtp_payload_types |= 1 << pt;
+            let r = analyse_with(config, &d);
+            let rtp = r.flows[0].rtp.clone().unwrap();
+            (rtp.clock_rate, rtp.clock_rate_source, rtp.jitter_ms_max)
+        };
+        let (rate, source, jitter) = stream(97, 960, 0);
+        assert_eq!((rate, source), (48_000, "estimated"));
+        // The largest jitter is reached in the steady state, after the estimate: the same
+        // as with the clock configured. With 90 kHz assumed, the clocks' difference (840
+        // units a packet) would read as 9.3 ms of jitter.
+        let (_, configured, expected) = stream(97, 960, 48_000);
+        assert_eq!(configured, "config");
+        assert!((jitter - expected).abs() < 1e-9, "{jitter} {expected}");
+        assert_eq!(
+            stream(0, 160, 0),
+            (8_000, "rfc3551", stream(0, 160, 8_000).2)
+        );
+        let (rate, source, _) = stream(97, 480, 0);
+        assert_eq!((rate, source), (90_000, "assumed"));
     }
 
     #[test]
