@@ -23,10 +23,10 @@ valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$binary" analyze --jso
 # group, then the report (`Analyzer::finish`) and the JSON writing.
 tree=$(callgrind_annotate --inclusive=yes --tree=calling "$out/cg" 2>/dev/null)
 total=$(awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}' <<<"$tree")
-block=$(awk '/\*  crates\/streamprobe\/src\/main.rs:streamprobe::main \[/ {on=1; next} on && /^$/ {exit} on' <<<"$tree")
+block=$(awk '/\*  [^ ]*crates\/streamprobe\/src\/main.rs:streamprobe::main \[/ {on=1; next} on && /^$/ {exit} on' <<<"$tree")
 callee() { awk -v pat="$1" 'index($0, pat) {gsub(",","",$1); s+=$1} END {print s+0}' <<<"$block"; }
 reading=$(callee 'PcapReader::read_batch')
-last=$(callee 'pipeline::<impl analysis::analyzer::Analyzer>::on_frames')
+last=$(callee '::on_frames (1x)')
 report=$(callee 'Analyzer::finish')
 analysis=$((reading + last))
 echo "total $total instructions; reading + analysis $analysis ($((analysis / packets)) a packet); report $report"

@@ -194,8 +194,8 @@ pub struct PayloadDetector {
 /// voted ([`DETECTION_PACKETS`]) the format is settled, and so is the only frame tally a
 /// report will show: the settled codec's, or the marker bit's alone. Later packets are read
 /// for that codec only, or not at all, which leaves every reported figure unchanged and
-/// saves the other readings on every packet of a long-lived stream (callgrind, 100 cameras
-/// of 3,000 packets: 1,017 -> 985 instructions a packet; +7 while a stream still votes).
+/// saves the other readings on every packet of a long-lived stream (docs/performance.md,
+/// "Choices in the code").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PayloadReading {
     /// Every reading: the format is still being detected.
@@ -213,9 +213,8 @@ impl PayloadDetector {
     /// Feeds one packet of a stream whose first packet had `payload_type`.
     ///
     /// This, [`AccessUnit::add`] and the jitter update are always inlined into the stream's
-    /// update: left to the compiler they were calls, 23 instructions a packet more
-    /// (callgrind, 55,000 cameras: 990 -> 967 M per 1 M packets), and the median 4.90
-    /// against 5.12 M packets per CPU second (8 alternating runs, 6 won).
+    /// update: left to the compiler they were calls, which cost instructions and time
+    /// (docs/performance.md, "Choices in the code").
     #[inline(always)]
     pub fn update(&mut self, payload_type: u8, ts_packets: u8, h264: NalSummary, h265: NalSummary) {
         if self.seen >= DETECTION_PACKETS {

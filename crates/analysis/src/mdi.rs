@@ -312,8 +312,7 @@ pub struct MdiMeter {
 /// The sign of [`turn`] for inline points, in 64-bit integers: points come in with x and y
 /// never decreasing (time, and bytes received so far), so both terms of the cross product
 /// are products of two 32-bit non-negative differences, exact in u64, and comparing them
-/// gives the sign. The i128 product took 39 instructions a packet (callgrind, 1,000
-/// cameras).
+/// gives the sign, without the i128 product (docs/performance.md, "Choices in the code").
 #[inline(always)]
 fn turn_inline(a: (u32, u32), b: (u32, u32), c: (u32, u32)) -> std::cmp::Ordering {
     let d = |p: (u32, u32)| (u64::from(p.0 - a.0), u64::from(p.1 - a.1));
@@ -384,11 +383,8 @@ impl MdiMeter {
     /// Accounts one packet carrying `media_bytes` of media at `at`; `lost` media packets were
     /// found missing or out of order on its arrival; `pcr` is the TS stream's latest PCR mark.
     ///
-    /// Left to the compiler: forced inline it saved 21 instructions a packet while the
-    /// stream's update was a call, but once that update was inlined into the analyzer's
-    /// dispatch it cost 12 more (callgrind, 55,000 cameras: 990 against 1,002 M per 1 M
-    /// packets) and ran no faster (medians 5.70 and 5.59 M packets per CPU second, 8
-    /// alternating runs).
+    /// Inlining is left to the compiler: forced, it cost instructions once the stream's
+    /// update was itself inlined (docs/performance.md, "Choices in the code").
     pub fn on_packet(&mut self, at: i64, media_bytes: u32, lost: u64, pcr: Option<PcrMark>) {
         if at >= self.end_ns {
             if self.end_ns != NOT_STARTED {

@@ -330,9 +330,8 @@ impl RtpStream {
     /// Accounts one packet of this stream, in arrival order; `payload` is its RTP payload
     /// (needed for TS analysis only: may be empty otherwise).
     ///
-    /// Always inlined (into the analyzer's dispatch and a confirmed candidate's replay): 14
-    /// instructions a packet fewer than a call (callgrind, 55,000 cameras), and a median of
-    /// 5.50 against 5.01 M packets per CPU second (8 alternating runs).
+    /// Always inlined (into the analyzer's dispatch and a confirmed candidate's replay): a
+    /// call cost instructions and time (docs/performance.md, "Choices in the code").
     #[inline(always)]
     pub fn update(&mut self, p: &MediaPacket, payload: &[u8]) {
         let Some(rtp) = p.rtp else { return };

@@ -372,10 +372,8 @@ struct RecordFormat {
     nanos: bool,
 }
 
-/// How many records ahead of the reader the stride prediction reaches. 32 (55,000 cameras,
-/// alternating runs, 8 each: medians 5.21 M packets per CPU second against 5.35 with 48,
-/// within this VM's noise; with a scout 16 records ahead of the reader, 32 beyond it had been
-/// best against 16 and 64). The analysis takes frames 256 at a time
+/// How many records ahead of the reader the stride prediction reaches (32 was best against
+/// 16, 48 and 64: docs/performance.md, "Choices in the code"). The analysis takes frames 256 at a time
 /// (`analysis::analyzer::LANES`), so the reader runs through 256 records with little work
 /// between them.
 const STRIDE_RECORDS: usize = 32;
@@ -401,18 +399,9 @@ const STREAM_DISTANCE: usize = 16 << 10;
 ///
 /// At each record the reader checks where the prediction made [`STRIDE_RECORDS`] records
 /// earlier said that record would be. Every [`VERDICT_RECORDS`] records it uses the
-/// prediction if at least [`VERDICT_HITS`] of them hit, and streams otherwise. Measured on
-/// 5 M records of 55,000 cameras (reading and analysis, alternating runs): equal lengths,
-/// prediction 0.74-0.91 s against 1.29-1.56 s for streaming alone (3 pairs); lengths
-/// differing from record to record, where prediction fails, a prototype that always
-/// predicted took 1.24-1.31 s against 1.07-1.15 s for streaming (4 pairs, one streaming
-/// outlier at 1.85 s), hence the verdict.
-///
-/// Earlier a scout walked the chain 16 records ahead of the reader, prefetching each header
-/// and judging the prediction there. Both ways already bring the headers, so the walk read
-/// every header twice for nothing: without it, 28 fewer instructions a record (callgrind,
-/// 55,000 cameras), and on mixed lengths a median of 3.33 M packets per CPU second against
-/// 2.90 (5 alternating pairs, each won); equal lengths unchanged within the noise.
+/// prediction if at least [`VERDICT_HITS`] of them hit, and streams otherwise: prediction
+/// wins where lengths repeat, streaming where they do not (docs/performance.md, "Choices in
+/// the code"). No scout walks the chain ahead: both ways already bring the headers.
 #[derive(Debug)]
 struct Lookahead {
     /// Records read; indexes `predicted`.

@@ -110,8 +110,8 @@ const UDP_HEADER_LEN: usize = 8;
 
 /// A datagram's addresses and ports as plain integers: the form a flow table hashes and
 /// compares on every packet. std's `SocketAddr` is 32 bytes with a family tag, and carrying
-/// two of them through the analysis pipeline cost 42 instructions a packet in copies
-/// (callgrind; docs/architecture.md). IPv4 addresses sit in the low 32 bits; `v6` keeps an IPv4 address
+/// two of them through the analysis pipeline cost copies on every packet (docs/performance.md,
+/// "Choices in the code"). IPv4 addresses sit in the low 32 bits; `v6` keeps an IPv4 address
 /// apart from the IPv4-mapped IPv6 address with the same bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FourTuple {
@@ -211,9 +211,8 @@ pub fn decode_frame(link: LinkType, frame: &[u8]) -> Result<Decoded<'_>, SkipRea
 /// (see [`plain_ipv4_udp`]), `None` for any other frame, which [`decode_frame`] decodes in
 /// full. [`decode_frame`] gives the same datagram wherever this one answers.
 ///
-/// Always inlined: as a call, returning its result through memory, the analysis ran at a
-/// median of 4.25 M packets per CPU second against 4.83 inlined (55,000 cameras, 8
-/// alternating runs each), though callgrind counted the same instructions.
+/// Always inlined: as a call it returns its result through memory, which was slower for the
+/// same instructions (docs/performance.md, "Choices in the code").
 #[inline(always)]
 pub fn decode_plain(link: LinkType, frame: &[u8]) -> Option<PlainDatagram<'_>> {
     let ip = match link {

@@ -6,9 +6,8 @@
 //! forbidden bit, inconsistent aggregation lengths are not) and whether it holds a picture.
 
 /// What one RTP payload carries, read as one codec: three flags packed in a byte, so that
-/// the analysis accumulates them over an access unit or a vote with one `or`. As three
-/// `bool`s, unpacked and merged one by one, they cost 37 instructions a packet more
-/// (callgrind, 55,000 cameras: reading + analysis of 1 M packets 1,027 -> 990 M).
+/// the analysis accumulates them over an access unit or a vote with one `or`, not three
+/// `bool`s merged one by one (docs/performance.md, "Choices in the code").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NalSummary(u8);
 
@@ -122,8 +121,8 @@ macro_rules! table {
 }
 
 /// [`h264_nal_rule`] for every byte, so that the common payloads (one NAL unit, or a
-/// fragment of one) cost a table read instead of a branchy parse per packet per codec (the
-/// two readings took 111 instructions a packet; callgrind, 1,000 cameras).
+/// fragment of one) cost a table read instead of a branchy parse per packet per codec
+/// (docs/performance.md, "Choices in the code").
 static H264_NAL: [u8; 256] = table!(h264_nal_rule);
 
 /// [`h265_nal_rule`] for every first header byte.

@@ -57,9 +57,8 @@ pub fn prefetch_every(bytes: &[u8], stride: usize) {
 
 /// Asks the CPU to bring the cache line holding `bytes[0]` into its level-2 cache only (not
 /// level 1): for data streamed well ahead of its use, such as every line of a capture file
-/// whose record boundaries cannot be predicted. Streaming the 55,000-camera file of mixed
-/// record lengths this way rather than into level 1: median 2.68 -> 2.87 M packets per CPU
-/// second (6 alternating runs each).
+/// whose record boundaries cannot be predicted: level 1 and its fill buffers stay free for
+/// the flow state (docs/performance.md, "Choices in the code").
 #[inline(always)]
 pub fn prefetch_to_l2(bytes: &[u8]) {
     if !bytes.is_empty() {

@@ -73,7 +73,7 @@ impl FlowTable {
 
     /// [`FlowTable::find`], trying a [`FlowTable::hint`] taken earlier first: it saves the
     /// probe when it still names the key's tuple, as it does unless a tuple was added or the
-    /// table grew since. Always inlined: as a call it cost 21 instructions a packet (callgrind).
+    /// table grew since. Always inlined: a call cost instructions on every packet (docs/performance.md).
     #[inline(always)]
     pub(super) fn find_hinted(&self, key: &FlowKey, hash: u64, hint: Option<u32>) -> Option<u32> {
         hint.filter(|&t| self.tuples.get(t as usize).is_some_and(|t| t.key == *key))
