@@ -381,3 +381,158 @@ fn a_replayed_truncated_capture_warns_as_analyze_does() {
         offline
     );
 }
+
+/// Every capture fixture replayed through `run` gives `analyze`'s figures: per flow the sums
+/// of its interval records (packets, bytes, lost - recovered, duplicates, reordered, frames,
+/// every TR 101 290 indicator), and interval by interval where both have intervals: the MDI
+/// seconds (DF and MLR: how many, smallest, largest, mean, and the loss they count) and the
+/// largest jitter.
+#[test]
+fn every_fixture_replayed_gives_the_figures_of_analyze() {
+    let mut fixtures: Vec<std::path::PathBuf> = Vec::new();
+    for dir in ["impaired", "burst", "variants", "fuzz"] {
+        for entry in std::fs::read_dir(root().join("tests/fixtures").join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if ext == "pcap" || ext == "pcapng" {
+                fixtures.push(path);
+            }
+        }
+    }
+    fixtures.sort();
+    assert!(fixtures.len() >= 12, "{fixtures:?}");
+    let mut compared = 0;
+    for capture in &fixtures {
+        let name = capture.file_name().unwrap().to_string_lossy().to_string();
+        let offline = analyze(capture);
+        let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+            .args(["run", "--json", "--speed", "1000", "--replay"])
+            .arg(capture)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}");
+        let records = parse_lines(&out.stdout);
+        let probes = of_type(&records, "probe");
+        let packets: u64 = probes.iter().map(|p| p["packets"].as_u64().unwrap()).sum();
+        assert_eq!(
+            packets,
+            offline["capture"]["packets"].as_u64().unwrap(),
+            "{name}"
+        );
+        let mut by_flow: HashMap<&str, Vec<&Value>> = HashMap::new();
+        for r in of_type(&records, "flow") {
+            by_flow
+                .entry(r["flow"].as_str().unwrap())
+                .or_default()
+                .push(r);
+        }
+        let media: Vec<&Value> = offline["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] != "udp")
+            .collect();
+        assert_eq!(by_flow.len(), media.len(), "{name}");
+        for flow in media {
+            let id = flow["id"].as_str().unwrap();
+            let live = &by_flow[id];
+            let what = format!("{name} {id}");
+            let sum = |key: &str| -> i64 { live.iter().map(|r| r[key].as_i64().unwrap()).sum() };
+            assert_eq!(sum("packets"), flow["packets"].as_i64().unwrap(), "{what}");
+            assert_eq!(sum("bytes"), flow["bytes"].as_i64().unwrap(), "{what}");
+            if let Some(rtp) = flow["rtp"].as_object() {
+                assert_eq!(
+                    sum("lost") - sum("recovered"),
+                    rtp["lost"].as_i64().unwrap(),
+                    "{what}"
+                );
+                for key in ["duplicates", "reordered"] {
+                    assert_eq!(sum(key), rtp[key].as_i64().unwrap(), "{what} {key}");
+                }
+                let jitter = live
+                    .iter()
+                    .filter_map(|r| r["jitter_ms"].as_f64())
+                    .fold(0.0, f64::max);
+                assert!(
+                    (jitter - rtp["jitter_ms_max"].as_f64().unwrap()).abs() < 2e-6,
+                    "{what} jitter {jitter}"
+                );
+                assert!(
+                    live.iter()
+                        .all(|r| r["clock_rate_source"] == rtp["clock_rate_source"]
+                            || r["clock_rate_source"] == "assumed"),
+                    "{what}"
+                );
+                if flow["kind"] == "rtp" {
+                    let frames: f64 = live
+                        .iter()
+                        .map(|r| r["fps"].as_f64().unwrap() * r["interval_s"].as_f64().unwrap())
+                        .sum();
+                    assert!(
+                        (frames - rtp["frames"].as_f64().unwrap()).abs() < 1e-3,
+                        "{what} frames"
+                    );
+                }
+            } else {
+                // MPEG-TS over UDP: lost is TS packets missing by continuity.
+                let ts = &flow["ts"];
+                assert_eq!(
+                    sum("lost"),
+                    ts["missing_packets"].as_i64().unwrap(),
+                    "{what}"
+                );
+                assert_eq!(
+                    sum("duplicates"),
+                    ts["duplicate_datagrams"].as_i64().unwrap(),
+                    "{what}"
+                );
+            }
+            if let Some(ts) = flow["ts"].as_object() {
+                for (key, events) in ts["tr101290"].as_object().unwrap() {
+                    let count: i64 = live
+                        .iter()
+                        .map(|r| r["tr101290"][key].as_i64().unwrap())
+                        .sum();
+                    assert_eq!(count, events["count"].as_i64().unwrap(), "{what} {key}");
+                }
+            }
+            // MDI: one 1-s interval per record, the same seconds as `analyze`'s.
+            let mdi = &flow["mdi"];
+            let series =
+                |key: &str| -> Vec<f64> { live.iter().filter_map(|r| r[key].as_f64()).collect() };
+            let (df, mlr) = (series("df_ms"), series("mlr"));
+            assert_eq!(
+                mlr.len() as u64,
+                mdi["intervals"].as_u64().unwrap(),
+                "{what} intervals"
+            );
+            let close = |a: f64, b: &Value| (a - b.as_f64().unwrap()).abs() < 1e-5;
+            let stats = |v: &[f64]| {
+                let min = v.iter().cloned().fold(f64::MAX, f64::min);
+                let max = v.iter().cloned().fold(f64::MIN, f64::max);
+                (min, max, v.iter().sum::<f64>() / v.len() as f64)
+            };
+            if !df.is_empty() {
+                let (min, max, avg) = stats(&df);
+                assert!(
+                    close(min, &mdi["df_ms_min"])
+                        && close(max, &mdi["df_ms_max"])
+                        && close(avg, &mdi["df_ms_avg"]),
+                    "{what}: DF live {min} {max} {avg}, offline {mdi}"
+                );
+            } else {
+                assert!(mdi["df_ms_max"].is_null(), "{what}");
+            }
+            let (min, max, avg) = stats(&mlr);
+            assert!(
+                close(min, &mdi["mlr_min"])
+                    && close(max, &mdi["mlr_max"])
+                    && close(avg, &mdi["mlr_avg"]),
+                "{what}: MLR live {min} {max} {avg}, offline {mdi}"
+            );
+            compared += 1;
+        }
+    }
+    // Two impaired captures of 4 streams and 10 link-layer variants of the same ones.
+    assert!(compared >= 40, "{compared} flows compared");
+}
