@@ -34,6 +34,8 @@ pub struct Reassembled {
     pub protocol: u8,
     /// The IP payload.
     pub payload: Vec<u8>,
+    /// The fragments (captured frames) it was made of.
+    pub fragments: u64,
 }
 
 /// What a fragment did.
@@ -120,6 +122,7 @@ impl Reassembler {
                 dst: done.key.1,
                 protocol: done.key.3,
                 payload: done.data,
+                fragments: done.fragments,
             });
         }
         FragmentOutcome::Pending

@@ -58,6 +58,29 @@ pub struct CaptureReport {
     pub rtcp_packets: u64,
     /// RTCP packets that matched no RTP stream.
     pub rtcp_unmatched: u64,
+    /// IP fragments put back together: the frames, and the datagrams they made (each then
+    /// counted where it went, like any datagram).
+    pub fragments: Fragments,
+    /// Datagrams of new 4-tuples not tracked because the flow cap was reached.
+    pub refused: u64,
+}
+
+/// IP fragments reassembled (`capture.fragments`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Fragments {
+    /// Captured frames that were fragments of a datagram that completed.
+    pub frames: u64,
+    /// The datagrams they made.
+    pub datagrams: u64,
+}
+
+/// What the analyzer counted beside flows, for the capture report.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Tally {
+    pub rtcp_packets: u64,
+    pub rtcp_unmatched: u64,
+    pub fragments: Fragments,
+    pub refused: u64,
 }
 
 /// RTP figures of a flow (RFC 3550; definitions in `docs/figures.md`).
@@ -646,7 +669,7 @@ impl CaptureReport {
         capture_bytes: u64,
         skipped: &[u64; SkipReason::ALL.len()],
         discovery: Discovery,
-        (rtcp_packets, rtcp_unmatched): (u64, u64),
+        tally: Tally,
     ) -> Self {
         CaptureReport {
             file: String::new(),
@@ -660,8 +683,10 @@ impl CaptureReport {
                 .collect(),
             discovery,
             other_udp: OtherUdp::default(),
-            rtcp_packets,
-            rtcp_unmatched,
+            rtcp_packets: tally.rtcp_packets,
+            rtcp_unmatched: tally.rtcp_unmatched,
+            fragments: tally.fragments,
+            refused: tally.refused,
         }
     }
 }

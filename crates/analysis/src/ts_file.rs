@@ -174,8 +174,13 @@ impl TsFileAnalyzer {
             first_ns: 0,
             last_ns: self.last_ns,
         };
-        let mut capture =
-            CaptureReport::new(&volume, file_bytes, &skipped, Discovery::default(), (0, 0));
+        let mut capture = CaptureReport::new(
+            &volume,
+            file_bytes,
+            &skipped,
+            Discovery::default(),
+            Default::default(),
+        );
         capture.start = None;
         let mut flow = FlowReport::new(file.to_string(), None, "file-ts", "mp2t", &volume, 0);
         let mut ts = TsReport::new(&self.ts, 0);

@@ -126,6 +126,7 @@ impl Analyzer {
             // The flow cap: a flood of new 4-tuples must not exhaust memory. Room is made
             // at the next tick by evicting the longest-idle flows.
             self.refused += 1;
+            self.refused_total += 1;
             return;
         }
         if RtcpPacket::new_checked(d.payload).is_some() {

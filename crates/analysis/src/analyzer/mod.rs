@@ -13,6 +13,8 @@
 //! prefetching lookup of a batch of frames), `tick` (live intervals, expiry, eviction), and
 //! here the dispatch of a datagram to its flow and the end of an offline run.
 
+#[cfg(test)]
+mod accounting;
 mod discovery;
 mod flow_table;
 mod pipeline;
@@ -25,7 +27,7 @@ use crate::config::AnalysisConfig;
 use crate::defrag::{FragmentOutcome, Reassembler};
 use crate::interval::LiveState;
 use crate::packet::{ts_packets, MediaPacket};
-use crate::report::{AnalysisReport, CaptureReport, Discovery};
+use crate::report::{AnalysisReport, CaptureReport, Discovery, Fragments, Tally};
 use crate::stream::{RtpStream, UdpFlow, UdpKind, Volume};
 use discovery::Probation;
 use flow_table::{flow_hash, FlowTable};
@@ -77,6 +79,10 @@ pub struct Analyzer {
     /// Packets of new 4-tuples not tracked because the flow cap was reached, since the last
     /// tick.
     refused: u64,
+    /// Datagrams of refused 4-tuples over the whole run (`refused` is per live interval).
+    refused_total: u64,
+    /// IP fragments reassembled.
+    fragments: Fragments,
 }
 
 impl Analyzer {
@@ -144,6 +150,8 @@ impl Analyzer {
                 FragmentOutcome::Pending => {}
                 FragmentOutcome::Dropped(reason, n) => self.skipped[reason.index()] += n,
                 FragmentOutcome::Complete(r) => {
+                    self.fragments.frames += r.fragments;
+                    self.fragments.datagrams += 1;
                     if r.protocol != 17 {
                         self.skip(SkipReason::NonUdp);
                     } else {
@@ -330,7 +338,12 @@ impl Analyzer {
             self.capture_bytes,
             &self.skipped,
             self.discovery,
-            (self.rtcp_packets, rtcp_unmatched),
+            Tally {
+                rtcp_packets: self.rtcp_packets,
+                rtcp_unmatched,
+                fragments: self.fragments,
+                refused: self.refused_total,
+            },
         );
         AnalysisReport::build(
             capture,
