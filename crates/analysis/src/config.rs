@@ -27,6 +27,10 @@ pub struct AnalysisConfig {
     /// Most 4-tuples tracked at once; new ones past it are not tracked (a live probe's cap;
     /// unlimited offline).
     pub max_flows: usize,
+    /// The state budget, bytes: past it new flows (4-tuples, SSRCs) are refused and counted,
+    /// existing ones go on being measured (unlimited here; the binary sets a quarter of
+    /// physical memory by default).
+    pub max_state_bytes: usize,
 }
 
 /// Default payload types: dynamic 96-127, and the static video types 26 (JPEG), 32 (MPV),
@@ -48,6 +52,7 @@ impl Default for AnalysisConfig {
             groups: MonitorGroups::default(),
             mdi_interval_ns: 1_000_000_000,
             max_flows: usize::MAX,
+            max_state_bytes: usize::MAX,
         }
     }
 }

@@ -26,5 +26,9 @@ pub mod ts;
 pub mod ts_file;
 
 pub use analyzer::Analyzer;
+
+/// What the allocator adds to each heap block (glibc's chunk header, rounded): counted by the
+/// state budget with every block a flow holds.
+pub(crate) const ALLOCATION: usize = 16;
 pub use config::AnalysisConfig;
 pub use report::AnalysisReport;

@@ -370,6 +370,14 @@ impl MdiMeter {
         }
     }
 
+    /// Heap bytes held (the summary and its spilled hull points).
+    pub fn heap_bytes(&self) -> usize {
+        let s = &self.summary;
+        std::mem::size_of::<MdiSummary>()
+            + (s.upper_more.capacity() + s.lower_more.capacity()) * 12
+            + 3 * crate::ALLOCATION
+    }
+
     /// Start of the interval in progress.
     fn start_ns(&self) -> i64 {
         self.end_ns - i64::from(self.interval_ns)

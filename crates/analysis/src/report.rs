@@ -63,6 +63,13 @@ pub struct CaptureReport {
     pub fragments: Fragments,
     /// Datagrams of new 4-tuples not tracked because the flow cap was reached.
     pub refused: u64,
+    /// Datagrams of new flows (4-tuples, SSRCs) not tracked because the state budget was
+    /// reached.
+    pub refused_state: u64,
+    /// The most state the analysis held, bytes.
+    pub state_bytes_peak: u64,
+    /// The state budget, bytes (null: none).
+    pub state_budget_bytes: Option<u64>,
 }
 
 /// IP fragments reassembled (`capture.fragments`).
@@ -81,6 +88,9 @@ pub(crate) struct Tally {
     pub rtcp_unmatched: u64,
     pub fragments: Fragments,
     pub refused: u64,
+    pub refused_state: u64,
+    pub state_bytes_peak: u64,
+    pub state_budget_bytes: Option<u64>,
 }
 
 /// RTP figures of a flow (RFC 3550; definitions in `docs/figures.md`).
@@ -687,6 +697,9 @@ impl CaptureReport {
             rtcp_unmatched: tally.rtcp_unmatched,
             fragments: tally.fragments,
             refused: tally.refused,
+            refused_state: tally.refused_state,
+            state_bytes_peak: tally.state_bytes_peak,
+            state_budget_bytes: tally.state_budget_bytes,
         }
     }
 }

@@ -218,6 +218,18 @@ pub struct TsOverRtp {
     reorder: TsReorder,
 }
 
+impl TsReorder {
+    /// Heap bytes held: the datagrams waiting for a gap.
+    fn heap_bytes(&self) -> usize {
+        self.held.capacity() * std::mem::size_of::<(u16, i64, Box<[u8]>)>()
+            + self
+                .held
+                .iter()
+                .map(|h| h.2.len() + crate::ALLOCATION)
+                .sum::<usize>()
+    }
+}
+
 impl TsOverRtp {
     /// Datagrams that came too late to be put in sequence order (left out of the TS
     /// analysis; continuity shows their packets missing).
@@ -227,6 +239,17 @@ impl TsOverRtp {
 }
 
 impl RtpStream {
+    /// Bytes this stream holds on the heap (its own struct not included).
+    pub fn heap_bytes(&self) -> usize {
+        self.delivery.mdi.heap_bytes()
+            + self.ts.as_ref().map_or(0, |ts| {
+                std::mem::size_of::<TsOverRtp>()
+                    + crate::ALLOCATION
+                    + ts.analyzer.heap_bytes()
+                    + ts.reorder.heap_bytes()
+            })
+    }
+
     /// A stream that has not seen a packet yet, in its group (see
     /// [`crate::AnalysisConfig::delivery`]).
     pub fn new(
@@ -538,6 +561,14 @@ impl UdpFlow {
             delivery,
             reprobe: Reprobe::default(),
         }
+    }
+
+    /// Bytes this flow holds on the heap (its own struct not included).
+    pub fn heap_bytes(&self) -> usize {
+        self.delivery.mdi.heap_bytes()
+            + self.ts.as_ref().map_or(0, |ts| {
+                std::mem::size_of::<TsAnalyzer>() + crate::ALLOCATION + ts.heap_bytes()
+            })
     }
 
     /// Ends the flow at its last packet: TS intervals and MDI are closed.

@@ -27,7 +27,21 @@ pub struct ConfigFile {
     /// `streamprobe run` settings: the keys of its flags.
     #[serde(default)]
     pub run: RunTable,
+    /// Resource limits of `analyze` and `run`.
+    #[serde(default)]
+    pub limits: LimitsTable,
 }
+
+/// `[limits]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsTable {
+    /// The state budget, MiB (`--max-state-mb`).
+    max_state_mb: Option<Spanned<u32>>,
+}
+
+/// The smallest state budget, MiB: the analyzer's own tables take a few.
+pub const MIN_STATE_MB: u32 = 16;
 
 /// `[run]` as written: the keys of `streamprobe run`'s flags.
 #[derive(Debug, Default, Deserialize)]
@@ -283,6 +297,16 @@ pub fn parse_with_run(text: &str, folder: &Path) -> Result<(AnalysisConfig, RunC
     })?;
     let find = |key: &str| text.find(key);
     let mut config = AnalysisConfig::default();
+    if let Some(mb) = &file.limits.max_state_mb {
+        let value = *mb.get_ref();
+        if value < MIN_STATE_MB {
+            return Err((
+                Some(mb.span().start),
+                format!("limits.max_state_mb = {value}: must be at least {MIN_STATE_MB}"),
+            ));
+        }
+        config.max_state_bytes = value as usize * (1 << 20);
+    }
     if let Some(p) = file.discovery.probation {
         if !(1..=analysis::config::MAX_PROBATION).contains(&p) {
             return Err((
@@ -469,6 +493,14 @@ mod tests {
         let (offset, msg) = parse(text).unwrap_err();
         assert_eq!(line_col(text, offset.unwrap()).0, 3);
         assert!(msg.contains("probaton"), "{msg}");
+        assert_eq!(
+            parse("[limits]\nmax_state_mb = 512\n")
+                .unwrap()
+                .max_state_bytes,
+            512 << 20
+        );
+        let (_, msg) = parse("[limits]\nmax_state_mb = 2\n").unwrap_err();
+        assert_eq!(msg, "limits.max_state_mb = 2: must be at least 16");
         let (offset, msg) = parse("[discovery]\nprobation = 40\n").unwrap_err();
         assert!(offset.is_some() && msg.contains("1 to 16"), "{msg}");
         assert!(parse("[discovery]\npayload_types = [\"x-1\"]\n")

@@ -86,6 +86,8 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), String> {
     for (index, sources) in shares.into_iter().enumerate() {
         let mut config = settings.analysis.clone();
         config.max_flows = per_worker_cap;
+        // The budget is shared out like the flow cap: each worker holds its own flows.
+        config.max_state_bytes = settings.analysis.max_state_bytes / workers;
         let worker = Worker {
             index,
             analyzer: Analyzer::new(config),

@@ -60,6 +60,11 @@ struct AnalyzeArgs {
     /// Consecutive sequence numbers that confirm a stream (overrides the config).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=16))]
     probation: Option<u8>,
+    /// The analysis state's budget, MiB (default a quarter of physical memory; `[limits]
+    /// max_state_mb`): past it new flows are refused and counted (`capture.refused_state`),
+    /// the flows already found go on being measured.
+    #[arg(long, env = "STREAMPROBE_MAX_STATE_MB", value_parser = clap::value_parser!(u32).range(config::MIN_STATE_MB as i64..))]
+    max_state_mb: Option<u32>,
     /// Print to stderr how long reading and analysing took, in packets per second of wall
     /// time and per second of CPU time, and how long the report took.
     #[arg(long)]
@@ -158,6 +163,7 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
     if let Some(p) = args.probation {
         config.probation = p;
     }
+    config.max_state_bytes = run::state_budget(args.max_state_mb, config.max_state_bytes);
     let input = InputFile::open(&args.file).map_err(|e| e.to_string())?;
     let show_progress = match args.progress.as_str() {
         "always" => true,

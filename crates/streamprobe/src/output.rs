@@ -52,6 +52,11 @@ pub struct WorkerReport {
     pub refused: u64,
     /// Replay pass (replay only).
     pub pass: Option<u64>,
+    /// Datagrams of new flows refused by the state budget, in the interval.
+    pub refused_state: u64,
+    /// The analysis state the worker holds, bytes, and its budget.
+    pub state_bytes: u64,
+    pub state_budget_bytes: Option<u64>,
     /// Records left out in the interval, per reason (`SkipReason::ALL` order).
     pub skipped: [u64; SkipReason::ALL.len()],
 }
@@ -146,6 +151,9 @@ impl IntervalCloser {
             expired: outcome.expired,
             evicted: outcome.evicted,
             refused: outcome.refused,
+            refused_state: outcome.refused_state,
+            state_bytes: outcome.state_bytes,
+            state_budget_bytes: outcome.state_budget_bytes,
             skipped,
             ..WorkerReport::default()
         }
@@ -190,6 +198,11 @@ struct ProbeRecord {
     expired: u64,
     evicted: u64,
     refused: u64,
+    /// Datagrams of new flows refused by the state budget, in the interval.
+    refused_state: u64,
+    /// The analysis state held, bytes, and its budget (all workers).
+    state_bytes: u64,
+    state_budget_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pass: Option<u64>,
     /// Records left out in the interval, by reason (the vocabulary of `analyze`'s
@@ -218,6 +231,12 @@ impl ProbeRecord {
             expired: sum(|r| r.expired),
             evicted: sum(|r| r.evicted),
             refused: sum(|r| r.refused),
+            refused_state: sum(|r| r.refused_state),
+            state_bytes: sum(|r| r.state_bytes),
+            state_budget_bytes: reports
+                .iter()
+                .map(|r| r.state_budget_bytes)
+                .sum::<Option<u64>>(),
             pass: first.pass,
             skipped: SkipReason::ALL
                 .iter()
@@ -319,6 +338,19 @@ pub fn write_output(rx: Receiver<Line>, json: bool, workers: usize) -> std::io::
                 probe.late,
                 probe.output_dropped,
                 probe.pass.map(|p| format!(", pass {p}")).unwrap_or_default()
+            )?;
+            writeln!(
+                out,
+                "state: {:.1} of {} MiB, {} packets of new flows refused by it, {} by the flow cap",
+                probe.state_bytes as f64 / 1048576.0,
+                probe
+                    .state_budget_bytes
+                    .map_or("unlimited".to_string(), |b| format!(
+                        "{:.0}",
+                        b as f64 / 1048576.0
+                    )),
+                probe.refused_state,
+                probe.refused
             )?;
             let loads: Vec<String> = probe
                 .workers

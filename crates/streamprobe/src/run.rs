@@ -80,6 +80,11 @@ pub struct RunArgs {
     /// tracked until there is room; both are counted.
     #[arg(long, env = "STREAMPROBE_MAX_FLOWS", value_parser = clap::value_parser!(u32).range(16..))]
     pub max_flows: Option<u32>,
+    /// The analysis state's budget, MiB, all workers together (default a quarter of physical
+    /// memory; `[limits] max_state_mb`): past it new flows are refused and counted
+    /// (`refused_state`), the flows already found go on being measured.
+    #[arg(long, env = "STREAMPROBE_MAX_STATE_MB", value_parser = clap::value_parser!(u32).range(crate::config::MIN_STATE_MB as i64..))]
+    pub max_state_mb: Option<u32>,
     /// Stop after this many seconds (wall clock), flushing the interval in progress.
     #[arg(long, env = "STREAMPROBE_DURATION", value_parser = parse_seconds)]
     pub duration: Option<f64>,
@@ -161,9 +166,32 @@ pub struct Settings {
     pub json: bool,
 }
 
+/// The state budget in bytes: the flag (or its environment variable), else the config's
+/// (`configured`, `usize::MAX` when it sets none), else a quarter of physical memory.
+pub fn state_budget(flag_mb: Option<u32>, configured: usize) -> usize {
+    match flag_mb {
+        Some(mb) => mb as usize * (1 << 20),
+        None if configured != usize::MAX => configured,
+        None => {
+            // SAFETY: sysconf reads a system constant.
+            let (pages, size) = unsafe {
+                (
+                    libc::sysconf(libc::_SC_PHYS_PAGES),
+                    libc::sysconf(libc::_SC_PAGESIZE),
+                )
+            };
+            if pages > 0 && size > 0 {
+                (pages as usize).saturating_mul(size as usize) / 4
+            } else {
+                1 << 30
+            }
+        }
+    }
+}
+
 /// Flags over config file over defaults; one error line naming what is wrong.
 pub fn settings(args: &RunArgs) -> Result<Settings, String> {
-    let (analysis, file) = match &args.config {
+    let (mut analysis, file) = match &args.config {
         Some(path) => crate::config::load_with_run(path)?,
         None => (
             AnalysisConfig::default(),
@@ -191,6 +219,7 @@ pub fn settings(args: &RunArgs) -> Result<Settings, String> {
     if replay.is_none() && interface.is_none() && joins.is_empty() {
         return Err("no source: give --interface IFACE, --join [SOURCE@]GROUP:PORT or --replay FILE (or a [run] table in --config)".into());
     }
+    analysis.max_state_bytes = state_budget(args.max_state_mb, analysis.max_state_bytes);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut workers = args.workers.or(file.workers).map_or(cores, |w| w as usize);
     if replay.is_some() {

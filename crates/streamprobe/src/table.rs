@@ -354,6 +354,15 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport, wide: bool) -> io::Result
     } else {
         wrapped(out, "skipped:", &skipped)?;
     }
+    if c.refused_state > 0 || c.refused > 0 {
+        writeln!(
+            out,
+            "refused: {} datagrams of new flows past the state budget ({:.0} MiB, --max-state-mb), {} past the flow cap",
+            c.refused_state,
+            c.state_budget_bytes.unwrap_or(0) as f64 / 1048576.0,
+            c.refused
+        )?;
+    }
     Ok(())
 }
 

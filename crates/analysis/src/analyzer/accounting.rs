@@ -87,7 +87,8 @@ fn check(r: &AnalysisReport, frames: u64) -> Result<(), TestCaseError> {
     prop_assert_eq!(c.packets, frames);
     prop_assert_eq!(
         media + other + c.rtcp_packets + skipped + c.fragments.frames - c.fragments.datagrams
-            + c.refused,
+            + c.refused
+            + c.refused_state,
         frames,
         "media {} other {} rtcp {} skipped {:?} fragments {:?} refused {}",
         media,
@@ -263,5 +264,8 @@ fn every_bucket_is_reached() {
         assert!(c.skipped[reason] > 0, "{reason}: {:?}", c.skipped);
     }
     assert!(r.flows.iter().any(|f| f.kind == "rtp"));
-    assert!(c.other_udp.packets > 0 && c.skipped["rtp_invalid"] > 0, "{c:?}");
+    assert!(
+        c.other_udp.packets > 0 && c.skipped["rtp_invalid"] > 0,
+        "{c:?}"
+    );
 }

@@ -129,6 +129,9 @@ impl Analyzer {
             self.refused_total += 1;
             return;
         }
+        if !self.admit_flow() {
+            return;
+        }
         if RtcpPacket::new_checked(d.payload).is_some() {
             self.table.insert(key, hash, TupleState::Rtcp(arrival_ns));
             self.on_rtcp(d);
@@ -308,7 +311,8 @@ impl Analyzer {
             };
             match target {
                 Ok(target) => self.streams[target as usize].update(p, payload),
-                Err(reason) => self.skip(reason),
+                Err(Some(reason)) => self.skip(reason),
+                Err(None) => {}
             }
         }
         let current = current.expect("an RTP candidate holds an RTP packet");
@@ -332,7 +336,7 @@ impl Analyzer {
         new: u32,
         payload_type: u8,
         ts: bool,
-    ) -> Result<u32, SkipReason> {
+    ) -> Result<u32, Option<SkipReason>> {
         let (ssrc, stream, set) = current;
         let list = self.ssrc_sets.get(*set as usize);
         if let Some(&(_, index)) = list.and_then(|l| l.iter().find(|s| s.0 == new)) {
@@ -341,10 +345,14 @@ impl Analyzer {
             return Ok(index);
         }
         if list.map_or(1, Vec::len) >= self.config.max_ssrcs_per_tuple {
-            return Err(SkipReason::SsrcLimit);
+            return Err(Some(SkipReason::SsrcLimit));
         }
         if !self.config.accepts_payload_type(payload_type) {
-            return Err(SkipReason::RtpInvalid);
+            return Err(Some(SkipReason::RtpInvalid));
+        }
+        if !self.admit_flow() {
+            // Counted in `refused_state`.
+            return Err(None);
         }
         let old = &mut self.streams[*stream as usize];
         old.record.ssrc_changes += 1;

@@ -18,6 +18,7 @@ mod accounting;
 mod discovery;
 mod flow_table;
 mod pipeline;
+mod state;
 mod tick;
 
 pub use pipeline::LANES;
@@ -81,8 +82,12 @@ pub struct Analyzer {
     refused: u64,
     /// Datagrams of refused 4-tuples over the whole run (`refused` is per live interval).
     refused_total: u64,
+    /// RTCP packets of senders beyond the bounded map (unmatched).
+    rtcp_overflow: u64,
     /// IP fragments reassembled.
     fragments: Fragments,
+    /// The state budget's bookkeeping.
+    budget: state::StateBudget,
 }
 
 impl Analyzer {
@@ -237,7 +242,9 @@ impl Analyzer {
                     match target {
                         Ok(target) => target,
                         Err(reason) => {
-                            self.skip(reason);
+                            if let Some(reason) = reason {
+                                self.skip(reason);
+                            }
                             return;
                         }
                     }
@@ -293,17 +300,25 @@ impl Analyzer {
     fn on_rtcp(&mut self, d: &UdpDatagram<'_>) {
         if let Some(rtcp) = RtcpPacket::new_checked(d.payload) {
             self.rtcp_packets += 1;
-            *self
-                .rtcp
-                .entry((d.src.ip(), d.dst.ip(), rtcp.sender_ssrc()))
-                .or_default() += 1;
+            self.count_rtcp((d.src.ip(), d.dst.ip(), rtcp.sender_ssrc()));
             if let Some(reported) = rtcp.first_reported_ssrc() {
                 // A receiver report travels back towards the sender: count it for the stream
                 // it reports on as well.
-                *self
-                    .rtcp
-                    .entry((d.dst.ip(), d.src.ip(), reported))
-                    .or_default() += 1;
+                self.count_rtcp((d.dst.ip(), d.src.ip(), reported));
+            }
+        }
+    }
+
+    /// One RTCP packet for the stream `key` names. The map is bounded: once it holds as
+    /// many senders as the flow cap allows flows, packets of senders not in it count as
+    /// matching no stream (a flood of spoofed RTCP senders cannot grow it).
+    fn count_rtcp(&mut self, key: (IpAddr, IpAddr, u32)) {
+        let full = self.rtcp.len() >= self.config.max_flows || self.state_full();
+        match self.rtcp.get_mut(&key) {
+            Some(n) => *n += 1,
+            None if full => self.rtcp_overflow += 1,
+            None => {
+                self.rtcp.insert(key, 1);
             }
         }
     }
@@ -326,7 +341,7 @@ impl Analyzer {
                 .remove(&(s.record.src.ip(), s.record.dst.ip(), s.ssrc))
                 .unwrap_or(0);
         }
-        let rtcp_unmatched = self.rtcp.values().sum();
+        let rtcp_unmatched = self.rtcp.values().sum::<u64>() + self.rtcp_overflow;
         for s in &mut self.streams {
             s.finish();
         }
@@ -343,6 +358,10 @@ impl Analyzer {
                 rtcp_unmatched,
                 fragments: self.fragments,
                 refused: self.refused_total,
+                refused_state: self.budget.refused,
+                state_bytes_peak: self.budget.peak.max(self.state_bytes()) as u64,
+                state_budget_bytes: (self.config.max_state_bytes != usize::MAX)
+                    .then_some(self.config.max_state_bytes as u64),
             },
         );
         AnalysisReport::build(

@@ -14,6 +14,12 @@ pub struct TickOutcome {
     pub evicted: u64,
     /// Packets of new 4-tuples not tracked since the last tick, the cap being reached.
     pub refused: u64,
+    /// Packets of new flows not tracked since the last tick, the state budget being reached.
+    pub refused_state: u64,
+    /// The state the analysis holds after the tick, bytes.
+    pub state_bytes: u64,
+    /// The state budget, bytes (None: none).
+    pub state_budget_bytes: Option<u64>,
 }
 
 /// After evictions the table holds at most this share of the cap, so that the next
@@ -43,6 +49,12 @@ impl Analyzer {
         }
         let mut outcome = self.forget(tick, out);
         outcome.refused = std::mem::take(&mut self.refused);
+        outcome.refused_state = std::mem::take(&mut self.budget.refused_interval);
+        // Expiry and eviction freed room: the budget's count starts exact again.
+        self.recount_state();
+        outcome.state_bytes = self.budget.bytes as u64;
+        outcome.state_budget_bytes = (self.config.max_state_bytes != usize::MAX)
+            .then_some(self.config.max_state_bytes as u64);
         outcome
     }
 

@@ -60,7 +60,7 @@ impl TsAnalyzer {
             if pid == NULL_PID || !packet.has_payload() {
                 continue;
             }
-            let slot = self.slot[usize::from(pid & 0x1fff)];
+            let slot = self.slot.get(pid);
             let last_cc = (slot > 0)
                 .then(|| self.pids[usize::from(slot) - 1].last_cc)
                 .flatten();
@@ -80,7 +80,7 @@ impl TsAnalyzer {
                 continue;
             };
             let pid = packet.pid();
-            let slot = self.slot[usize::from(pid & 0x1fff)];
+            let slot = self.slot.get(pid);
             if slot == 0 {
                 // Its first copy had a bad sync byte or header: nothing known to repeat.
                 continue;

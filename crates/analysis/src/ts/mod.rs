@@ -114,7 +114,7 @@ pub struct TsAnalyzer {
     bad_run: u8,
     first_ns: Option<i64>,
     last_ns: i64,
-    slot: Box<[u16; 8192]>,
+    slot: pid::PidSlots,
     pids: Vec<PidState>,
     /// PIDs whose last packet with payload is still only in the datagram being read: copied
     /// to their `previous` once, when the datagram is done, not packet by packet (the copy
@@ -168,7 +168,7 @@ impl TsAnalyzer {
             bad_run: 0,
             first_ns: None,
             last_ns: 0,
-            slot: Box::new([0; 8192]),
+            slot: pid::PidSlots::default(),
             pids: Vec::new(),
             unsaved: Vec::new(),
             programs: Vec::new(),
@@ -183,6 +183,41 @@ impl TsAnalyzer {
             si_sections: HashMap::new(),
             si_present: SiPresence::default(),
         }
+    }
+
+    /// Bytes this analyzer holds on the heap (its own struct not included), as allocated:
+    /// the state budget's measure (issue 18).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let pids: usize = self
+            .pids
+            .iter()
+            .map(|p| {
+                PACKET_LEN
+                    + crate::ALLOCATION
+                    + p.sections.as_ref().map_or(0, |s| s.heap_bytes())
+                    + p.pcr
+                        .as_ref()
+                        .map_or(0, |c| c.window.capacity() * 16 + crate::ALLOCATION)
+            })
+            .sum();
+        let programs: usize = self
+            .programs
+            .iter()
+            .map(|p| {
+                p.streams.capacity() * size_of::<(u16, u8, &str)>()
+                    + p.service_name.as_ref().map_or(0, String::capacity)
+                    + p.provider.as_ref().map_or(0, String::capacity)
+            })
+            .sum();
+        self.slot.heap_bytes()
+            + self.pids.capacity() * size_of::<PidState>()
+            + pids
+            + self.programs.capacity() * size_of::<Program>()
+            + programs
+            + self.si_sections.capacity() * (size_of::<((u16, u8, u16, u8), i64)>() + 1)
+            + (self.unsaved.capacity() + self.repeated_pids.capacity()) * 2
+            + 4 * crate::ALLOCATION
     }
 
     /// The PIDs seen, in order of first appearance.
@@ -336,7 +371,7 @@ impl TsAnalyzer {
 
     #[inline]
     fn pid_index(&mut self, pid: u16, at: i64) -> usize {
-        match self.slot[usize::from(pid & 0x1fff)] {
+        match self.slot.get(pid) {
             0 => self.new_pid(pid, at),
             slot => usize::from(slot) - 1,
         }
@@ -345,7 +380,7 @@ impl TsAnalyzer {
     #[cold]
     fn new_pid(&mut self, pid: u16, at: i64) -> usize {
         self.pids.push(PidState::new(pid, at));
-        self.slot[usize::from(pid & 0x1fff)] = self.pids.len() as u16;
+        self.slot.insert(pid, self.pids.len() as u16);
         if pid == self.nit_pid {
             self.pids.last_mut().unwrap().role = PidRole::Table("nit");
         }

@@ -155,3 +155,70 @@ pub struct Program {
     /// PMT_error's timer, from when the PAT first named this program.
     pub(super) pmt_timer: GapTimer,
 }
+
+/// PIDs a flow may hold in [`PidSlots::Few`] before the full table.
+const FEW_PIDS: usize = 16;
+
+/// PID -> 1 + its index in the analyzer's `pids` (0: not seen). A flow starts with a short
+/// list of the PIDs in order of first appearance, 34 bytes, and gets the 16 KB table of
+/// every PID only once it carries more than [`FEW_PIDS`]: a flood of RTP streams of PT 33
+/// (each a TS analyzer) then costs hundreds of bytes a stream, not 16 KB (issue 18).
+#[derive(Clone, Debug)]
+pub(super) enum PidSlots {
+    /// The first PIDs, in the order of `pids`.
+    Few { pids: [u16; FEW_PIDS], len: u8 },
+    /// Every PID.
+    Table(Box<[u16; 8192]>),
+}
+
+impl Default for PidSlots {
+    fn default() -> Self {
+        PidSlots::Few {
+            pids: [0; FEW_PIDS],
+            len: 0,
+        }
+    }
+}
+
+impl PidSlots {
+    /// 1 + the index of `pid` (13 bits), or 0.
+    #[inline]
+    pub(super) fn get(&self, pid: u16) -> u16 {
+        let pid = pid & 0x1fff;
+        match self {
+            PidSlots::Table(table) => table[usize::from(pid)],
+            PidSlots::Few { pids, len } => pids[..usize::from(*len)]
+                .iter()
+                .position(|&p| p == pid)
+                .map_or(0, |i| i as u16 + 1),
+        }
+    }
+
+    /// `pid` is the `count`-th PID seen (1-based).
+    pub(super) fn insert(&mut self, pid: u16, count: u16) {
+        let pid = pid & 0x1fff;
+        match self {
+            PidSlots::Table(table) => table[usize::from(pid)] = count,
+            PidSlots::Few { pids, len } if usize::from(*len) < FEW_PIDS => {
+                pids[usize::from(*len)] = pid;
+                *len += 1;
+            }
+            PidSlots::Few { pids, .. } => {
+                let mut table = Box::new([0u16; 8192]);
+                for (i, &p) in pids.iter().enumerate() {
+                    table[usize::from(p)] = i as u16 + 1;
+                }
+                table[usize::from(pid)] = count;
+                *self = PidSlots::Table(table);
+            }
+        }
+    }
+
+    /// Heap bytes held.
+    pub(super) fn heap_bytes(&self) -> usize {
+        match self {
+            PidSlots::Table(_) => 8192 * 2,
+            PidSlots::Few { .. } => 0,
+        }
+    }
+}

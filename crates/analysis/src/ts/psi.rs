@@ -2,6 +2,10 @@
 //! gaps of TR 101 290.
 
 use super::gaps::GapTimer;
+
+/// SI sections remembered for SI_repetition_error before the ones older than its limit are
+/// pruned.
+const SI_SECTIONS_KEPT: usize = 256;
 use super::*;
 
 /// Sections of one PID put together across packets (2.4.4.1-2: pointer_field, stuffing).
@@ -54,6 +58,11 @@ impl SectionAssembler {
             start += total;
         }
         self.data.drain(..start);
+    }
+
+    /// Heap bytes held.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.data.capacity() + crate::ALLOCATION
     }
 
     /// A continuity error: the section being collected cannot be trusted.
@@ -147,6 +156,12 @@ impl TsAnalyzer {
                 .filter(|_| section.long_form())
                 .unwrap_or(0),
         );
+        if self.si_sections.len() >= SI_SECTIONS_KEPT {
+            // Only repeats within the limit matter: older arrivals are forgotten, so EIT
+            // schedules of many services cannot grow the map without bound.
+            let limit = self.limits.si_min_interval_ns;
+            self.si_sections.retain(|_, last| at - *last < limit);
+        }
         if let Some(previous) = self.si_sections.insert(key, at) {
             if at - previous < self.limits.si_min_interval_ns {
                 self.indicators.add(Indicator::SiRepetitionError, at);

@@ -574,3 +574,24 @@ fn an_identical_datagram_that_continues_the_counters_is_no_duplicate() {
     assert_eq!(counts(&ts), vec![("cc_error", 1)]);
     assert_eq!(ts.missing_packets, 0);
 }
+
+/// A flow with more PIDs than the short list holds moves to the full table and finds every
+/// PID again, before and after the move.
+#[test]
+fn many_pids_are_found_before_and_after_the_full_table() {
+    let mut mux = Mux::new();
+    let mut ts = TsAnalyzer::new(TsLimits::default());
+    let pids: Vec<u16> = (0..100u16).map(|k| 0x20 + k * 81).collect();
+    for round in 0..3 {
+        for &pid in &pids {
+            ts.on_packet(round * MS, &mux.packet(pid, false, None, &[0x55; 184]));
+        }
+    }
+    assert_eq!(ts.pids().len(), 100);
+    for (state, &pid) in ts.pids().iter().zip(&pids) {
+        assert_eq!(
+            (state.pid, state.figures.packets, state.figures.cc_errors),
+            (pid, 3, 0)
+        );
+    }
+}
