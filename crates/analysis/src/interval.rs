@@ -5,9 +5,10 @@
 //! cumulative figures `analyze` reports (docs/figures.md, "Live interval records").
 
 use crate::clock::ClockSource;
+use crate::format::{endpoint, flow_id, rfc3339_ns};
 use crate::frames::{FrameCounts, PayloadFormat};
 use crate::group::MonitorGroups;
-use crate::report::{flow_id, rfc3339_ns, SlaFigures, SlaReport, SlaViolation};
+use crate::report::{SlaFigures, SlaReport, SlaViolation};
 use crate::stream::{Delivery, RtpStream, UdpFlow, UdpKind};
 use crate::ts::{Indicator, TsAnalyzer};
 use serde::Serialize;
@@ -44,19 +45,45 @@ pub(crate) struct LiveState {
     sla_broken: bool,
 }
 
-/// Which flow a record is about (the same fields in flow and event records).
-#[derive(Clone, Debug, Serialize)]
+/// Which flow a record is about (the same fields in flow and event records). Kept as
+/// values: the text (`flow`, the id as in `analyze`; `src` and `dst` as `ip:port`) is
+/// written by the output thread when it serialises the record (crate::format), not by the
+/// worker that closes the interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowName {
-    /// The flow's id, as in `analyze`.
-    pub flow: String,
-    /// Source `ip:port`.
-    pub src: String,
-    /// Destination `ip:port`.
-    pub dst: String,
+    /// Source address and port.
+    pub src: SocketAddr,
+    /// Destination address and port.
+    pub dst: SocketAddr,
     /// SSRC (RTP).
     pub ssrc: Option<u32>,
     /// `rtp`, `rtp-ts`, `udp-ts`.
     pub kind: &'static str,
+}
+
+impl FlowName {
+    /// The flow's id, as in `analyze`.
+    pub fn id(&self) -> String {
+        flow_id(self.src, self.dst, self.ssrc)
+    }
+}
+
+impl Serialize for FlowName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(5))?;
+        map.serialize_entry("flow", &self.id())?;
+        map.serialize_entry("src", &endpoint(self.src))?;
+        map.serialize_entry("dst", &endpoint(self.dst))?;
+        map.serialize_entry("ssrc", &self.ssrc)?;
+        map.serialize_entry("kind", self.kind)?;
+        map.end()
+    }
+}
+
+/// Serialises a time (ns since the Unix epoch) as RFC 3339, when the record is written.
+fn rfc3339<S: serde::Serializer>(ns: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&rfc3339_ns(*ns))
 }
 
 /// One flow's interval record.
@@ -67,8 +94,9 @@ pub struct FlowRecord {
     /// `flow`.
     #[serde(rename = "type")]
     pub kind_of_record: &'static str,
-    /// The interval's end, RFC 3339.
-    pub time: String,
+    /// The interval's end, ns since the Unix epoch (written as RFC 3339).
+    #[serde(serialize_with = "rfc3339")]
+    pub time: i64,
     /// The interval's length, s.
     pub interval_s: f64,
     /// The flow.
@@ -137,8 +165,9 @@ pub struct EventRecord {
     /// `event`.
     #[serde(rename = "type")]
     pub kind_of_record: &'static str,
-    /// The interval's end, RFC 3339.
-    pub time: String,
+    /// The interval's end, ns since the Unix epoch (written as RFC 3339).
+    #[serde(serialize_with = "rfc3339")]
+    pub time: i64,
     /// `appeared`, `silent` (no packet for the silence limit), `resumed`, `ssrc_change`.
     pub event: &'static str,
     /// The flow.
@@ -274,9 +303,8 @@ fn round6(x: f64) -> f64 {
 impl FlowView<'_> {
     fn name(&self) -> FlowName {
         FlowName {
-            flow: flow_id(self.src, self.dst, self.ssrc),
-            src: self.src.to_string(),
-            dst: self.dst.to_string(),
+            src: self.src,
+            dst: self.dst,
             ssrc: self.ssrc,
             kind: self.kind,
         }
@@ -307,7 +335,7 @@ impl LiveState {
             out(Record::Event(Box::new(EventRecord {
                 schema: SCHEMA,
                 kind_of_record: "event",
-                time: rfc3339_ns(tick.end_ns),
+                time: tick.end_ns,
                 event,
                 name: view.name(),
                 silent_s: Some((tick.end_ns - last).max(0) as f64 / 1e9),
@@ -333,9 +361,7 @@ impl LiveState {
         let (df_ms, mlr) = view.delivery.mdi.take_window();
         let now = view.counters;
         let before = self.at_last_end;
-        // Names and times are written only for flows that get a record: most of a large
-        // table's flows are quiet in any one interval of a live probe.
-        let time = || rfc3339_ns(tick.end_ns);
+        let time = || tick.end_ns;
         let event = |event, silent_s| {
             Record::Event(Box::new(EventRecord {
                 schema: SCHEMA,
@@ -688,7 +714,7 @@ mod tests {
         let mut events = Vec::new();
         let outcome = analyzer.tick(tick, &mut |r| {
             if let Record::Event(e) = r {
-                events.push((e.event, e.name.src.clone()));
+                events.push((e.event, e.name.src.to_string()));
             }
         });
         (events, outcome)
@@ -742,13 +768,19 @@ mod tests {
         }
         let mut lost = Vec::new();
         let outcome = analyzer.tick(&tick_at(base + 13 * S, 10 * S), &mut |r| match r {
-            Record::Flow(f) => lost.push((f.name.src.clone(), f.packets, f.lost)),
+            Record::Flow(f) => lost.push((f.name.src.to_string(), f.packets, f.lost)),
             Record::Event(e) => assert_eq!(
-                (e.event, e.name.src.as_str()),
+                (e.event, e.name.src.to_string().as_str()),
                 ("appeared", "10.0.1.1:4000")
             ),
         });
-        assert_eq!(outcome, TickOutcome::default());
+        let flows = (
+            outcome.expired,
+            outcome.evicted,
+            outcome.refused,
+            outcome.refused_state,
+        );
+        assert_eq!(flows, (0, 0, 0, 0));
         lost.sort();
         assert_eq!(
             lost,
@@ -800,7 +832,13 @@ mod tests {
             );
         }
         let (events, outcome) = tick_events(&mut analyzer, &tick_at(base + 2 * S, 300 * S));
-        assert_eq!(outcome, TickOutcome::default());
+        let flows = (
+            outcome.expired,
+            outcome.evicted,
+            outcome.refused,
+            outcome.refused_state,
+        );
+        assert_eq!(flows, (0, 0, 0, 0));
         assert!(events.contains(&("appeared", "10.0.1.30:4000".into())));
         assert_eq!(analyzer.totals().2, 19);
     }

@@ -13,6 +13,7 @@ pub mod analyzer;
 pub mod clock;
 pub mod config;
 pub mod defrag;
+pub mod format;
 pub mod frames;
 pub mod group;
 pub mod interval;

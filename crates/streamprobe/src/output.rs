@@ -3,8 +3,8 @@
 //! Workers never wait for it: a record that does not fit in the channel is dropped and
 //! counted, an interval report waits in its worker until there is room.
 
+use analysis::format::rfc3339_ns;
 use analysis::interval::{EventRecord, FlowRecord, Record, Tick, SCHEMA};
-use analysis::report::rfc3339_ns;
 use analysis::Analyzer;
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -383,19 +383,20 @@ pub fn write_interval(
             (Some(s), _, _) => writeln!(
                 out,
                 "  {} {} ({s:.3} s without packets)",
-                e.event, e.name.flow
+                e.event,
+                e.name.id()
             )?,
             (_, Some(ssrc), _) => {
-                writeln!(out, "  {} {} (new SSRC 0x{ssrc:08x})", e.event, e.name.flow)?
+                writeln!(out, "  {} {} (new SSRC 0x{ssrc:08x})", e.event, e.name.id())?
             }
             (_, _, Some(violations)) => {
                 let broken: Vec<String> = violations
                     .iter()
                     .map(|v| format!("{} {} (limit {})", v.limit, v.value, v.threshold))
                     .collect();
-                writeln!(out, "  {} {}: {}", e.event, e.name.flow, broken.join(", "))?
+                writeln!(out, "  {} {}: {}", e.event, e.name.id(), broken.join(", "))?
             }
-            _ => writeln!(out, "  {} {}", e.event, e.name.flow)?,
+            _ => writeln!(out, "  {} {}", e.event, e.name.id())?,
         }
     }
     let tr290 =
@@ -438,7 +439,7 @@ pub fn write_interval(
         writeln!(
             out,
             "{:<43} {:<6} {:>7} {:>6.3} {:>5} {:>4} {:>5} {:>9} {:>5} {:>8} {:>5} {:>5}",
-            f.name.flow,
+            f.name.id(),
             f.name.kind,
             f.packets,
             f.bitrate_bps / 1e6,
