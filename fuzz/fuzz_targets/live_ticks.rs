@@ -1,57 +1,7 @@
-//! The live probe's path: datagrams on a handful of 4-tuples (RTP-like, TS-like or garbage)
-//! interleaved with interval ticks that close records, report silence, expire idle flows and
-//! evict under a small flow cap. Must never panic, and the records must add up: a flow's
-//! packets in records never exceed the packets it was sent.
+//! Fuzz target: see `fuzz/bodies/live_ticks.rs`.
 #![no_main]
-use analysis::interval::{Record, Tick};
-use libfuzzer_sys::fuzz_target;
-use std::net::SocketAddr;
-use wire::UdpDatagram;
 
-fuzz_target!(|data: &[u8]| {
-    let mut config = analysis::AnalysisConfig::default();
-    config.probation = 1 + data.first().copied().unwrap_or(0) % 3;
-    config.max_flows = 2 + usize::from(data.get(1).copied().unwrap_or(0) % 6);
-    let mut analyzer = analysis::Analyzer::new(config);
-    let addrs: Vec<SocketAddr> = (1..=8)
-        .map(|h| format!("10.0.0.{h}:{}", 5000 + h).parse().unwrap())
-        .collect();
-    let mut time: i64 = 1_700_000_000_000_000_000;
-    let (mut sent, mut recorded) = (0u64, 0u64);
-    // Each record: 1 byte (flow, or 0xff: a tick), 2 bytes time step, 1 byte length, payload.
-    let mut rest = data.get(2..).unwrap_or(&[]);
-    while rest.len() >= 4 {
-        time += i64::from(u16::from_be_bytes([rest[1], rest[2]])) * 100_000;
-        if rest[0] == 0xff {
-            let tick = Tick {
-                end_ns: time,
-                interval_ns: 1_000_000_000,
-                silent_after_ns: 50_000_000 * i64::from(rest[3] % 8 + 1),
-                expire_after_ns: 100_000_000 * i64::from(rest[3] / 8 % 8 + 1),
-                source_ended: rest[3] == 0xff,
-            };
-            let outcome = analyzer.tick(&tick, &mut |r| {
-                if let Record::Flow(f) = r {
-                    recorded += f.packets;
-                }
-            });
-            assert!(outcome.refused <= sent);
-            rest = &rest[4..];
-            continue;
-        }
-        let flow = usize::from(rest[0]) % addrs.len();
-        let len = usize::from(rest[3]).min(rest.len() - 4);
-        let payload = &rest[4..4 + len];
-        rest = &rest[4 + len..];
-        let d = UdpDatagram {
-            src: addrs[flow],
-            dst: addrs[(flow + 1) % addrs.len()],
-            payload,
-            payload_len: len as u16,
-        };
-        analyzer.on_received(time, &d, len as u32 + 42);
-        sent += 1;
-    }
-    assert!(recorded <= sent, "{recorded} recorded of {sent} sent");
-    assert!(analyzer.totals().0 == sent);
-});
+#[path = "../bodies/live_ticks.rs"]
+mod body;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| body::run(data));

@@ -1,33 +1,7 @@
-//! Raw TS recordings: arbitrary bytes through recognition (188/192/204 framing), the resyncing
-//! reader, the PCR timeline and the file analysis, as `streamprobe analyze FILE.ts` runs them.
-//! Nothing may panic; every byte is either in a packet or counted as skipped.
+//! Fuzz target: see `fuzz/bodies/ts_recording.rs`.
 #![no_main]
 
-use analysis::ts_file::{PcrTimeline, TsFileAnalyzer};
-use analysis::AnalysisConfig;
-use capture::{TsFileSource, TsUnit};
-use libfuzzer_sys::fuzz_target;
+#[path = "../bodies/ts_recording.rs"]
+mod body;
 
-fuzz_target!(|data: &[u8]| {
-    let size = data.len();
-    let Some(source) = TsFileSource::from_vec(data.to_vec()) else {
-        return;
-    };
-    let mut timeline = PcrTimeline::default();
-    let mut covered = source.leading_garbage();
-    source.read(|unit| match unit {
-        TsUnit::Packet(p) => {
-            covered += source.stride();
-            timeline.on_packet(p)
-        }
-        TsUnit::Resync(bytes) => covered += bytes,
-    });
-    assert_eq!(covered, size, "every byte is a packet or skipped");
-    let mut analyzer = TsFileAnalyzer::new(&AnalysisConfig::default(), timeline.finish());
-    source.read(|unit| match unit {
-        TsUnit::Packet(p) => analyzer.on_packet(p),
-        TsUnit::Resync(bytes) => analyzer.on_resync(bytes),
-    });
-    let report = analyzer.finish("fuzz.ts", size as u64, source.leading_garbage());
-    assert_eq!(report.flows.len(), 1);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| body::run(data));

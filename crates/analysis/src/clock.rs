@@ -53,6 +53,15 @@ pub struct ClockEstimate {
 }
 
 impl ClockEstimate {
+    /// An estimate from this packet on (a stream's first, or its first after a restart: the
+    /// snaps of the sequence before do not count).
+    pub fn starting_at(arrival_ns: i64, timestamp: u32) -> Self {
+        ClockEstimate {
+            first: Some((arrival_ns, timestamp)),
+            last_snap: None,
+        }
+    }
+
     /// A checkpoint at a packet (`arrival_ns`, `timestamp`) in sequence: the common clock,
     /// once this estimate and the one before it snap to the same one.
     pub fn checkpoint(&mut self, arrival_ns: i64, timestamp: u32) -> Option<u32> {

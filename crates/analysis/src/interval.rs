@@ -388,8 +388,9 @@ impl LiveState {
         let active = now.packets > before.packets;
         if active {
             // The flow's first interval holds only part of its traffic (it appeared within
-            // it): its bitrate and frame rate are not judged against SLA limits.
-            let first_interval = self.last_active_ns.is_none();
+            // it), and so may the last one of a source that ended: their bitrate and frame
+            // rate are not judged against SLA limits.
+            let partial = self.last_active_ns.is_none() || tick.source_ended;
             match self.last_active_ns {
                 None => out(event("appeared", None)),
                 Some(last) if self.silent => {
@@ -432,8 +433,8 @@ impl LiveState {
                 SlaReport::judge(
                     &g.sla,
                     &SlaFigures {
-                        fps: fps.filter(|_| !first_interval && frames > 1),
-                        bitrate_bps: (!first_interval && packets > 1).then_some(bitrate_bps),
+                        fps: fps.filter(|_| !partial && frames > 1),
+                        bitrate_bps: (!partial && packets > 1).then_some(bitrate_bps),
                         loss_pct: (expected > 0)
                             .then(|| round6((lost as f64 * 100.0 / expected as f64).min(100.0))),
                         jitter_ms,

@@ -10,6 +10,7 @@
 #![deny(unsafe_code)]
 
 pub mod analyzer;
+pub mod budget;
 pub mod clock;
 pub mod config;
 pub mod defrag;

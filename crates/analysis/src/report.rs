@@ -63,6 +63,9 @@ pub struct CaptureReport {
     pub fragments: Fragments,
     /// Datagrams of new 4-tuples not tracked because the flow cap was reached.
     pub refused: u64,
+    /// Of `other_udp`: datagrams of SSRCs seen once on a candidate another SSRC confirmed.
+    #[serde(skip)]
+    pub stray: OtherUdp,
     /// Datagrams of new flows (4-tuples, SSRCs) not tracked because the state budget was
     /// reached.
     pub refused_state: u64,
@@ -84,6 +87,7 @@ pub struct Fragments {
 /// What the analyzer counted beside flows, for the capture report.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Tally {
+    pub strays: OtherUdp,
     pub rtcp_packets: u64,
     pub rtcp_unmatched: u64,
     pub fragments: Fragments,
@@ -435,6 +439,9 @@ pub struct TsReport {
     pub missing_packets: u64,
     /// PSI/SI sections whose length fields or PMT body make no sense (left unread).
     pub invalid_sections: u64,
+    /// Packets of PIDs left unanalysed because the state budget was full when they
+    /// appeared (counted in `packets`, in no PID).
+    pub refused_pid_packets: u64,
     /// RTP-carried TS: datagrams that are not TS-framed (RTP packets, not TS-analysed).
     pub unframed_datagrams: u64,
     /// RTP-carried TS: datagrams that came after the reorder window had given up on them
@@ -478,6 +485,7 @@ impl TsReport {
             duplicate_datagrams: ts.duplicate_datagrams,
             missing_packets: ts.missing_packets,
             invalid_sections: ts.invalid_sections,
+            refused_pid_packets: ts.refused_pid_packets,
             unframed_datagrams: ts.unframed_datagrams,
             late_datagrams: 0,
             transport_stream_id: ts.transport_stream_id,
@@ -633,6 +641,7 @@ impl CaptureReport {
             rtcp_unmatched: tally.rtcp_unmatched,
             fragments: tally.fragments,
             refused: tally.refused,
+            stray: tally.strays,
             refused_state: tally.refused_state,
             state_bytes_peak: tally.state_bytes_peak,
             state_budget_bytes: tally.state_budget_bytes,
@@ -730,6 +739,8 @@ impl AnalysisReport {
             keyed.push(((f.dst, f.src, None), report));
         }
         keyed.sort_by_key(|k| k.0);
+        other.packets += capture.stray.packets;
+        other.bytes += capture.stray.bytes;
         capture.other_udp = other;
         AnalysisReport {
             capture,

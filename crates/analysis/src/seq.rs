@@ -329,8 +329,9 @@ mod tests {
         }
 
         /// Live intervals closed at any points of any such delivery: each interval's lost
-        /// (change of lost + change of recovered) is never negative, and the sum of lost -
-        /// the sum of recovered over the intervals is the flow's lost.
+        /// (change of lost + change of recovered) is never negative (the sum of lost - the
+        /// sum of recovered is the flow's lost by construction), and no more packets are
+        /// recovered than came late.
         #[test]
         fn interval_loss_is_never_negative_and_sums_to_the_flow_loss(
             start in any::<u16>(), n in 5usize..400,
@@ -366,6 +367,7 @@ mod tests {
                 }
             }
             prop_assert_eq!(lost_sum - recovered_sum, t.figures().lost);
+            prop_assert!(t.figures().recovered <= t.figures().reordered);
         }
     }
 

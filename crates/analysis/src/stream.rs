@@ -341,10 +341,12 @@ impl RtpStream {
     }
 
     /// Starts TS analysis on this stream (its payloads are TS).
-    pub fn carry_ts(&mut self, limits: TsLimits) {
+    pub fn carry_ts(&mut self, limits: TsLimits, ledger: &std::sync::Arc<crate::budget::Ledger>) {
         self.ts.get_or_insert_with(|| {
+            let mut analyzer = TsAnalyzer::new(limits);
+            analyzer.set_ledger(ledger.clone());
             Box::new(TsOverRtp {
-                analyzer: TsAnalyzer::new(limits),
+                analyzer,
                 reorder: TsReorder::default(),
             })
         });
@@ -377,7 +379,8 @@ impl RtpStream {
                 self.jitter.reset_reference();
                 self.release_ts(None);
                 // The timestamps start anew too: so does the clock estimate.
-                self.record.clock_estimate.first = Some((p.arrival_ns, rtp.timestamp));
+                self.record.clock_estimate =
+                    ClockEstimate::starting_at(p.arrival_ns, rtp.timestamp);
                 0
             }
             SeqVerdict::First | SeqVerdict::Late => 0,
@@ -748,7 +751,7 @@ mod tests {
         };
         let new = || {
             let mut s = stream(33);
-            s.carry_ts(TsLimits::default());
+            s.carry_ts(TsLimits::default(), &Default::default());
             s
         };
         let feed = |s: &mut RtpStream, k: u16, seq: u16, at: i64| {

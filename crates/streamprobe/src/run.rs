@@ -167,7 +167,8 @@ pub struct Settings {
 }
 
 /// The state budget in bytes: the flag (or its environment variable), else the config's
-/// (`configured`, `usize::MAX` when it sets none), else a quarter of physical memory.
+/// (`configured`, `usize::MAX` when it sets none), else a quarter of the memory there is
+/// (physical memory, or the cgroup's limit when lower).
 pub fn state_budget(flag_mb: Option<u32>, configured: usize) -> usize {
     match flag_mb {
         Some(mb) => mb as usize * (1 << 20),
@@ -180,11 +181,22 @@ pub fn state_budget(flag_mb: Option<u32>, configured: usize) -> usize {
                     libc::sysconf(libc::_SC_PAGESIZE),
                 )
             };
-            if pages > 0 && size > 0 {
-                (pages as usize).saturating_mul(size as usize) / 4
+            let physical = if pages > 0 && size > 0 {
+                (pages as usize).saturating_mul(size as usize)
             } else {
-                1 << 30
-            }
+                4 << 30
+            };
+            // In a container the cgroup's limit, not the host's memory, is what there is.
+            let cgroup = [
+                "/sys/fs/cgroup/memory.max",
+                "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            ]
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .filter_map(|s| s.trim().parse::<usize>().ok())
+            .min()
+            .unwrap_or(usize::MAX);
+            physical.min(cgroup) / 4
         }
     }
 }

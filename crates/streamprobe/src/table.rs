@@ -194,7 +194,7 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         header: "DF MAX",
-        width: 8,
+        width: 9,
         left: false,
         wide: false,
         value: |f| {
@@ -218,7 +218,7 @@ const COLUMNS: &[Column] = &[
     Column {
         // TR 101 290 events of priority 1, 2 and 3.
         header: "TR290",
-        width: 9,
+        width: 8,
         left: false,
         wide: false,
         value: |f| {
@@ -276,8 +276,23 @@ pub fn write(out: &mut impl Write, r: &AnalysisReport, wide: bool) -> io::Result
         c.start.as_deref().unwrap_or("-")
     )?;
     writeln!(out, "{}", row(wide, |c| c.header.to_string()))?;
+    let flow_width = COLUMNS[0].width;
     for f in &r.flows {
-        writeln!(out, "{}", row(wide, |c| (c.value)(f)))?;
+        // A name longer than its column (long IPv4 endpoints, IPv6) gets a line of its own,
+        // so the figures stay in their columns within 120.
+        let long = name(f).len() > flow_width;
+        if long {
+            writeln!(out, "{}", name(f))?;
+        }
+        writeln!(
+            out,
+            "{}",
+            row(wide, |c| if long && c.header == COLUMNS[0].header {
+                String::new()
+            } else {
+                (c.value)(f)
+            })
+        )?;
     }
     if r.flows.iter().any(|f| {
         f.rtp

@@ -53,4 +53,23 @@ fn the_readme_sample_is_what_the_build_prints() {
         assert!(!printed.lines().nth(1).unwrap().contains(column));
     }
     assert_eq!(wide.lines().count(), printed.lines().count());
+    // Other captures: DF of over a second, IPv6 and long names keep to 120 too.
+    for capture in [
+        "tests/fixtures/burst/capture.pcap",
+        "tests/fixtures/variants/two-interfaces.pcapng",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+            .args(["analyze", capture])
+            .current_dir(root())
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        for line in text.lines().skip(1) {
+            assert!(
+                line.len() <= 120,
+                "{capture}: {} columns: {line}",
+                line.len()
+            );
+        }
+    }
 }

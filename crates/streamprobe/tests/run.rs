@@ -384,9 +384,9 @@ fn a_replayed_truncated_capture_warns_as_analyze_does() {
 
 /// Every capture fixture replayed through `run` gives `analyze`'s figures: per flow the sums
 /// of its interval records (packets, bytes, lost - recovered, duplicates, reordered, frames,
-/// every TR 101 290 indicator), and interval by interval where both have intervals: the MDI
-/// seconds (DF and MLR: how many, smallest, largest, mean, and the loss they count) and the
-/// largest jitter.
+/// every TR 101 290 indicator), the largest jitter, and the MDI seconds both have (one per
+/// record): how many, and their DF's and MLR's smallest, largest and mean. (`analyze` gives
+/// no per-second list to compare second by second.)
 #[test]
 fn every_fixture_replayed_gives_the_figures_of_analyze() {
     let mut fixtures: Vec<std::path::PathBuf> = Vec::new();

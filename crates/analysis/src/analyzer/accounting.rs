@@ -82,11 +82,13 @@ fn check(r: &AnalysisReport, frames: u64) -> Result<(), TestCaseError> {
         .filter(|f| f.kind == "udp")
         .map(|f| f.packets)
         .sum();
-    prop_assert_eq!(other, c.other_udp.packets);
+    // Other UDP: its flows, and the single datagrams of SSRCs that another one confirmed.
+    prop_assert_eq!(other + c.stray.packets, c.other_udp.packets);
     let skipped: u64 = c.skipped.values().sum();
     prop_assert_eq!(c.packets, frames);
     prop_assert_eq!(
-        media + other + c.rtcp_packets + skipped + c.fragments.frames - c.fragments.datagrams
+        media + c.other_udp.packets + c.rtcp_packets + skipped + c.fragments.frames
+            - c.fragments.datagrams
             + c.refused
             + c.refused_state,
         frames,
@@ -102,9 +104,10 @@ fn check(r: &AnalysisReport, frames: u64) -> Result<(), TestCaseError> {
 }
 
 /// Sends `sends` through an analyzer with a flow cap of `cap`: its report and the frames.
-fn run(sends: Vec<Send>, cap: usize) -> (AnalysisReport, u64) {
+fn run(sends: Vec<Send>, cap: usize, budget: usize) -> (AnalysisReport, u64) {
     let config = AnalysisConfig {
         max_flows: cap,
+        max_state_bytes: budget,
         ..AnalysisConfig::default()
     };
     let mut analyzer = Analyzer::new(config);
@@ -205,8 +208,9 @@ proptest! {
     fn every_frame_lands_in_exactly_one_bucket(
         sends in proptest::collection::vec(send(), 1..400),
         cap in 3usize..40,
+        budget in proptest::option::of(12_000usize..60_000),
     ) {
-        let (report, frames) = run(sends, cap);
+        let (report, frames) = run(sends, cap, budget.unwrap_or(usize::MAX));
         check(&report, frames)?;
     }
 }
@@ -215,7 +219,7 @@ proptest! {
 #[test]
 fn every_bucket_is_reached() {
     // A 4-tuple that is other UDP first (it stays so: nothing follows it).
-    let mut sends = vec![Send::Junk(20, vec![9; 30])];
+    let mut sends: Vec<Send> = vec![Send::Junk(20, vec![9; 30])];
     for h in 0..8 {
         for _ in 0..5 {
             sends.push(Send::Rtp(h, 0));
@@ -248,8 +252,12 @@ fn every_bucket_is_reached() {
         drop: false,
         twice: true,
     });
-    let (r, frames) = run(sends, 6);
+    let (r, frames) = run(sends.clone(), 6, usize::MAX);
     check(&r, frames).unwrap();
+    // A state budget that fills: new flows refused, every frame still counted once.
+    let (tight, frames) = run(sends, 60, 14_000);
+    check(&tight, frames).unwrap();
+    assert!(tight.capture.refused_state > 0, "{:?}", tight.capture);
     let c = &r.capture;
     assert!(
         c.refused > 0 && c.rtcp_packets > 0 && c.fragments.frames >= 3,

@@ -273,6 +273,9 @@ impl Analyzer {
                     self.config.ts,
                     self.config.delivery(dst.ip()),
                 );
+                if let Some(ts) = &mut flow.ts {
+                    ts.set_ledger(self.ledger.clone());
+                }
                 for (p, payload) in prob.held.iter().zip(&prob.held_ts) {
                     flow.update(p, payload);
                 }
@@ -280,11 +283,54 @@ impl Analyzer {
                 return TupleState::Udp(self.udp_flows.len() as u32 - 1);
             }
         }
+        // The SSRC that reached the run confirmed the candidate, with the packet just held.
+        let confirmed = prob
+            .held
+            .last()
+            .and_then(|p| p.rtp)
+            .expect("an RTP candidate is confirmed by an RTP packet")
+            .ssrc;
+        // Most candidates hold one SSRC: nothing to sort out then.
+        let one_ssrc = prob
+            .held
+            .iter()
+            .all(|q| q.rtp.is_none_or(|r| r.ssrc == confirmed));
+        let of = |ssrc: u32| {
+            if one_ssrc {
+                return usize::MAX;
+            }
+            prob.held
+                .iter()
+                .filter(|q| q.rtp.is_some_and(|r| r.ssrc == ssrc))
+                .count()
+        };
+        // An SSRC seen once while on probation (a stray, a packet of junk that looked like
+        // RTP) is no stream: its packet is other UDP, not a phantom stream and a false SSRC
+        // change.
+        if !one_ssrc {
+            for p in &prob.held {
+                if p.rtp.is_some_and(|r| r.ssrc != confirmed && of(r.ssrc) < 2) {
+                    self.strays.packets += 1;
+                    self.strays.bytes += u64::from(p.udp_payload_len);
+                }
+            }
+        }
         // The held packets in arrival order, as they would have gone on a confirmed 4-tuple:
-        // the first SSRC's stream first, each other SSRC a change to a new stream.
+        // the confirmed SSRC's stream first, each other SSRC seen twice or more a change to a
+        // new stream.
         let mut current: Option<(u32, u32, u32)> = None;
-        for (p, payload) in prob.held.iter().zip(&prob.held_ts) {
+        let first = prob
+            .held
+            .iter()
+            .position(|q| q.rtp.is_some_and(|r| r.ssrc == confirmed))
+            .expect("the confirming packet is held");
+        let order = std::iter::once(first).chain((0..prob.held.len()).filter(|&i| i != first));
+        for i in order {
+            let (p, payload) = (&prob.held[i], &prob.held_ts[i]);
             let Some(rtp) = p.rtp else { continue };
+            if rtp.ssrc != confirmed && of(rtp.ssrc) < 2 {
+                continue;
+            }
             let ts = rtp.payload_type == 33 || p.ts_packets > 0;
             let target = match &mut current {
                 None => {
@@ -299,7 +345,7 @@ impl Analyzer {
                     );
                     let of_ssrc = |q: &MediaPacket| q.rtp.is_some_and(|r| r.ssrc == rtp.ssrc);
                     if pt == 33 || prob.held.iter().any(|q| of_ssrc(q) && q.ts_packets > 0) {
-                        stream.carry_ts(self.config.ts);
+                        stream.carry_ts(self.config.ts, &self.ledger);
                     }
                     self.streams.push(stream);
                     let index = self.streams.len() as u32 - 1;
@@ -367,7 +413,7 @@ impl Analyzer {
             self.config.delivery(dst.ip()),
         );
         if ts {
-            fresh.carry_ts(self.config.ts);
+            fresh.carry_ts(self.config.ts, &self.ledger);
         }
         self.streams.push(fresh);
         self.discovery.confirmed += 1;
@@ -552,6 +598,25 @@ mod tests {
         assert_eq!((rate, source), (90_000, "assumed"));
     }
 
+    /// One stray RTP-looking datagram, then a clean stream on the same 4-tuple: one stream,
+    /// the confirmed SSRC's, and the stray in other UDP; no phantom stream, no SSRC change.
+    #[test]
+    fn a_stray_ssrc_before_the_stream_is_other_udp_not_a_stream() {
+        let mut d = vec![(0, rtp(40_000, 0xdead_beef))];
+        d.extend((0..20u16).map(|seq| (MS + i64::from(seq) * 40 * MS, rtp(seq, 0x1111))));
+        let r = analyse(&d);
+        assert_eq!(streams(&r), vec![(20, Some(0x1111))]);
+        let rtp = r.flows[0].rtp.as_ref().unwrap();
+        assert_eq!(
+            (rtp.ssrc_changes, rtp.seq_jumps, rtp.new_ssrc),
+            (0, 0, None)
+        );
+        assert_eq!(
+            (r.capture.discovery.confirmed, r.capture.other_udp.packets),
+            (1, 1)
+        );
+    }
+
     #[test]
     fn other_udp_is_probed_again_after_64_datagrams_or_10_s() {
         // A keepalive first, then 100 RTP packets 20 ms apart: the keepalive and the next
@@ -594,7 +659,8 @@ mod tests {
         let r = analyse(&d);
         assert_eq!(streams(&r), vec![(3, Some(1)), (3, Some(2))]);
         assert_eq!(r.capture.discovery.rejected, 0);
-        // A sender that restarts with a new SSRC while on probation.
+        // One packet of an SSRC, then another SSRC's run: the single packet cannot be told
+        // from a stray, and is other UDP; two of them make it a stream that changed SSRC.
         let d = [
             (0, rtp(5, 1)),
             (MS, rtp(900, 2)),
@@ -602,9 +668,21 @@ mod tests {
             (3 * MS, rtp(902, 2)),
         ];
         let r = analyse(&d);
-        assert_eq!(streams(&r), vec![(1, Some(1)), (3, Some(2))]);
-        // The first stream changed SSRC to the second when its packets were replayed.
-        assert_eq!(r.flows[0].rtp.as_ref().unwrap().new_ssrc, Some(2));
+        assert_eq!(streams(&r), vec![(3, Some(2))]);
+        assert_eq!(r.capture.other_udp.packets, 1);
+        let d = [
+            (0, rtp(5, 1)),
+            (MS / 2, rtp(6, 1)),
+            (MS, rtp(900, 2)),
+            (2 * MS, rtp(901, 2)),
+            (3 * MS, rtp(902, 2)),
+        ];
+        let r = analyse(&d);
+        assert_eq!(streams(&r), vec![(2, Some(1)), (3, Some(2))]);
+        // The confirmed SSRC's stream is made first; the other's is a change to it, replayed
+        // in its arrival order.
+        let changed = r.flows.iter().find(|f| f.ssrc == Some(2)).unwrap();
+        assert_eq!(changed.rtp.as_ref().unwrap().new_ssrc, Some(1));
     }
 
     #[test]

@@ -88,12 +88,18 @@ pub struct Analyzer {
     fragments: Fragments,
     /// The state budget's bookkeeping.
     budget: state::StateBudget,
+    /// The bytes held against the budget, shared with the flows' TS analyses.
+    ledger: std::sync::Arc<crate::budget::Ledger>,
+    /// Datagrams of SSRCs seen once on a candidate that another SSRC confirmed: other UDP
+    /// (`flows` stays 0: their 4-tuple is counted as RTP).
+    strays: crate::report::OtherUdp,
 }
 
 impl Analyzer {
     /// An empty analyzer.
     pub fn new(config: AnalysisConfig) -> Self {
         Analyzer {
+            ledger: std::sync::Arc::new(crate::budget::Ledger::new(config.max_state_bytes)),
             config,
             ..Analyzer::default()
         }
@@ -354,6 +360,7 @@ impl Analyzer {
             &self.skipped,
             self.discovery,
             Tally {
+                strays: self.strays,
                 rtcp_packets: self.rtcp_packets,
                 rtcp_unmatched,
                 fragments: self.fragments,

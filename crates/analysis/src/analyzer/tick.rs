@@ -52,7 +52,7 @@ impl Analyzer {
         outcome.refused_state = std::mem::take(&mut self.budget.refused_interval);
         // Expiry and eviction freed room: the budget's count starts exact again.
         self.recount_state();
-        outcome.state_bytes = self.budget.bytes as u64;
+        outcome.state_bytes = self.ledger.bytes() as u64;
         outcome.state_budget_bytes = (self.config.max_state_bytes != usize::MAX)
             .then_some(self.config.max_state_bytes as u64);
         outcome

@@ -102,6 +102,10 @@ pub struct TsAnalyzer {
     pub duplicate_datagrams: u64,
     /// The flow's last datagrams, to tell duplicates (plain UDP only).
     recent: duplicates::RecentDatagrams,
+    /// The state budget this flow's new PIDs are charged to (None: unbounded).
+    ledger: Option<std::sync::Arc<crate::budget::Ledger>>,
+    /// Packets of PIDs not analysed because the state budget was full when they appeared.
+    pub refused_pid_packets: u64,
     /// The PIDs a duplicate datagram repeats (scratch, kept for its allocation).
     repeated_pids: Vec<u16>,
     /// The latest PCR of the first PID that carried one, for the PCR-derived media rate.
@@ -136,6 +140,8 @@ pub struct TsAnalyzer {
     next_gap_check_ns: i64,
     /// Last arrival of each SI section (pid, table_id, extension, section_number).
     si_sections: HashMap<(u16, u8, u16, u8), i64>,
+    /// The map's size at which it is pruned next.
+    si_prune_at: usize,
     /// Tables seen: NIT, SDT, EIT, TDT presence is reported.
     pub si_present: SiPresence,
 }
@@ -160,6 +166,8 @@ impl TsAnalyzer {
             duplicate_datagrams: 0,
             recent: Default::default(),
             repeated_pids: Vec::new(),
+            ledger: None,
+            refused_pid_packets: 0,
             rate_mark: None,
             rate_pid: None,
             position: 0,
@@ -181,6 +189,7 @@ impl TsAnalyzer {
             si_timers: Default::default(),
             next_gap_check_ns: i64::MAX,
             si_sections: HashMap::new(),
+            si_prune_at: psi::SI_SECTIONS_KEPT,
             si_present: SiPresence::default(),
         }
     }
@@ -294,7 +303,10 @@ impl TsAnalyzer {
             return;
         };
         let pid = packet.pid();
-        let index = self.pid_index(pid, at);
+        let Some(index) = self.pid_index(pid, at) else {
+            self.refused_pid_packets += 1;
+            return;
+        };
         let state = &mut self.pids[index];
         // PID_error: an elementary stream a PMT refers to is awaited.
         if state.pid_timer.awaited() {
@@ -369,22 +381,43 @@ impl TsAnalyzer {
         self.bad_run = 0;
     }
 
+    /// Charges this flow's growth to `ledger` (the analyzer's state budget).
+    pub(crate) fn set_ledger(&mut self, ledger: std::sync::Arc<crate::budget::Ledger>) {
+        self.ledger = Some(ledger);
+    }
+
+    /// The index of `pid`'s state, made if new; None when a new PID does not fit the state
+    /// budget.
     #[inline]
-    fn pid_index(&mut self, pid: u16, at: i64) -> usize {
+    fn pid_index(&mut self, pid: u16, at: i64) -> Option<usize> {
         match self.slot.get(pid) {
             0 => self.new_pid(pid, at),
-            slot => usize::from(slot) - 1,
+            slot => Some(usize::from(slot) - 1),
         }
     }
 
     #[cold]
-    fn new_pid(&mut self, pid: u16, at: i64) -> usize {
+    fn new_pid(&mut self, pid: u16, at: i64) -> Option<usize> {
+        // What a PID costs: its copy of the last packet, its state when the vector of states
+        // grows (it doubles), and past 16 PIDs, once, the full PID table.
+        let grows = self.pids.len() == self.pids.capacity();
+        let cost = PACKET_LEN
+            + crate::ALLOCATION
+            + if grows {
+                self.pids.capacity().max(4) * std::mem::size_of::<PidState>()
+            } else {
+                0
+            }
+            + if self.pids.len() == 16 { 8192 * 2 } else { 0 };
+        if self.ledger.as_ref().is_some_and(|l| !l.charge(cost)) {
+            return None;
+        }
         self.pids.push(PidState::new(pid, at));
         self.slot.insert(pid, self.pids.len() as u16);
         if pid == self.nit_pid {
             self.pids.last_mut().unwrap().role = PidRole::Table("nit");
         }
-        self.pids.len() - 1
+        Some(self.pids.len() - 1)
     }
 
     /// Closes the intervals still open when the flow ends at `end_ns`: a PAT, PMT, referred

@@ -5,7 +5,9 @@ use super::gaps::GapTimer;
 
 /// SI sections remembered for SI_repetition_error before the ones older than its limit are
 /// pruned.
-const SI_SECTIONS_KEPT: usize = 256;
+pub(super) const SI_SECTIONS_KEPT: usize = 256;
+/// SI sections remembered at most.
+const SI_SECTIONS_MAX: usize = 4_096;
 use super::*;
 
 /// Sections of one PID put together across packets (2.4.4.1-2: pointer_field, stuffing).
@@ -156,15 +158,22 @@ impl TsAnalyzer {
                 .filter(|_| section.long_form())
                 .unwrap_or(0),
         );
-        if self.si_sections.len() >= SI_SECTIONS_KEPT {
+        if self.si_sections.len() >= self.si_prune_at {
             // Only repeats within the limit matter: older arrivals are forgotten, so EIT
-            // schedules of many services cannot grow the map without bound.
+            // schedules of many services cannot grow the map without bound. Pruned when the
+            // map has doubled since the last prune, so the cost stays linear in sections.
             let limit = self.limits.si_min_interval_ns;
             self.si_sections.retain(|_, last| at - *last < limit);
+            self.si_prune_at = (2 * self.si_sections.len()).max(SI_SECTIONS_KEPT);
         }
-        if let Some(previous) = self.si_sections.insert(key, at) {
-            if at - previous < self.limits.si_min_interval_ns {
-                self.indicators.add(Indicator::SiRepetitionError, at);
+        let known = self.si_sections.contains_key(&key);
+        // Past the cap (sections of thousands of services within 25 ms: an attack, not DVB
+        // SI) new sections are not remembered, and their repetition is not judged.
+        if known || self.si_sections.len() < SI_SECTIONS_MAX {
+            if let Some(previous) = self.si_sections.insert(key, at) {
+                if at - previous < self.limits.si_min_interval_ns {
+                    self.indicators.add(Indicator::SiRepetitionError, at);
+                }
             }
         }
         if table != wanted {
@@ -234,7 +243,9 @@ impl TsAnalyzer {
 
     /// A table says `pid` carries `table`: its sections are assembled from now on.
     fn carries_table(&mut self, pid: u16, table: &'static str, at: i64) {
-        let index = self.pid_index(pid, at);
+        let Some(index) = self.pid_index(pid, at) else {
+            return;
+        };
         self.pids[index].role = PidRole::Table(table);
         self.pids[index]
             .sections
@@ -243,7 +254,9 @@ impl TsAnalyzer {
 
     /// A table refers to `pid` as `role`, unless something already named it.
     fn refer(&mut self, pid: u16, role: PidRole, at: i64) {
-        let index = self.pid_index(pid, at);
+        let Some(index) = self.pid_index(pid, at) else {
+            return;
+        };
         if self.pids[index].role == PidRole::Unreferenced {
             self.pids[index].role = role;
         }
@@ -279,7 +292,9 @@ impl TsAnalyzer {
             .collect();
         let pcr_pid = program.pcr_pid;
         for (es_pid, stream_type, name) in program.streams.clone() {
-            let index = self.pid_index(es_pid, at);
+            let Some(index) = self.pid_index(es_pid, at) else {
+                continue;
+            };
             let state = &mut self.pids[index];
             state.role = PidRole::Stream(stream_type, name);
             state.pid_timer.start_if_idle(at);
