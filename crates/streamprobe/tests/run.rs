@@ -14,6 +14,18 @@ fn of_type<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
     records.iter().filter(|r| r["type"] == kind).collect()
 }
 
+/// The flow records of a run, by flow id.
+fn flow_records(records: &[Value]) -> HashMap<&str, Vec<&Value>> {
+    let mut by_flow: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for r in of_type(records, "flow") {
+        by_flow
+            .entry(r["flow"].as_str().unwrap())
+            .or_default()
+            .push(r);
+    }
+    by_flow
+}
+
 #[test]
 fn replayed_records_add_up_to_the_offline_figures() {
     let capture = root().join("tests/fixtures/impaired/capture.pcap");
@@ -54,13 +66,7 @@ fn replayed_records_add_up_to_the_offline_figures() {
         "{events:?}"
     );
 
-    let mut by_flow: HashMap<&str, Vec<&Value>> = HashMap::new();
-    for r in of_type(&records, "flow") {
-        by_flow
-            .entry(r["flow"].as_str().unwrap())
-            .or_default()
-            .push(r);
-    }
+    let by_flow = flow_records(&records);
     assert_eq!(by_flow.len(), 4);
     for flow in offline["flows"].as_array().unwrap() {
         let id = flow["id"].as_str().unwrap();
@@ -419,13 +425,7 @@ fn every_fixture_replayed_gives_the_figures_of_analyze() {
             offline["capture"]["packets"].as_u64().unwrap(),
             "{name}"
         );
-        let mut by_flow: HashMap<&str, Vec<&Value>> = HashMap::new();
-        for r in of_type(&records, "flow") {
-            by_flow
-                .entry(r["flow"].as_str().unwrap())
-                .or_default()
-                .push(r);
-        }
+        let by_flow = flow_records(&records);
         let media: Vec<&Value> = offline["flows"]
             .as_array()
             .unwrap()
