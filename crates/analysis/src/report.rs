@@ -129,8 +129,9 @@ pub struct RtpReport {
     pub max_delta_ms: f64,
     /// Access units (marker bit), parameter-set-only ones excluded.
     pub frames: u64,
-    /// (frames - 1) / time between the first and last frame's marker packet.
-    pub fps: f64,
+    /// (frames - 1) / time between the first and last frame's marker packet; null for TS in
+    /// RTP, whose marker bits are no frames.
+    pub fps: Option<f64>,
     /// RTCP packets attributed to the stream.
     pub rtcp_packets: u64,
 }
@@ -275,7 +276,7 @@ impl SlaReport {
         SlaReport::judge(
             limits,
             &SlaFigures {
-                fps: rtp.filter(|r| r.frames > 1).map(|r| r.fps),
+                fps: rtp.filter(|r| r.frames > 1).and_then(|r| r.fps),
                 bitrate_bps: (flow.packets > 1).then_some(flow.bitrate_bps as f64),
                 loss_pct,
                 jitter_ms: rtp.map(|r| r.jitter_ms_max),
@@ -697,7 +698,7 @@ impl AnalysisReport {
                 jitter_ms_mean: ms(jitter_mean),
                 max_delta_ms: round(s.max_delta_ns as f64 / 1e6, 6),
                 frames,
-                fps: round(fps, 3),
+                fps: (format != PayloadFormat::Mp2t).then(|| round(fps, 3)),
                 rtcp_packets: s.record.rtcp_packets,
             });
             report.ts = s.ts.as_ref().map(|ts| TsReport {

@@ -181,7 +181,7 @@ const COLUMNS: &[Column] = &[
         left: false,
         wide: false,
         value: |f| match &f.rtp {
-            Some(rtp) if f.kind == "rtp" => format!("{:.2}", rtp.fps),
+            Some(rtp) => rtp.fps.map_or_else(dash, |fps| format!("{fps:.2}")),
             _ => dash(),
         },
     },
