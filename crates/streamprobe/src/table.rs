@@ -424,13 +424,13 @@ pub fn write_interval(
         )
     };
     flows.sort_by_key(|f| std::cmp::Reverse(trouble(f)));
-    // 119 columns: the flow id of an IPv4 RTP stream (43) fits whole.
+    // 120 columns: the flow id of an IPv4 RTP stream (43) fits whole.
     writeln!(
         out,
-        "{:<43} {:<6} {:>7} {:>6} {:>5} {:>4} {:>5} {:>9} {:>5} {:>8} {:>5} {:>5}",
+        "{:<43} {:<6} {:>6} {:>6} {:>5} {:>4} {:>5} {:>9} {:>5} {:>8} {:>4} {:>8}",
         "FLOW",
         "KIND",
-        "PACKETS",
+        "PKTS",
         "MBIT/S",
         "LOST",
         "DUP",
@@ -453,7 +453,7 @@ pub fn write_interval(
         };
         writeln!(
             out,
-            "{:<43} {:<6} {:>7} {:>6.3} {:>5} {:>4} {:>5} {:>9} {:>5} {:>8} {:>5} {:>5}",
+            "{:<43} {:<6} {:>6} {:>6.3} {:>5} {:>4} {:>5} {:>9} {:>5} {:>8} {:>4} {:>8}",
             f.name.id(),
             f.name.kind,
             f.packets,
@@ -465,7 +465,18 @@ pub fn write_interval(
             opt(f.fps, 2, ""),
             opt(f.df_ms, 1, " ms"),
             opt(f.mlr, 1, ""),
-            f.tr101290.map_or("-".to_string(), |_| tr290(f).to_string()),
+            // TR 101 290 events of priority 1, 2 and 3, as `analyze` shows them.
+            f.tr101290.map_or("-".to_string(), |c| {
+                let count = |p: u8| -> u64 {
+                    analysis::ts::Indicator::ALL
+                        .iter()
+                        .zip(c.0)
+                        .filter(|(i, _)| i.priority() == p)
+                        .map(|(_, n)| n)
+                        .sum()
+                };
+                format!("{}/{}/{}", count(1), count(2), count(3))
+            }),
         )?;
     }
     if flows.len() > max_rows {
