@@ -116,13 +116,15 @@ pub struct FlowRecord {
     /// `udp-ts`: TS packets missing by continuity). Never negative.
     pub lost: u64,
     /// Late packets that filled a gap an earlier interval counted in its `lost` (RTP). Over
-    /// a flow, the sum of `lost` - the sum of `recovered` is `analyze`'s `lost`.
-    pub recovered: u64,
+    /// a flow, the sum of `lost` - the sum of `recovered` is `analyze`'s `lost`. Null for
+    /// MPEG-TS over plain UDP, which has no sequence numbers.
+    pub recovered: Option<u64>,
     /// Duplicates in the interval: RTP packets of a sequence number already received; for
     /// MPEG-TS over plain UDP, duplicate datagrams (`duplicate_datagrams` in `analyze`).
     pub duplicates: u64,
-    /// Packets that arrived after a later one, in the interval.
-    pub reordered: u64,
+    /// Packets that arrived after a later one, in the interval (RTP; null for MPEG-TS over
+    /// plain UDP, which has no sequence numbers to tell).
+    pub reordered: Option<u64>,
     /// Largest running RFC 3550 jitter estimate within the interval, ms (RTP).
     pub jitter_ms: Option<f64>,
     /// Where the RTP clock rate the jitter is converted with came from (RTP; `analyze`'s
@@ -466,9 +468,9 @@ impl LiveState {
                 bytes,
                 bitrate_bps,
                 lost,
-                recovered: now.recovered - before.recovered,
+                recovered: view.ssrc.map(|_| now.recovered - before.recovered),
                 duplicates: now.duplicates - before.duplicates,
-                reordered: now.reordered - before.reordered,
+                reordered: view.ssrc.map(|_| now.reordered - before.reordered),
                 jitter_ms,
                 clock_rate_source: view.clock_source.map(ClockSource::as_str),
                 fps,
@@ -604,7 +606,7 @@ mod tests {
         let tick = |analyzer: &mut Analyzer, end: i64, seen: &mut Vec<(u64, u64)>| {
             analyzer.tick(&tick_at(end, i64::MAX), &mut |r| {
                 if let Record::Flow(f) = r {
-                    seen.push((f.lost, f.recovered));
+                    seen.push((f.lost, f.recovered.unwrap()));
                 }
             });
         };

@@ -418,7 +418,7 @@ pub fn write_interval(
         |f: &analysis::interval::FlowRecord| f.tr101290.map_or(0, |c| c.0.iter().sum::<u64>());
     let trouble = |f: &analysis::interval::FlowRecord| {
         (
-            f.lost + f.duplicates + f.reordered,
+            f.lost + f.duplicates + f.reordered.unwrap_or(0),
             tr290(f),
             (f.df_ms.unwrap_or(0.0) * 1000.0) as u64,
         )
@@ -460,7 +460,7 @@ pub fn write_interval(
             f.bitrate_bps / 1e6,
             f.lost,
             f.duplicates,
-            f.reordered,
+            f.reordered.map_or("-".to_string(), |n| n.to_string()),
             opt(f.jitter_ms, 3, &format!(" ms{assumed}")),
             opt(f.fps, 2, ""),
             opt(f.df_ms, 1, " ms"),

@@ -486,6 +486,12 @@ fn every_fixture_replayed_gives_the_figures_of_analyze() {
                     ts["duplicate_datagrams"].as_i64().unwrap(),
                     "{what}"
                 );
+                // No sequence numbers: reordering and recovery are not measured.
+                assert!(
+                    live.iter()
+                        .all(|r| r["reordered"].is_null() && r["recovered"].is_null()),
+                    "{what}: reordered/recovered must be null for udp-ts"
+                );
             }
             if let Some(ts) = flow["ts"].as_object() {
                 for (key, events) in ts["tr101290"].as_object().unwrap() {
