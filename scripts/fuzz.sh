@@ -43,8 +43,9 @@ for t in "${targets[@]}"; do
   cp -n "fuzz/seeds/$t"/* "fuzz/corpus/$t"/ 2>/dev/null
   (cd fuzz && nice -n 19 cargo +nightly fuzz cmin -O "$t" "corpus/$t" -- -max_len=65600 >/dev/null 2>&1)
   python3 scripts/fuzz-seeds.py "fuzz/corpus/$t" "fuzz/seeds/$t" "${SEEDS_BYTES:-1048576}"
-  files=$(ls "fuzz/seeds/$t" | wc -l); bytes=$(du -sb "fuzz/seeds/$t" | cut -f1)
-  echo "| $(date -u +%F) | $t | $secs | ${runs:-?} | $files inputs, $bytes bytes | $crash |" >>docs/fuzzing.md
+  files=$(ls "fuzz/corpus/$t" | wc -l); bytes=$(cat "fuzz/corpus/$t"/* | wc -c)
+  seeds=$(ls "fuzz/seeds/$t" | wc -l); seed_bytes=$(cat "fuzz/seeds/$t"/* | wc -c)
+  echo "| $(date -u +%F) | $t | $secs | ${runs:-?} | $files inputs, $bytes bytes ($seeds, $seed_bytes committed) | $crash |" >>docs/fuzzing.md
   echo "$t: $secs s, ${runs:-?} runs, crash: $crash" >&2
   rm -f "$log"
 done
