@@ -661,7 +661,10 @@ impl AnalysisReport {
     ) -> AnalysisReport {
         let mut keyed = Vec::with_capacity(streams.len() + udp_flows.len());
         let mut other = OtherUdp::default();
-        for s in &streams {
+        // Each stream's state is dropped once its report is made: the report and the state
+        // of the whole capture are never both held (memory stays within the state budget
+        // plus the reports, not twice the flows' bytes).
+        for s in streams {
             let format = s.payload_format();
             let (frames, fps) = s.frames();
             let sequence = s.sequence();
@@ -711,7 +714,7 @@ impl AnalysisReport {
             report.deliver(&s.delivery, groups, loss_pct);
             keyed.push(((s.record.dst, s.record.src, Some(s.ssrc)), report));
         }
-        for f in &udp_flows {
+        for f in udp_flows {
             if f.kind == UdpKind::Other {
                 other.flows += 1;
                 other.packets += f.volume.packets;

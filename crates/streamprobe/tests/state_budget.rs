@@ -94,11 +94,12 @@ fn a_flood_of_mp2t_ssrcs_stays_within_the_state_budget() {
         packets + skipped + c["rtcp_packets"].as_u64().unwrap() + refused,
         frames
     );
-    // The process as a whole: the state, and beside it the report of the streams found
-    // (built in memory), the binary and the file's pages read: measured 472 MB in all, 204 MB
-    // past the state for 67,960 TS streams.
+    // The process as a whole: the state, and beside it the binary, the file's pages read and
+    // the report of the streams found (each stream's state is dropped as its report is made):
+    // measured 320 MB in all, 52 MB past the state, for 67,539 TS streams (468 MB when the
+    // report was built beside the whole state).
     eprintln!(
         "{streams} streams, {refused} refused, state peak {held} B, process peak RSS {peak} B"
     );
-    assert!(peak < budget + (256 << 20), "peak RSS {peak}");
+    assert!(peak < budget + (96 << 20), "peak RSS {peak}");
 }
