@@ -5,9 +5,11 @@
 //! cumulative figures `analyze` reports (docs/figures.md, "Live interval records").
 
 use crate::clock::ClockSource;
+use crate::event::FlowEvent;
 use crate::format::{endpoint, flow_id, rfc3339_ns};
 use crate::frames::{FrameCounts, PayloadFormat};
 use crate::group::MonitorGroups;
+use crate::kind::FlowKind;
 use crate::report::{SlaFigures, SlaReport, SlaViolation};
 use crate::stream::{Delivery, RtpStream, UdpFlow, UdpKind};
 use crate::ts::{Indicator, TsAnalyzer};
@@ -58,7 +60,7 @@ pub struct FlowName {
     /// SSRC (RTP).
     pub ssrc: Option<u32>,
     /// `rtp`, `rtp-ts`, `udp-ts`.
-    pub kind: &'static str,
+    pub kind: FlowKind,
 }
 
 impl FlowName {
@@ -76,7 +78,7 @@ impl Serialize for FlowName {
         map.serialize_entry("src", &endpoint(self.src))?;
         map.serialize_entry("dst", &endpoint(self.dst))?;
         map.serialize_entry("ssrc", &self.ssrc)?;
-        map.serialize_entry("kind", self.kind)?;
+        map.serialize_entry("kind", &self.kind)?;
         map.end()
     }
 }
@@ -103,7 +105,7 @@ pub struct FlowRecord {
     #[serde(flatten)]
     pub name: FlowName,
     /// Payload format.
-    pub payload: &'static str,
+    pub payload: PayloadFormat,
     /// Monitor group.
     pub group: Option<String>,
     /// Packets in the interval.
@@ -170,8 +172,8 @@ pub struct EventRecord {
     /// The interval's end, ns since the Unix epoch (written as RFC 3339).
     #[serde(serialize_with = "rfc3339")]
     pub time: i64,
-    /// `appeared`, `silent` (no packet for the silence limit), `resumed`, `ssrc_change`.
-    pub event: &'static str,
+    /// What happened.
+    pub event: FlowEvent,
     /// The flow.
     #[serde(flatten)]
     pub name: FlowName,
@@ -217,7 +219,7 @@ pub(crate) struct FlowView<'a> {
     ssrc: Option<u32>,
     /// The SSRC that replaced this one on the 4-tuple, if any.
     new_ssrc: Option<u32>,
-    kind: &'static str,
+    kind: FlowKind,
     format: PayloadFormat,
     last_ns: i64,
     counters: Counters,
@@ -240,11 +242,7 @@ impl<'a> FlowView<'a> {
             dst: s.record.dst,
             ssrc: Some(s.ssrc),
             new_ssrc: s.record.new_ssrc,
-            kind: if format == PayloadFormat::Mp2t {
-                "rtp-ts"
-            } else {
-                "rtp"
-            },
+            kind: FlowKind::of_rtp(format),
             format,
             last_ns: volume.last_ns,
             counters: Counters {
@@ -277,7 +275,7 @@ impl<'a> FlowView<'a> {
             dst: f.dst,
             ssrc: None,
             new_ssrc: None,
-            kind: "udp-ts",
+            kind: FlowKind::UdpTs,
             format: PayloadFormat::Mp2t,
             last_ns: f.volume.last_ns,
             counters: Counters {
@@ -330,7 +328,7 @@ impl LiveState {
         self,
         view: FlowView<'_>,
         tick: &Tick,
-        event: &'static str,
+        event: FlowEvent,
         out: &mut impl FnMut(Record),
     ) {
         if let Some(last) = self.last_active_ns {
@@ -380,7 +378,7 @@ impl LiveState {
         // while its old stream sends nothing: the change is told whether or not the old
         // stream was active in the interval.
         let ssrc_change = || {
-            let mut change = event("ssrc_change", None);
+            let mut change = event(FlowEvent::SsrcChange, None);
             if let Record::Event(e) = &mut change {
                 e.new_ssrc = view.new_ssrc;
             }
@@ -394,13 +392,13 @@ impl LiveState {
             // rate are not judged against SLA limits.
             let partial = self.last_active_ns.is_none() || tick.source_ended;
             match self.last_active_ns {
-                None => out(event("appeared", None)),
+                None => out(event(FlowEvent::Appeared, None)),
                 Some(last) if self.silent => {
                     // Silent since `last`, back with this interval's first packet: the gap
                     // is known only to within the interval, so the time since `last` to the
                     // interval's start is given.
                     let gap = (tick.end_ns - tick.interval_ns - last).max(0);
-                    out(event("resumed", Some(gap as f64 / 1e9)));
+                    out(event(FlowEvent::Resumed, Some(gap as f64 / 1e9)));
                 }
                 Some(_) => {}
             }
@@ -427,7 +425,7 @@ impl LiveState {
             // Both counts of the format voted now: the vote may have changed since the
             // last interval, and each reading's count only grows.
             let frames = now.frames.of(view.format) - before.frames.of(view.format);
-            let fps = (view.kind == "rtp").then(|| round6(frames as f64 / interval_s));
+            let fps = (view.kind == FlowKind::Rtp).then(|| round6(frames as f64 / interval_s));
             let (df_ms, mlr) = (df_ms.map(round6), mlr.map(round6));
             let group = view.delivery.group.and_then(|g| groups.get(g));
             let sla = group.filter(|g| !g.sla.is_empty()).map(|g| {
@@ -449,7 +447,14 @@ impl LiveState {
                 let broken = !verdict.violations.is_empty();
                 if broken != self.sla_broken {
                     self.sla_broken = broken;
-                    let mut change = event(if broken { "sla_broken" } else { "sla_ok" }, None);
+                    let mut change = event(
+                        if broken {
+                            FlowEvent::SlaBroken
+                        } else {
+                            FlowEvent::SlaOk
+                        },
+                        None,
+                    );
                     if let Record::Event(e) = &mut change {
                         e.violations = broken.then(|| verdict.violations.clone());
                     }
@@ -462,7 +467,7 @@ impl LiveState {
                 time: time(),
                 interval_s,
                 name: view.name(),
-                payload: view.format.as_str(),
+                payload: view.format,
                 group: group.map(|g| g.name.clone()),
                 packets,
                 bytes,
@@ -485,7 +490,10 @@ impl LiveState {
             }
             if !self.silent && tick.end_ns - last >= tick.silent_after_ns {
                 self.silent = true;
-                out(event("silent", Some((tick.end_ns - last) as f64 / 1e9)));
+                out(event(
+                    FlowEvent::Silent,
+                    Some((tick.end_ns - last) as f64 / 1e9),
+                ));
             }
         }
         self.at_last_end = now;
@@ -529,9 +537,12 @@ mod tests {
                     source_ended: false,
                 };
                 analyzer.tick(&tick, &mut |r| match r {
-                    Record::Event(e) => {
-                        events.push(((next_tick - base) / S, e.event, e.name.ssrc, e.new_ssrc))
-                    }
+                    Record::Event(e) => events.push((
+                        (next_tick - base) / S,
+                        e.event.as_str(),
+                        e.name.ssrc,
+                        e.new_ssrc,
+                    )),
                     Record::Flow(f) => flow_packets += f.packets,
                 });
                 next_tick += S;
@@ -717,7 +728,7 @@ mod tests {
         let mut events = Vec::new();
         let outcome = analyzer.tick(tick, &mut |r| {
             if let Record::Event(e) = r {
-                events.push((e.event, e.name.src.to_string()));
+                events.push((e.event.as_str(), e.name.src.to_string()));
             }
         });
         (events, outcome)
@@ -773,7 +784,7 @@ mod tests {
         let outcome = analyzer.tick(&tick_at(base + 13 * S, 10 * S), &mut |r| match r {
             Record::Flow(f) => lost.push((f.name.src.to_string(), f.packets, f.lost)),
             Record::Event(e) => assert_eq!(
-                (e.event, e.name.src.to_string().as_str()),
+                (e.event.as_str(), e.name.src.to_string().as_str()),
                 ("appeared", "10.0.1.1:4000")
             ),
         });
@@ -886,6 +897,12 @@ mod tests {
             send(&mut analyzer, seq, seq % 20 == 19, &[0x65, 0x88, 0]);
         }
         tick(&mut analyzer, base + 2_400 * MS);
-        assert_eq!(fps, vec![("unknown", Some(20.0)), ("h264", Some(5.0))]);
+        assert_eq!(
+            fps,
+            vec![
+                (PayloadFormat::Unknown, Some(20.0)),
+                (PayloadFormat::H264, Some(5.0))
+            ]
+        );
     }
 }

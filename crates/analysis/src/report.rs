@@ -3,6 +3,7 @@
 use crate::format::{endpoint, joined_id, rfc3339_ns};
 use crate::frames::PayloadFormat;
 use crate::group::{MonitorGroups, SlaLimits};
+use crate::kind::FlowKind;
 use crate::mdi::MdiSummary;
 use crate::stream::{Delivery, RtpStream, UdpFlow, UdpKind, Volume};
 use crate::ts::{Indicator, PidFigures, TsAnalyzer};
@@ -148,9 +149,9 @@ pub struct FlowReport {
     /// SSRC for RTP flows.
     pub ssrc: Option<u32>,
     /// `rtp`, `rtp-ts`, `udp-ts`, `udp`, or `file-ts` for a raw TS recording.
-    pub kind: &'static str,
+    pub kind: FlowKind,
     /// `h264`, `h265`, `mp2t`, `jpeg` or `unknown`.
-    pub payload: &'static str,
+    pub payload: PayloadFormat,
     /// Packets.
     pub packets: u64,
     /// UDP payload bytes as sent.
@@ -558,8 +559,8 @@ impl FlowReport {
     pub(crate) fn new(
         id: String,
         endpoints: Option<(String, String)>,
-        kind: &'static str,
-        payload: &'static str,
+        kind: FlowKind,
+        payload: PayloadFormat,
         v: &Volume,
         origin: i64,
     ) -> Self {
@@ -672,16 +673,11 @@ impl AnalysisReport {
             let ms = |units: f64| round(units / f64::from(s.clock_rate()) * 1000.0, 6);
             let (src, dst) = (endpoint(s.record.src), endpoint(s.record.dst));
             let id = joined_id(&src, &dst, Some(s.ssrc));
-            let kind = if format == PayloadFormat::Mp2t {
-                "rtp-ts"
-            } else {
-                "rtp"
-            };
             let mut report = FlowReport::new(
                 id,
                 Some((src, dst)),
-                kind,
-                format.as_str(),
+                FlowKind::of_rtp(format),
+                format,
                 &s.volume(),
                 origin,
             );
@@ -721,8 +717,8 @@ impl AnalysisReport {
                 other.bytes += f.volume.bytes;
             }
             let (kind, payload) = match f.kind {
-                UdpKind::Ts => ("udp-ts", "mp2t"),
-                UdpKind::Other => ("udp", "unknown"),
+                UdpKind::Ts => (FlowKind::UdpTs, PayloadFormat::Mp2t),
+                UdpKind::Other => (FlowKind::Udp, PayloadFormat::Unknown),
             };
             let (src, dst) = (endpoint(f.src), endpoint(f.dst));
             let mut report = FlowReport::new(

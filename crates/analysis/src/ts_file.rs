@@ -4,6 +4,8 @@
 //! PCRs around it, the way TR 101 290 analysers time recordings. Without two PCRs there is no
 //! time, and the timing indicators (repetition intervals, PCR, PTS, PID_error) cannot fire.
 
+use crate::frames::PayloadFormat;
+use crate::kind::FlowKind;
 use crate::report::{AnalysisReport, CaptureReport, Discovery, FlowReport, TsReport};
 use crate::stream::Volume;
 use crate::ts::TsAnalyzer;
@@ -182,7 +184,14 @@ impl TsFileAnalyzer {
             Default::default(),
         );
         capture.start = None;
-        let mut flow = FlowReport::new(file.to_string(), None, "file-ts", "mp2t", &volume, 0);
+        let mut flow = FlowReport::new(
+            file.to_string(),
+            None,
+            FlowKind::FileTs,
+            PayloadFormat::Mp2t,
+            &volume,
+            0,
+        );
         let mut ts = TsReport::new(&self.ts, 0);
         ts.skipped_bytes = self.skipped_bytes;
         flow.ts = Some(ts);

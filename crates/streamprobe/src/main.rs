@@ -184,7 +184,7 @@ fn analyze(args: &AnalyzeArgs) -> Result<(), String> {
     let analysis_cpu_s = process_cpu_s() - cpu0;
     report.capture.file = args.file.display().to_string();
     if !args.all_flows {
-        report.flows.retain(|f| f.kind != "udp");
+        report.flows.retain(|f| f.kind.is_media());
     }
     let skipped = &report.capture.skipped;
     run::warn_damaged_file(

@@ -73,13 +73,13 @@ fn check(r: &AnalysisReport, frames: u64) -> Result<(), TestCaseError> {
     let media: u64 = r
         .flows
         .iter()
-        .filter(|f| f.kind != "udp")
+        .filter(|f| f.kind.is_media())
         .map(|f| f.packets)
         .sum();
     let other: u64 = r
         .flows
         .iter()
-        .filter(|f| f.kind == "udp")
+        .filter(|f| !f.kind.is_media())
         .map(|f| f.packets)
         .sum();
     // Other UDP: its flows, and the single datagrams of SSRCs that another one confirmed.
@@ -271,7 +271,7 @@ fn every_bucket_is_reached() {
     ] {
         assert!(c.skipped[reason] > 0, "{reason}: {:?}", c.skipped);
     }
-    assert!(r.flows.iter().any(|f| f.kind == "rtp"));
+    assert!(r.flows.iter().any(|f| f.kind == crate::kind::FlowKind::Rtp));
     assert!(
         c.other_udp.packets > 0 && c.skipped["rtp_invalid"] > 0,
         "{c:?}"

@@ -552,7 +552,7 @@ mod tests {
         d.push((70 * MS, ts(20)));
         let r = analyse(&d);
         let f = &r.flows[0];
-        assert_eq!((f.kind, f.packets), ("rtp-ts", 60));
+        assert_eq!((f.kind, f.packets), (crate::kind::FlowKind::RtpTs, 60));
         let report = f.ts.as_ref().unwrap();
         assert_eq!((report.unframed_datagrams, report.late_datagrams), (1, 1));
         // 58 datagrams of 7 TS packets analysed.

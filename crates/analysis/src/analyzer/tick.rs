@@ -2,6 +2,7 @@
 //! 4-tuples.
 
 use super::{Analyzer, TupleState};
+use crate::event::FlowEvent;
 use crate::interval::{FlowView, LiveState, Record, Tick};
 use crate::stream::{RtpStream, UdpFlow};
 
@@ -144,8 +145,8 @@ impl Analyzer {
         for (mut tuple, &f) in old_tuples.into_iter().zip(fate) {
             let event = match f {
                 0 => None,
-                1 => Some("expired"),
-                _ => Some("evicted"),
+                1 => Some(FlowEvent::Expired),
+                _ => Some(FlowEvent::Evicted),
             };
             match (&mut tuple.state, event) {
                 (TupleState::Rtp { stream, set, .. }, None) => {
