@@ -156,6 +156,11 @@ impl Reassembler {
                 .sum::<usize>()
     }
 
+    /// Fragments (captured frames) held for datagrams not yet complete.
+    pub fn held_fragments(&self) -> u64 {
+        self.pending.iter().map(|p| p.fragments).sum()
+    }
+
     /// Drops everything still pending (end of capture); returns the fragments dropped.
     pub fn flush(&mut self) -> u64 {
         let n = self.pending.iter().map(|p| p.fragments).sum::<u64>() + self.expired_fragments;

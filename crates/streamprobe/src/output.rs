@@ -59,6 +59,13 @@ pub struct WorkerReport {
     pub state_budget_bytes: Option<u64>,
     /// Records left out in the interval, per reason (`SkipReason::ALL` order).
     pub skipped: [u64; SkipReason::ALL.len()],
+    /// Where the other packets read went: RTCP, other UDP and IP fragments in the interval;
+    /// fragments and datagrams on probation held at its end (analysis::TickOutcome).
+    pub rtcp_packets: u64,
+    pub other_udp_packets: u64,
+    pub fragments: u64,
+    pub fragments_held: u64,
+    pub probation_packets: u64,
 }
 
 /// Closes intervals for one worker, whatever its source: the analyzer's records go to the
@@ -155,6 +162,11 @@ impl IntervalCloser {
             state_bytes: outcome.state_bytes,
             state_budget_bytes: outcome.state_budget_bytes,
             skipped,
+            rtcp_packets: outcome.rtcp_packets,
+            other_udp_packets: outcome.other_udp_packets,
+            fragments: outcome.fragments,
+            fragments_held: outcome.fragments_held,
+            probation_packets: outcome.probation_packets,
             ..WorkerReport::default()
         }
     }
@@ -208,6 +220,14 @@ struct ProbeRecord {
     /// Records left out in the interval, by reason (the vocabulary of `analyze`'s
     /// `capture.skipped`, every key present).
     skipped: BTreeMap<&'static str, u64>,
+    /// RTCP datagrams, datagrams of UDP without media, and IP fragments that made datagrams
+    /// (less those datagrams), in the interval.
+    rtcp_packets: u64,
+    other_udp_packets: u64,
+    fragments: u64,
+    /// Fragments and datagrams on probation held at the interval's end.
+    fragments_held: u64,
+    probation_packets: u64,
     workers: Vec<WorkerFigures>,
 }
 
@@ -238,6 +258,11 @@ impl ProbeRecord {
                 .map(|r| r.state_budget_bytes)
                 .sum::<Option<u64>>(),
             pass: first.pass,
+            rtcp_packets: sum(|r| r.rtcp_packets),
+            other_udp_packets: sum(|r| r.other_udp_packets),
+            fragments: sum(|r| r.fragments),
+            fragments_held: sum(|r| r.fragments_held),
+            probation_packets: sum(|r| r.probation_packets),
             skipped: SkipReason::ALL
                 .iter()
                 .map(|r| {

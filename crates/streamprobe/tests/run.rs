@@ -425,6 +425,43 @@ fn every_fixture_replayed_gives_the_figures_of_analyze() {
             offline["capture"]["packets"].as_u64().unwrap(),
             "{name}"
         );
+        // Live accounting: every packet read is in exactly one bucket (docs/live.md).
+        let total = |key: &str| -> u64 { probes.iter().map(|p| p[key].as_u64().unwrap()).sum() };
+        let last = |key: &str| probes.last().map_or(0, |p| p[key].as_u64().unwrap());
+        let recorded: u64 = of_type(&records, "flow")
+            .iter()
+            .map(|r| r["packets"].as_u64().unwrap())
+            .sum();
+        // Records the source could not hand over never became packets.
+        let source = ["record_corrupt", "record_truncated", "source_invalid"];
+        let skipped: u64 = probes
+            .iter()
+            .flat_map(|p| p["skipped"].as_object().unwrap())
+            .filter(|(reason, _)| !source.contains(&reason.as_str()))
+            .map(|(_, n)| n.as_u64().unwrap())
+            .sum();
+        assert_eq!(total("output_dropped"), 0, "{name}");
+        assert_eq!(
+            recorded
+                + total("refused")
+                + total("refused_state")
+                + skipped
+                + total("rtcp_packets")
+                + total("other_udp_packets")
+                + total("fragments")
+                + last("fragments_held")
+                + last("probation_packets"),
+            packets,
+            "{name}: live accounting"
+        );
+        let c = &offline["capture"];
+        assert_eq!(total("rtcp_packets"), c["rtcp_packets"], "{name}");
+        // What is still on probation at the end, `analyze` rejects into other UDP.
+        assert_eq!(
+            total("other_udp_packets") + last("probation_packets"),
+            c["other_udp"]["packets"],
+            "{name}"
+        );
         let by_flow = flow_records(&records);
         let media: Vec<&Value> = offline["flows"]
             .as_array()

@@ -93,6 +93,11 @@ pub struct Analyzer {
     /// Datagrams of SSRCs seen once on a candidate that another SSRC confirmed: other UDP
     /// (`flows` stays 0: their 4-tuple is counted as RTP).
     strays: crate::report::OtherUdp,
+    /// Datagrams of other UDP forgotten by live ticks: the other-UDP flows that went and the
+    /// packets held on probation by 4-tuples that went unconfirmed.
+    forgotten_other: u64,
+    /// The live accounting's running sums at the last tick.
+    buckets_before: tick::Buckets,
 }
 
 impl Analyzer {
