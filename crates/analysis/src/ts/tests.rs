@@ -312,6 +312,36 @@ fn a_gap_counts_when_it_passes_its_limit_not_when_it_closes() {
     );
 }
 
+/// A full outage (no packet at all from 1,000 to 2,500 ms): the PAT gap passed its limit at
+/// 1,400 ms (last PAT at 900 ms), but nothing says so before the flow sends again, since
+/// until then the gap cannot be told from the flow's end, which is no gap. The first packet
+/// after it counts the gap, with the time it passed its limit (live: in the interval of
+/// that packet).
+#[test]
+fn a_gap_in_a_full_outage_counts_when_the_flow_sends_again() {
+    let mut mux = Mux::new();
+    let mut ts = TsAnalyzer::new(TsLimits::default());
+    for step in (0..50).chain(125..130) {
+        let ms = step * 20;
+        if step % 5 == 0 {
+            ts.on_packet(ms * MS, &mux.pat());
+            ts.on_packet(ms * MS, &mux.pmt());
+        } else {
+            ts.on_packet(ms * MS, &null());
+        }
+        ts.on_packet(ms * MS, &mux.video(ms, step % 2 == 0));
+        let pat = ts.indicators.get(Indicator::PatError);
+        if step < 125 {
+            assert_eq!(pat.count, 0);
+        } else {
+            assert_eq!((pat.count, pat.first_ns), (1, 1_400 * MS), "{step}");
+        }
+    }
+    // The gap closed at the PAT of 2,500 ms: 1,600 ms long.
+    let pat = ts.indicators.get(Indicator::PatError);
+    assert_eq!(pat.longest_gap_ns, 1_600 * MS);
+}
+
 /// The video PID (which carries the PCR and the PTS) stops at 1 s of a 2 s stream: its PCR
 /// and PTS gaps, still open at the end, count once each at finish, with their lengths.
 /// Before: finish closed PAT, PMT and PID gaps, not PCR or PTS ones.
