@@ -138,7 +138,9 @@ impl Reassembler {
         FragmentOutcome::Pending
     }
 
-    fn expire(&mut self, now_ns: i64) {
+    /// Drops the datagrams older than [`TIMEOUT_NS`] at `now_ns`, counted in
+    /// `expired_fragments`.
+    pub fn expire(&mut self, now_ns: i64) {
         let before: u64 = self.pending.iter().map(|p| p.fragments).sum();
         self.pending
             .retain(|p| now_ns.saturating_sub(p.first_ns) <= TIMEOUT_NS);

@@ -43,7 +43,8 @@ impl FlowEvent {
 
 impl std::fmt::Display for FlowEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, not `write_str`: table columns set a width.
+        f.pad(self.as_str())
     }
 }
 

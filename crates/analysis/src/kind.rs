@@ -48,12 +48,29 @@ impl FlowKind {
 
 impl std::fmt::Display for FlowKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, not `write_str`: table columns set a width.
+        f.pad(self.as_str())
     }
 }
 
 impl Serialize for FlowKind {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tables align columns by width: the name is padded like a `&str`.
+    #[test]
+    fn a_kind_is_padded_to_the_column_width() {
+        assert_eq!(format!("{:<6}|", FlowKind::Rtp), "rtp   |");
+        assert_eq!(format!("{:>8}|", PayloadFormat::H264), "    h264|");
+        assert_eq!(
+            format!("{:<12}|", crate::event::FlowEvent::Silent),
+            "silent      |"
+        );
     }
 }

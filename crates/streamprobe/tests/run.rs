@@ -579,3 +579,51 @@ fn every_fixture_replayed_gives_the_figures_of_analyze() {
     // Two impaired captures of 4 streams and 10 link-layer variants of the same ones.
     assert!(compared >= 40, "{compared} flows compared");
 }
+
+/// The live table keeps its columns: in every flow row the kind starts under KIND and the
+/// packet count ends under PKTS (a kind printed without its padding shifted every `rtp` row).
+#[test]
+fn live_table_rows_keep_to_the_header_columns() {
+    let capture = root().join("tests/fixtures/impaired/capture.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .args(["run", "--speed", "1000", "--replay"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut rows = 0;
+    let mut header: Option<(usize, usize)> = None;
+    for line in text.lines() {
+        if line.starts_with("FLOW ") {
+            let kind = line.find("KIND").unwrap();
+            header = Some((kind, line.find("PKTS").unwrap() + 4));
+            continue;
+        }
+        let Some((kind, pkts_end)) = header else {
+            continue;
+        };
+        if line.is_empty() || line.starts_with("probe:") {
+            header = None;
+            continue;
+        }
+        // A flow row (a long flow name on its own line has no kind after it).
+        let Some(rest) = line.get(kind..) else {
+            continue;
+        };
+        if !["rtp ", "rtp-ts ", "udp-ts "]
+            .iter()
+            .any(|k| rest.starts_with(k))
+        {
+            continue;
+        }
+        assert_eq!(&line[kind - 1..kind], " ", "{line}");
+        let b = line.as_bytes();
+        assert!(
+            b[pkts_end - 1].is_ascii_digit() && b.get(pkts_end) == Some(&b' '),
+            "PKTS column: {line}"
+        );
+        rows += 1;
+    }
+    assert!(rows >= 8, "{rows} rows checked:\n{text}");
+}

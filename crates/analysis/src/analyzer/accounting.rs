@@ -2,6 +2,7 @@
 //! a media flow, other UDP, RTCP, a fragment reassembled into a datagram (which then lands
 //! in a bucket of its own), a skip reason, or a 4-tuple refused by the flow cap.
 
+use crate::interval::{Record, Tick};
 use crate::report::AnalysisReport;
 use crate::{AnalysisConfig, Analyzer};
 use proptest::prelude::*;
@@ -15,6 +16,8 @@ enum Send {
     Rtp(u8, u8),
     /// An RTCP sender report from host `h`, to the RTP port.
     Rtcp(u8),
+    /// A 1,200-byte RTCP datagram from host `h` in 2 fragments.
+    RtcpFragmented(u8),
     /// 7 TS packets from host `h` to the TS port.
     Ts(u8),
     /// Bytes that are neither RTP nor TS, from host `h`.
@@ -36,6 +39,7 @@ fn send() -> impl Strategy<Value = Send> {
     prop_oneof![
         6 => (0u8..8, 0u8..3).prop_map(|(h, s)| Send::Rtp(h, s)),
         1 => (0u8..8).prop_map(Send::Rtcp),
+        1 => (0u8..8).prop_map(Send::RtcpFragmented),
         2 => (0u8..4).prop_map(Send::Ts),
         2 => (0u8..8, proptest::collection::vec(any::<u8>(), 0..40)).prop_map(|(h, b)| Send::Junk(h, b)),
         1 => Just(Send::Tcp),
@@ -103,6 +107,119 @@ fn check(r: &AnalysisReport, frames: u64) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Builds the frames of each step, as captured.
+#[derive(Default)]
+struct Sender {
+    t: i64,
+    seq: [u16; 32],
+    cc: [u8; 8],
+    id: u16,
+}
+
+impl Sender {
+    fn new() -> Self {
+        Sender {
+            t: 1_700_000_000_000_000_000,
+            ..Sender::default()
+        }
+    }
+
+    fn rtp(&mut self, h: u8, s: u8, payload: usize) -> Vec<u8> {
+        let i = usize::from(h) * 3 + usize::from(s);
+        self.seq[i] = self.seq[i].wrapping_add(1);
+        let seq = self.seq[i];
+        let p = rtp_packet(
+            96,
+            false,
+            seq,
+            u32::from(seq) * 3000,
+            u32::from(s),
+            &vec![0x41; payload],
+        );
+        udp_frame([10, 0, 0, h + 1], 4000, [10, 0, 1, 1], 5004, &p)
+    }
+
+    /// The frames of one step, 20 ms after the last (a wait adds its time).
+    fn frames(&mut self, s: Send) -> Vec<Vec<u8>> {
+        self.t += 20_000_000;
+        match s {
+            Send::Rtp(h, s) => vec![self.rtp(h, s, 100)],
+            Send::Rtcp(h) => {
+                let mut p = vec![0x80, 200, 0, 6, 0, 0, 0, 7];
+                p.resize(28, 0);
+                vec![udp_frame([10, 0, 0, h + 1], 4000, [10, 0, 1, 1], 5004, &p)]
+            }
+            Send::RtcpFragmented(h) => {
+                self.id = self.id.wrapping_add(1);
+                let mut p = vec![0x80, 200, 0, 6, 0, 0, 0, 7];
+                p.resize(1200, 0);
+                let whole = udp_frame([10, 0, 0, h + 1], 4000, [10, 0, 1, 1], 5004, &p);
+                fragments(&whole, self.id, 2)
+            }
+            Send::Ts(h) => {
+                let mut payload = Vec::new();
+                for _ in 0..7 {
+                    let cc = &mut self.cc[usize::from(h)];
+                    *cc = (*cc + 1) & 15;
+                    let mut p = vec![0x47, 0x01, 0x00, 0x10 | *cc];
+                    p.resize(188, 0xaa);
+                    payload.extend(p);
+                }
+                vec![udp_frame(
+                    [10, 0, 2, h + 1],
+                    4000,
+                    [239, 1, 1, 1],
+                    5000,
+                    &payload,
+                )]
+            }
+            Send::Junk(h, bytes) => {
+                vec![udp_frame(
+                    [10, 0, 0, h + 1],
+                    4000,
+                    [10, 0, 1, 1],
+                    5004,
+                    &bytes,
+                )]
+            }
+            Send::Tcp => {
+                let mut f = udp_frame([10, 0, 3, 1], 80, [10, 0, 1, 1], 80, &[0; 20]);
+                f[14 + 9] = 6;
+                vec![f]
+            }
+            Send::Arp => {
+                let mut f = vec![0xff; 12];
+                f.extend_from_slice(&[0x08, 0x06]);
+                f.resize(42, 0);
+                vec![f]
+            }
+            Send::Cut(n) => {
+                let f = self.rtp(0, 0, 100);
+                vec![f[..usize::from(n).min(f.len())].to_vec()]
+            }
+            Send::Fragmented { h, drop, twice } => {
+                self.id = self.id.wrapping_add(1);
+                let whole = self.rtp(h, 0, 3_000);
+                let mut out = Vec::new();
+                for (i, piece) in fragments(&whole, self.id, 3).into_iter().enumerate() {
+                    if drop && i == 1 {
+                        continue;
+                    }
+                    if twice && i == 0 {
+                        out.push(piece.clone());
+                    }
+                    out.push(piece);
+                }
+                out
+            }
+            Send::Wait(ms) => {
+                self.t += i64::from(ms) * 1_000_000;
+                Vec::new()
+            }
+        }
+    }
+}
+
 /// Sends `sends` through an analyzer with a flow cap of `cap`: its report and the frames.
 fn run(sends: Vec<Send>, cap: usize, budget: usize) -> (AnalysisReport, u64) {
     let config = AnalysisConfig {
@@ -111,99 +228,94 @@ fn run(sends: Vec<Send>, cap: usize, budget: usize) -> (AnalysisReport, u64) {
         ..AnalysisConfig::default()
     };
     let mut analyzer = Analyzer::new(config);
-    let mut t = 1_700_000_000_000_000_000i64;
-    let mut seq = [0u16; 32];
-    let mut cc = [0u8; 8];
-    let mut id = 0u16;
+    let mut sender = Sender::new();
     let mut frames = 0u64;
-    let mut feed = |analyzer: &mut Analyzer, t: i64, f: &[u8]| {
-        analyzer.on_frame(t, LinkType::Ethernet, f, f.len() as u32);
-        frames += 1;
-    };
-    let rtp = |h: u8, s: u8, seq: &mut [u16; 32], payload: usize| {
-        let i = usize::from(h) * 3 + usize::from(s);
-        seq[i] = seq[i].wrapping_add(1);
-        let p = rtp_packet(
-            96,
-            false,
-            seq[i],
-            u32::from(seq[i]) * 3000,
-            u32::from(s),
-            &vec![0x41; payload],
-        );
-        udp_frame([10, 0, 0, h + 1], 4000, [10, 0, 1, 1], 5004, &p)
-    };
     for s in sends {
-        t += 20_000_000;
-        match s {
-            Send::Rtp(h, s) => feed(&mut analyzer, t, &rtp(h, s, &mut seq, 100)),
-            Send::Rtcp(h) => {
-                let mut p = vec![0x80, 200, 0, 6, 0, 0, 0, 7];
-                p.resize(28, 0);
-                feed(
-                    &mut analyzer,
-                    t,
-                    &udp_frame([10, 0, 0, h + 1], 4000, [10, 0, 1, 1], 5004, &p),
-                );
-            }
-            Send::Ts(h) => {
-                let mut payload = Vec::new();
-                for _ in 0..7 {
-                    cc[usize::from(h)] = (cc[usize::from(h)] + 1) & 15;
-                    let mut p = vec![0x47, 0x01, 0x00, 0x10 | cc[usize::from(h)]];
-                    p.resize(188, 0xaa);
-                    payload.extend(p);
-                }
-                feed(
-                    &mut analyzer,
-                    t,
-                    &udp_frame([10, 0, 2, h + 1], 4000, [239, 1, 1, 1], 5000, &payload),
-                );
-            }
-            Send::Junk(h, bytes) => {
-                feed(
-                    &mut analyzer,
-                    t,
-                    &udp_frame([10, 0, 0, h + 1], 4000, [10, 0, 1, 1], 5004, &bytes),
-                );
-            }
-            Send::Tcp => {
-                let mut f = udp_frame([10, 0, 3, 1], 80, [10, 0, 1, 1], 80, &[0; 20]);
-                f[14 + 9] = 6;
-                feed(&mut analyzer, t, &f);
-            }
-            Send::Arp => {
-                let mut f = vec![0xff; 12];
-                f.extend_from_slice(&[0x08, 0x06]);
-                f.resize(42, 0);
-                feed(&mut analyzer, t, &f);
-            }
-            Send::Cut(n) => {
-                let f = rtp(0, 0, &mut seq, 100);
-                feed(&mut analyzer, t, &f[..usize::from(n).min(f.len())]);
-            }
-            Send::Fragmented { h, drop, twice } => {
-                id = id.wrapping_add(1);
-                let whole = rtp(h, 0, &mut seq, 3_000);
-                let pieces = fragments(&whole, id, 3);
-                for (i, piece) in pieces.iter().enumerate() {
-                    if drop && i == 1 {
-                        continue;
-                    }
-                    feed(&mut analyzer, t, piece);
-                    if twice && i == 0 {
-                        feed(&mut analyzer, t, piece);
-                    }
-                }
-            }
-            Send::Wait(ms) => t += i64::from(ms) * 1_000_000,
+        for f in sender.frames(s) {
+            analyzer.on_frame(sender.t, LinkType::Ethernet, &f, f.len() as u32);
+            frames += 1;
         }
     }
     (analyzer.finish(), frames)
 }
 
+/// A live run: the steps with interval ticks among them (`Some(e)`: a tick forgetting flows
+/// idle for e x 100 ms). At every tick, each frame read is in exactly one bucket of the
+/// interval figures (docs/live.md).
+fn run_live(
+    steps: Vec<Option<Send>>,
+    config: AnalysisConfig,
+    expire: &[u16],
+) -> Result<(), TestCaseError> {
+    let mut analyzer = Analyzer::new(config);
+    let mut sender = Sender::new();
+    let (mut frames, mut counted, mut last_end, mut ticks) = (0u64, 0u64, sender.t, 0usize);
+    for step in steps {
+        let Some(s) = step else {
+            let e = expire[ticks % expire.len()];
+            ticks += 1;
+            sender.t += 20_000_000;
+            let tick = Tick {
+                end_ns: sender.t,
+                interval_ns: (sender.t - last_end).max(1),
+                silent_after_ns: 100_000_000,
+                expire_after_ns: i64::from(e) * 100_000_000,
+                source_ended: false,
+            };
+            last_end = sender.t;
+            let mut recorded = 0;
+            let o = analyzer.tick(&tick, &mut |r| {
+                if let Record::Flow(f) = r {
+                    recorded += f.packets;
+                }
+            });
+            counted += recorded
+                + o.refused
+                + o.refused_state
+                + o.rtcp_packets
+                + o.other_udp_packets
+                + o.fragments;
+            let skipped: u64 = analyzer.skipped().iter().sum();
+            prop_assert_eq!(
+                counted + skipped + o.fragments_held + o.probation_packets,
+                frames,
+                "{:?}",
+                o
+            );
+            continue;
+        };
+        for f in sender.frames(s) {
+            analyzer.on_frame(sender.t, LinkType::Ethernet, &f, f.len() as u32);
+            frames += 1;
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    /// Live: ticks among the steps that expire and evict flows (probes again, strays, RTCP in
+    /// fragments, the SSRC limit, the flow cap and the state budget all reached).
+    #[test]
+    fn every_frame_lands_in_exactly_one_live_bucket(
+        steps in proptest::collection::vec(
+            prop_oneof![6 => send().prop_map(Some), 1 => Just(None)], 1..400),
+        expire in proptest::collection::vec(0u16..40, 1..8),
+        cap in 3usize..40,
+        budget in proptest::option::of(12_000usize..60_000),
+        probation in 1u8..5,
+        ssrcs in 1usize..4,
+    ) {
+        let config = AnalysisConfig {
+            max_flows: cap,
+            max_state_bytes: budget.unwrap_or(usize::MAX),
+            probation,
+            max_ssrcs_per_tuple: ssrcs,
+            ..AnalysisConfig::default()
+        };
+        run_live(steps, config, &expire)?;
+    }
+
     #[test]
     fn every_frame_lands_in_exactly_one_bucket(
         sends in proptest::collection::vec(send(), 1..400),

@@ -5,6 +5,7 @@ use super::{Analyzer, TupleState};
 use crate::event::FlowEvent;
 use crate::interval::{FlowView, LiveState, Record, Tick};
 use crate::stream::{RtpStream, UdpFlow, UdpKind};
+use wire::SkipReason;
 
 /// What a tick did to the flow table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -69,6 +70,11 @@ impl Analyzer {
                 live.close(view, tick, groups, out);
             }
         }
+        // Fragments of datagrams that never completed are dropped at the tick too, not only
+        // when the next fragment comes: what `fragments_held` says is held is held.
+        self.reassembler.expire(tick.end_ns);
+        self.skipped[SkipReason::FragmentIncomplete.index()] +=
+            std::mem::take(&mut self.reassembler.expired_fragments);
         let mut outcome = self.forget(tick, out);
         outcome.refused = std::mem::take(&mut self.refused);
         outcome.refused_state = std::mem::take(&mut self.budget.refused_interval);
@@ -93,9 +99,15 @@ impl Analyzer {
             fragments: self.fragments.frames - self.fragments.datagrams,
         };
         let before = std::mem::replace(&mut self.buckets_before, now);
-        outcome.rtcp_packets = now.rtcp - before.rtcp;
-        outcome.other_udp_packets = now.other_udp - before.other_udp;
-        outcome.fragments = now.fragments - before.fragments;
+        debug_assert!(
+            now.rtcp >= before.rtcp
+                && now.other_udp >= before.other_udp
+                && now.fragments >= before.fragments,
+            "a running sum went down: {before:?} -> {now:?}"
+        );
+        outcome.rtcp_packets = now.rtcp.saturating_sub(before.rtcp);
+        outcome.other_udp_packets = now.other_udp.saturating_sub(before.other_udp);
+        outcome.fragments = now.fragments.saturating_sub(before.fragments);
         outcome.fragments_held = self.reassembler.held_fragments();
         outcome.probation_packets = self
             .table
@@ -296,7 +308,7 @@ mod tests {
     use testbed::pcap_writer::udp_frame;
     use wire::LinkType;
 
-    /// A keepalive makes a 4-tuple other UDP; its 65th datagram is probed again and
+    /// A keepalive makes a 4-tuple other UDP; its 66th datagram is probed again and
     /// confirms a stream, which keeps the 36 packets from it on (discovery's rule). When
     /// the stream expires, the other-UDP flow of the 65 before it goes too: live accounting
     /// still counts each datagram once (65 other UDP, 36 in records), never negative.

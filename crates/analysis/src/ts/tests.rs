@@ -323,6 +323,14 @@ fn a_gap_in_a_full_outage_counts_when_the_flow_sends_again() {
     let mut ts = TsAnalyzer::new(TsLimits::default());
     for step in (0..50).chain(125..130) {
         let ms = step * 20;
+        if step == 125 {
+            // The flow comes back at 2,480 ms with a null packet alone: that packet, not the
+            // next PAT (2,500 ms), counts the gap.
+            assert_eq!(ts.indicators.get(Indicator::PatError).count, 0);
+            ts.on_packet(2_480 * MS, &null());
+            let pat = ts.indicators.get(Indicator::PatError);
+            assert_eq!((pat.count, pat.first_ns), (1, 1_400 * MS));
+        }
         if step % 5 == 0 {
             ts.on_packet(ms * MS, &mux.pat());
             ts.on_packet(ms * MS, &mux.pmt());
