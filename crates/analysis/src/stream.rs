@@ -486,10 +486,10 @@ impl RtpStream {
     }
 
     /// Ends the stream at its last packet: held datagrams, TS intervals and MDI are closed.
-    pub fn finish(&mut self) {
+    pub fn finish(&mut self, horizon_ns: i64) {
         self.release_ts(None);
         if let Some(ts) = &mut self.ts {
-            ts.analyzer.finish(self.last_ns);
+            ts.analyzer.finish_until(self.last_ns, horizon_ns);
         }
         self.delivery.mdi.finish();
     }
@@ -575,9 +575,9 @@ impl UdpFlow {
     }
 
     /// Ends the flow at its last packet: TS intervals and MDI are closed.
-    pub fn finish(&mut self) {
+    pub fn finish(&mut self, horizon_ns: i64) {
         if let Some(ts) = &mut self.ts {
-            ts.finish(self.volume.last_ns);
+            ts.finish_until(self.volume.last_ns, horizon_ns);
         }
         self.delivery.mdi.finish();
     }
@@ -775,7 +775,7 @@ mod tests {
             feed(&mut ended, k, k, i64::from(k) * MS);
         }
         assert_eq!(lost(&ended), (0, 0), "4 and 5 still held");
-        ended.finish();
+        ended.finish(5 * MS);
         assert_eq!(lost(&ended), (7, 7));
         // The same, live: a tick 100 ms or more after 4 arrived releases them, within the
         // interval in progress (the first second), whose MLR then counts the 7.

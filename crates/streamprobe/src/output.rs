@@ -130,7 +130,7 @@ impl IntervalCloser {
         let mut active = 0;
         let (out, dropped, closed) = (&self.out, &mut self.dropped, &mut self.output_closed);
         let outcome = analyzer.tick(&tick, &mut |r| {
-            active += u64::from(matches!(r, Record::Flow(_)));
+            active += u64::from(matches!(&r, Record::Flow(f) if f.packets > 0));
             match out.try_send(Line::Record(end, r)) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => *dropped += 1,

@@ -353,11 +353,14 @@ impl Analyzer {
                 .unwrap_or(0);
         }
         let rtcp_unmatched = self.rtcp.values().sum::<u64>() + self.rtcp_overflow;
+        // TS absences are judged up to the capture's end, as live ticks judge them up to
+        // the last packet read: a stream that stops has its PAT, PCR... gaps once each.
+        let horizon = self.capture.last_ns;
         for s in &mut self.streams {
-            s.finish();
+            s.finish(horizon);
         }
         for f in &mut self.udp_flows {
-            f.finish();
+            f.finish(horizon);
         }
         let capture = CaptureReport::new(
             &self.capture,

@@ -59,13 +59,27 @@ impl Analyzer {
         self.live_udp
             .resize_with(self.udp_flows.len(), LiveState::default);
         let groups = &self.config.groups;
+        // TS absences that passed their limit by the interval's end count in it, packets or
+        // not; a source that ended is judged up to its last packet, where `analyze` judges
+        // (a replay's earlier ticks all end before a packet read).
+        let horizon = if tick.source_ended {
+            tick.end_ns.min(self.capture.last_ns)
+        } else {
+            tick.end_ns
+        };
         for (stream, live) in self.streams.iter_mut().zip(&mut self.live_streams) {
             // A stream that stopped must not keep TS datagrams held for a gap forever: what
             // waited past the reorder wait counts in this interval.
             stream.release_held(tick.end_ns, tick.source_ended);
+            if let Some(ts) = &mut stream.ts {
+                ts.analyzer.judge_gaps(horizon);
+            }
             live.close(FlowView::rtp(stream), tick, groups, out);
         }
         for (flow, live) in self.udp_flows.iter_mut().zip(&mut self.live_udp) {
+            if let Some(ts) = &mut flow.ts {
+                ts.judge_gaps(horizon);
+            }
             if let Some(view) = FlowView::udp(flow) {
                 live.close(view, tick, groups, out);
             }

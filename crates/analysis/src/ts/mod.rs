@@ -420,15 +420,30 @@ impl TsAnalyzer {
         Some(self.pids.len() - 1)
     }
 
-    /// Closes the intervals still open when the flow ends at `end_ns`: a PAT, PMT, referred
-    /// PID, PCR, PTS or (once seen) SI table absent for longer than its limit up to the end is
-    /// one more event, unless already counted; an unreferenced PID seen for longer than its
-    /// limit is reported.
+    /// [`TsAnalyzer::finish_until`] the flow's own end.
     pub fn finish(&mut self, end_ns: i64) {
+        self.finish_until(end_ns, end_ns);
+    }
+
+    /// Counts the absences that passed their limit by `now` (a live tick, the capture's
+    /// end), whether or not a packet came since: a gap in a full outage counts in the
+    /// interval it passes its limit, as one in a flow that goes on (definitions.md).
+    pub fn judge_gaps(&mut self, now: i64) {
+        if self.first_ns.is_some() && now > self.next_gap_check_ns {
+            self.check_gaps(now);
+        }
+    }
+
+    /// Closes the intervals still open when the flow ends at `end_ns`, the capture at
+    /// `horizon_ns` (>= `end_ns`): a PAT, PMT, referred PID, PCR, PTS or (once seen) SI table
+    /// absent for longer than its limit by the horizon is one more event, unless already
+    /// counted, its gap as long as up to the horizon; an unreferenced PID seen for longer
+    /// than its limit within the flow is reported.
+    pub fn finish_until(&mut self, end_ns: i64, horizon_ns: i64) {
         if self.first_ns.is_none() {
             return;
         }
-        self.close_gaps(end_ns);
+        self.close_gaps(horizon_ns.max(end_ns));
         let limits = self.limits;
         for state in &mut self.pids {
             if state.role == PidRole::Unreferenced

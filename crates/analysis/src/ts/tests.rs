@@ -312,24 +312,26 @@ fn a_gap_counts_when_it_passes_its_limit_not_when_it_closes() {
     );
 }
 
-/// A full outage (no packet at all from 1,000 to 2,500 ms): the PAT gap passed its limit at
-/// 1,400 ms (last PAT at 900 ms), but nothing says so before the flow sends again, since
-/// until then the gap cannot be told from the flow's end, which is no gap. The first packet
-/// after it counts the gap, with the time it passed its limit (live: in the interval of
-/// that packet).
+/// A full outage (no packet at all from 1,000 to 2,500 ms): the PAT gap passes its limit at
+/// 1,400 ms (last PAT at 900 ms) and is counted then by a live tick's judgement, with no
+/// packet to tell it; the packets after the outage do not count it again, and the PAT of
+/// 2,500 ms closes it, 1,600 ms long.
 #[test]
-fn a_gap_in_a_full_outage_counts_when_the_flow_sends_again() {
+fn a_gap_in_a_full_outage_counts_when_it_passes_its_limit() {
     let mut mux = Mux::new();
     let mut ts = TsAnalyzer::new(TsLimits::default());
+    let pat = |ts: &TsAnalyzer| {
+        let p = ts.indicators.get(Indicator::PatError);
+        (p.count, p.first_ns)
+    };
     for step in (0..50).chain(125..130) {
         let ms = step * 20;
         if step == 125 {
-            // The flow comes back at 2,480 ms with a null packet alone: that packet, not the
-            // next PAT (2,500 ms), counts the gap.
-            assert_eq!(ts.indicators.get(Indicator::PatError).count, 0);
-            ts.on_packet(2_480 * MS, &null());
-            let pat = ts.indicators.get(Indicator::PatError);
-            assert_eq!((pat.count, pat.first_ns), (1, 1_400 * MS));
+            // The ticks of the outage: not yet at 1,400 ms, then counted.
+            ts.judge_gaps(1_400 * MS);
+            assert_eq!(pat(&ts).0, 0);
+            ts.judge_gaps(2_000 * MS);
+            assert_eq!(pat(&ts), (1, 1_400 * MS));
         }
         if step % 5 == 0 {
             ts.on_packet(ms * MS, &mux.pat());
@@ -338,16 +340,12 @@ fn a_gap_in_a_full_outage_counts_when_the_flow_sends_again() {
             ts.on_packet(ms * MS, &null());
         }
         ts.on_packet(ms * MS, &mux.video(ms, step % 2 == 0));
-        let pat = ts.indicators.get(Indicator::PatError);
-        if step < 125 {
-            assert_eq!(pat.count, 0);
-        } else {
-            assert_eq!((pat.count, pat.first_ns), (1, 1_400 * MS), "{step}");
-        }
     }
-    // The gap closed at the PAT of 2,500 ms: 1,600 ms long.
-    let pat = ts.indicators.get(Indicator::PatError);
-    assert_eq!(pat.longest_gap_ns, 1_600 * MS);
+    assert_eq!(pat(&ts), (1, 1_400 * MS));
+    assert_eq!(
+        ts.indicators.get(Indicator::PatError).longest_gap_ns,
+        1_600 * MS
+    );
 }
 
 /// The video PID (which carries the PCR and the PTS) stops at 1 s of a 2 s stream: its PCR
@@ -632,4 +630,78 @@ fn many_pids_are_found_before_and_after_the_full_table() {
             (pid, 3, 0)
         );
     }
+}
+
+/// Live, MPEG-TS over UDP with a full outage from 1,000 to 3,500 ms and ticks every second:
+/// the PAT gap (limit passed at 1,400 ms) is told in the interval ending at 2 s, in a record
+/// of no packets, not when the flow sends again; the flow is `silent` at 3 s; `analyze` of
+/// the same packets counts the same one PAT_error.
+#[test]
+fn live_records_tell_a_gap_of_a_full_outage_in_its_interval() {
+    use crate::interval::{Record, Tick};
+    use crate::{AnalysisConfig, Analyzer};
+    let mut mux = Mux::new();
+    let mut analyzer = Analyzer::new(AnalysisConfig::default());
+    let mut offline = Analyzer::new(AnalysisConfig::default());
+    let base = 1_700_000_000_000_000_000i64;
+    let pat_index = Indicator::ALL
+        .iter()
+        .position(|&i| i == Indicator::PatError)
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut next_tick = 1_000i64;
+    for step in (0..50).chain(175..230) {
+        let ms = step * 20;
+        while next_tick <= ms {
+            let tick = Tick {
+                end_ns: base + next_tick * MS,
+                interval_ns: 1_000 * MS,
+                silent_after_ns: 2_000 * MS,
+                expire_after_ns: 60_000 * MS,
+                source_ended: false,
+            };
+            analyzer.tick(&tick, &mut |r| match r {
+                Record::Flow(f) => seen.push(format!(
+                    "{next_tick} packets {} pat {}",
+                    f.packets,
+                    f.tr101290.unwrap().0[pat_index]
+                )),
+                Record::Event(e) => seen.push(format!("{next_tick} {}", e.event)),
+            });
+            next_tick += 1_000;
+        }
+        let mut payload = Vec::new();
+        if step % 5 == 0 {
+            payload.extend(mux.pat());
+            payload.extend(mux.pmt());
+        } else {
+            payload.extend(null());
+            payload.extend(null());
+        }
+        payload.extend(mux.video(ms, step % 2 == 0));
+        let f =
+            testbed::pcap_writer::udp_frame([10, 0, 0, 1], 4000, [239, 1, 1, 1], 5000, &payload);
+        for a in [&mut analyzer, &mut offline] {
+            a.on_frame(base + ms * MS, wire::LinkType::Ethernet, &f, f.len() as u32);
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            "1000 appeared",
+            "1000 packets 50 pat 0",
+            "2000 packets 0 pat 1",
+            "3000 silent",
+            "4000 resumed",
+            "4000 packets 25 pat 0",
+        ]
+    );
+    let report = offline.finish();
+    let pat = &report.flows[0].ts.as_ref().unwrap().tr101290;
+    let count = pat
+        .0
+        .iter()
+        .find(|(k, _)| *k == "pat_error")
+        .map(|(_, e)| e.count);
+    assert_eq!(count, Some(1));
 }

@@ -150,6 +150,17 @@ pub struct FlowRecord {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct IndicatorCounts(pub [u64; Indicator::ALL.len()]);
 
+impl IndicatorCounts {
+    /// The occurrences between two readings of a flow's counters.
+    fn between(before: &Counters, now: &Counters) -> Self {
+        let mut counts = IndicatorCounts::default();
+        for (i, count) in counts.0.iter_mut().enumerate() {
+            *count = now.tr101290[i] - before.tr101290[i];
+        }
+        counts
+    }
+}
+
 impl Serialize for IndicatorCounts {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
@@ -408,13 +419,7 @@ impl LiveState {
             self.silent = false;
             self.last_active_ns = Some(view.last_ns);
             let interval_s = tick.interval_ns as f64 / 1e9;
-            let tr101290 = view.ts.map(|_| {
-                let mut counts = IndicatorCounts::default();
-                for (i, count) in counts.0.iter_mut().enumerate() {
-                    *count = now.tr101290[i] - before.tr101290[i];
-                }
-                counts
-            });
+            let tr101290 = view.ts.map(|_| IndicatorCounts::between(&before, &now));
             let packets = now.packets - before.packets;
             let bytes = now.bytes - before.bytes;
             let bitrate_bps = round6(bytes as f64 * 8.0 / interval_s);
@@ -488,6 +493,38 @@ impl LiveState {
             if changed {
                 out(ssrc_change());
             }
+            // No packet, but TS absences passed their limit in the interval (a full outage):
+            // they are told in it, in a record of no packets (its SLA is not judged).
+            if view.ts.is_some() && now.tr101290 != before.tr101290 {
+                let counts = IndicatorCounts::between(&before, &now);
+                out(Record::Flow(Box::new(FlowRecord {
+                    schema: SCHEMA,
+                    kind_of_record: "flow",
+                    time: time(),
+                    interval_s: tick.interval_ns as f64 / 1e9,
+                    name: view.name(),
+                    payload: view.format,
+                    group: view
+                        .delivery
+                        .group
+                        .and_then(|g| groups.get(g))
+                        .map(|g| g.name.clone()),
+                    packets: 0,
+                    bytes: 0,
+                    bitrate_bps: 0.0,
+                    lost: 0,
+                    recovered: view.ssrc.map(|_| 0),
+                    duplicates: 0,
+                    reordered: view.ssrc.map(|_| 0),
+                    jitter_ms: None,
+                    clock_rate_source: view.clock_source.map(ClockSource::as_str),
+                    fps: None,
+                    df_ms: df_ms.map(round6),
+                    mlr: mlr.map(round6),
+                    tr101290: Some(counts),
+                    sla: None,
+                })));
+            }
             if !self.silent && tick.end_ns - last >= tick.silent_after_ns {
                 self.silent = true;
                 out(event(
@@ -501,408 +538,4 @@ impl LiveState {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::analyzer::TickOutcome;
-    use crate::{AnalysisConfig, Analyzer};
-    use testbed::pcap_writer::{rtp_packet, udp_frame};
-    use wire::LinkType;
-
-    const MS: i64 = 1_000_000;
-    const S: i64 = 1_000_000_000;
-
-    fn rtp(seq: u16, ssrc: u32) -> Vec<u8> {
-        let p = rtp_packet(96, false, seq, u32::from(seq) * 3600, ssrc, &[0x41; 1000]);
-        udp_frame([10, 0, 0, 1], 4000, [10, 0, 0, 2], 5004, &p)
-    }
-
-    /// An event as (tick second, name, SSRC, new SSRC).
-    type Seen = (i64, &'static str, Option<u32>, Option<u32>);
-
-    /// The events and the packets of flow records, for RTP packets (time, sequence number,
-    /// SSRC) ticked every second.
-    fn camera_events(sends: &[(i64, u16, u32)], until: i64) -> (Vec<Seen>, u64) {
-        let mut analyzer = Analyzer::new(AnalysisConfig::default());
-        let base = 1_700_000_000 * S;
-        let mut events = Vec::new();
-        let mut flow_packets = 0;
-        let mut next_tick = base + S;
-        let mut tick_until = |analyzer: &mut Analyzer, until: i64, events: &mut Vec<_>| {
-            while next_tick <= until {
-                let tick = Tick {
-                    end_ns: next_tick,
-                    interval_ns: S,
-                    silent_after_ns: 2 * S,
-                    expire_after_ns: i64::MAX,
-                    source_ended: false,
-                };
-                analyzer.tick(&tick, &mut |r| match r {
-                    Record::Event(e) => events.push((
-                        (next_tick - base) / S,
-                        e.event.as_str(),
-                        e.name.ssrc,
-                        e.new_ssrc,
-                    )),
-                    Record::Flow(f) => flow_packets += f.packets,
-                });
-                next_tick += S;
-            }
-        };
-        for &(at, seq, ssrc) in sends {
-            tick_until(&mut analyzer, base + at, &mut events);
-            let frame = rtp(seq, ssrc);
-            analyzer.on_frame(base + at, LinkType::Ethernet, &frame, frame.len() as u32);
-        }
-        tick_until(&mut analyzer, base + until, &mut events);
-        (events, flow_packets)
-    }
-
-    /// 25 packets/s of SSRC `ssrc` from `from`, `count` of them, numbered from `seq`.
-    fn sends(from: i64, count: u16, seq: u16, ssrc: u32) -> Vec<(i64, u16, u32)> {
-        (0..count)
-            .map(|k| (from + i64::from(k) * 40 * MS, seq + k, ssrc))
-            .collect()
-    }
-
-    /// A camera that sends 25 packets/s for 2 s, stops for 3 s, comes back for 2 s, then
-    /// reboots with a new SSRC. Ticks every second.
-    #[test]
-    fn a_camera_appears_goes_silent_resumes_and_changes_ssrc() {
-        let mut all = sends(100 * MS, 50, 0, 7);
-        all.extend(sends(5_100 * MS, 50, 50, 7));
-        all.extend(sends(7_100 * MS, 25, 1_000, 8));
-        let (events, flow_packets) = camera_events(&all, 9 * S);
-        assert_eq!(
-            events,
-            vec![
-                // The first packets wait in probation: the stream is known from second 1.
-                (1, "appeared", Some(7), None),
-                // Last packet at 2.06 s: 2 s without one is first seen at the 5 s tick.
-                (5, "silent", Some(7), None),
-                (6, "resumed", Some(7), None),
-                (8, "ssrc_change", Some(7), Some(8)),
-                (8, "appeared", Some(8), None),
-            ]
-        );
-        assert_eq!(flow_packets, 125);
-    }
-
-    /// A camera that reboots: silent for 3 s, then back with a new SSRC. The old stream
-    /// sends nothing in the interval of the change, which is told all the same, with the new
-    /// SSRC. Before: `silent`, then `appeared` of the new SSRC, no change.
-    #[test]
-    fn a_reboot_after_silence_is_an_ssrc_change() {
-        let mut all = sends(100 * MS, 50, 0, 7);
-        all.extend(sends(5_100 * MS, 25, 9_000, 8));
-        let (events, flow_packets) = camera_events(&all, 7 * S);
-        assert_eq!(
-            events,
-            vec![
-                (1, "appeared", Some(7), None),
-                (5, "silent", Some(7), None),
-                (6, "ssrc_change", Some(7), Some(8)),
-                (6, "appeared", Some(8), None),
-            ]
-        );
-        assert_eq!(flow_packets, 75);
-    }
-
-    /// 0 1 2 3 5 in the first second, 4 (late) and 6 in the second: the first interval
-    /// lost 1; the second lost nothing and recovered 1 (before: lost -1).
-    #[test]
-    fn a_late_packet_is_recovered_not_negative_loss() {
-        let mut analyzer = Analyzer::new(AnalysisConfig::default());
-        let base = 1_700_000_000 * S;
-        let mut seen = Vec::new();
-        let tick = |analyzer: &mut Analyzer, end: i64, seen: &mut Vec<(u64, u64)>| {
-            analyzer.tick(&tick_at(end, i64::MAX), &mut |r| {
-                if let Record::Flow(f) = r {
-                    seen.push((f.lost, f.recovered.unwrap()));
-                }
-            });
-        };
-        for (k, seq) in [0u16, 1, 2, 3, 5].into_iter().enumerate() {
-            let f = rtp(seq, 7);
-            analyzer.on_frame(
-                base + k as i64 * 40 * MS,
-                LinkType::Ethernet,
-                &f,
-                f.len() as u32,
-            );
-        }
-        tick(&mut analyzer, base + S, &mut seen);
-        for (k, seq) in [4u16, 6].into_iter().enumerate() {
-            let f = rtp(seq, 7);
-            let at = base + S + k as i64 * 40 * MS;
-            analyzer.on_frame(at, LinkType::Ethernet, &f, f.len() as u32);
-        }
-        tick(&mut analyzer, base + 2 * S, &mut seen);
-        assert_eq!(seen, vec![(1, 0), (0, 1)]);
-    }
-
-    /// A group with `max_loss_pct = 5` judges every interval: a stream that loses half of
-    /// its packets in its third second breaks it there and keeps it again in the fourth.
-    #[test]
-    fn live_records_carry_the_sla_verdict_with_broken_and_ok_events() {
-        use crate::group::{MonitorGroup, MonitorGroups, SlaLimits};
-        let group = MonitorGroup {
-            name: "cameras".into(),
-            prefixes: vec!["10.0.0.2".parse().unwrap()],
-            media_rate_bps: 0,
-            sla: SlaLimits {
-                max_loss_pct: Some(5.0),
-                ..SlaLimits::default()
-            },
-        };
-        let config = AnalysisConfig {
-            groups: MonitorGroups::new(vec![group]).unwrap(),
-            ..AnalysisConfig::default()
-        };
-        let mut analyzer = Analyzer::new(config);
-        let base = 1_700_000_000 * S;
-        let mut seen = Vec::new();
-        for second in 0..4i64 {
-            for k in 0..25u16 {
-                let seq = second as u16 * 25 + k;
-                if second == 2 && k % 2 == 1 {
-                    continue;
-                }
-                let f = rtp(seq, 7);
-                let at = base + second * S + i64::from(k) * 40 * MS;
-                analyzer.on_frame(at, LinkType::Ethernet, &f, f.len() as u32);
-            }
-            analyzer.tick(
-                &tick_at(base + (second + 1) * S, i64::MAX),
-                &mut |r| match r {
-                    Record::Flow(f) => {
-                        let sla = f.sla.unwrap();
-                        seen.push(format!("{second} flow {} {}", f.lost, sla.violations.len()))
-                    }
-                    Record::Event(e) => {
-                        let broken: Vec<_> = e
-                            .violations
-                            .iter()
-                            .flatten()
-                            .map(|v| (v.limit, v.value))
-                            .collect();
-                        seen.push(format!("{second} {} {broken:?}", e.event))
-                    }
-                },
-            );
-        }
-        assert_eq!(
-            seen,
-            [
-                "0 appeared []",
-                "0 flow 0 0",
-                "1 flow 0 0",
-                // 12 of the 25 numbers 50..74 missing: 48 %.
-                "2 sla_broken [(\"max_loss_pct\", 48.0)]",
-                "2 flow 12 1",
-                "3 sla_ok []",
-                "3 flow 0 0",
-            ]
-        );
-    }
-
-    fn camera(host: u8, seq: u16) -> Vec<u8> {
-        let p = rtp_packet(96, false, seq, u32::from(seq) * 3600, 256, &[0x41; 200]);
-        udp_frame([10, 0, 1, host], 4000, [10, 0, 0, 2], 5004, &p)
-    }
-
-    fn tick_at(end: i64, expire_after_ns: i64) -> Tick {
-        Tick {
-            end_ns: end,
-            interval_ns: S,
-            silent_after_ns: 2 * S,
-            expire_after_ns,
-            source_ended: false,
-        }
-    }
-
-    /// Names of the events a tick gives, with the flow's source host.
-    fn tick_events(
-        analyzer: &mut Analyzer,
-        tick: &Tick,
-    ) -> (Vec<(&'static str, String)>, TickOutcome) {
-        let mut events = Vec::new();
-        let outcome = analyzer.tick(tick, &mut |r| {
-            if let Record::Event(e) = r {
-                events.push((e.event.as_str(), e.name.src.to_string()));
-            }
-        });
-        (events, outcome)
-    }
-
-    /// A flow idle past the expiry time is forgotten with an `expired` event, and found
-    /// again as a new flow when it comes back; one still sending stays.
-    #[test]
-    fn idle_flows_expire_and_come_back_as_new() {
-        let mut analyzer = Analyzer::new(AnalysisConfig::default());
-        let base = 1_700_000_000 * S;
-        for seq in 0..5u16 {
-            for host in [1, 2] {
-                let f = camera(host, seq);
-                analyzer.on_frame(
-                    base + i64::from(seq) * 40 * MS,
-                    LinkType::Ethernet,
-                    &f,
-                    f.len() as u32,
-                );
-            }
-        }
-        let (events, _) = tick_events(&mut analyzer, &tick_at(base + S, 10 * S));
-        assert_eq!(events.len(), 2);
-        // Host 2 keeps sending, host 1 stops: 11 s later host 1 is over the 10 s expiry.
-        for k in 0..10i64 {
-            let f = camera(2, 5 + k as u16);
-            analyzer.on_frame(base + (k + 2) * S, LinkType::Ethernet, &f, f.len() as u32);
-        }
-        let (events, outcome) = tick_events(&mut analyzer, &tick_at(base + 12 * S, 10 * S));
-        assert_eq!(
-            events,
-            vec![
-                ("silent", "10.0.1.1:4000".into()),
-                ("expired", "10.0.1.1:4000".into())
-            ]
-        );
-        assert_eq!((outcome.expired, outcome.evicted), (1, 0));
-        assert_eq!(analyzer.totals().2, 1);
-        // Host 2's figures are intact after the rebuild: its next packet is in sequence.
-        let f = camera(2, 15);
-        analyzer.on_frame(base + 12_500 * MS, LinkType::Ethernet, &f, f.len() as u32);
-        for seq in 100..104u16 {
-            let f = camera(1, seq);
-            analyzer.on_frame(
-                base + 12_600 * MS + i64::from(seq) * MS,
-                LinkType::Ethernet,
-                &f,
-                f.len() as u32,
-            );
-        }
-        let mut lost = Vec::new();
-        let outcome = analyzer.tick(&tick_at(base + 13 * S, 10 * S), &mut |r| match r {
-            Record::Flow(f) => lost.push((f.name.src.to_string(), f.packets, f.lost)),
-            Record::Event(e) => assert_eq!(
-                (e.event.as_str(), e.name.src.to_string().as_str()),
-                ("appeared", "10.0.1.1:4000")
-            ),
-        });
-        let flows = (
-            outcome.expired,
-            outcome.evicted,
-            outcome.refused,
-            outcome.refused_state,
-        );
-        assert_eq!(flows, (0, 0, 0, 0));
-        lost.sort();
-        assert_eq!(
-            lost,
-            vec![
-                ("10.0.1.1:4000".into(), 4, 0),
-                ("10.0.1.2:4000".into(), 1, 0)
-            ]
-        );
-    }
-
-    /// Past the flow cap new 4-tuples are refused (counted), and the tick evicts the
-    /// longest-idle flows down to 90 % of the cap, so later newcomers find room.
-    #[test]
-    fn the_flow_cap_refuses_then_evicts_the_longest_idle() {
-        let config = AnalysisConfig {
-            max_flows: 20,
-            ..AnalysisConfig::default()
-        };
-        let mut analyzer = Analyzer::new(config);
-        let base = 1_700_000_000 * S;
-        // 30 cameras, host h starting h ms in: 20 get in, 10 are refused (4 packets each).
-        for seq in 0..4u16 {
-            for host in 1..=30u8 {
-                let f = camera(host, seq);
-                let t = base + i64::from(host) * MS + i64::from(seq) * 40 * MS;
-                analyzer.on_frame(t, LinkType::Ethernet, &f, f.len() as u32);
-            }
-        }
-        let (events, outcome) = tick_events(&mut analyzer, &tick_at(base + S, 300 * S));
-        assert_eq!(outcome.refused, 40);
-        assert_eq!(outcome.evicted, 2);
-        assert_eq!(analyzer.totals().2, 18);
-        // The two evicted sent their last packet earliest: hosts 1 and 2.
-        let evicted: Vec<&str> = events
-            .iter()
-            .filter(|e| e.0 == "evicted")
-            .map(|e| e.1.as_str())
-            .collect();
-        assert_eq!(evicted, vec!["10.0.1.1:4000", "10.0.1.2:4000"]);
-        assert_eq!(events.iter().filter(|e| e.0 == "appeared").count(), 20);
-        // Host 30 now finds room.
-        for seq in 10..14u16 {
-            let f = camera(30, seq);
-            analyzer.on_frame(
-                base + 1_100 * MS + i64::from(seq) * MS,
-                LinkType::Ethernet,
-                &f,
-                f.len() as u32,
-            );
-        }
-        let (events, outcome) = tick_events(&mut analyzer, &tick_at(base + 2 * S, 300 * S));
-        let flows = (
-            outcome.expired,
-            outcome.evicted,
-            outcome.refused,
-            outcome.refused_state,
-        );
-        assert_eq!(flows, (0, 0, 0, 0));
-        assert!(events.contains(&("appeared", "10.0.1.30:4000".into())));
-        assert_eq!(analyzer.totals().2, 19);
-    }
-
-    /// The payload vote may settle on a codec after an interval counted frames by the marker
-    /// bit alone: the next interval's frames are the codec's count then and now, not one
-    /// reading's count less another's (that underflowed: a panic in debug builds, 1.8e19 fps
-    /// in release).
-    #[test]
-    fn fps_stays_right_when_the_payload_vote_changes_between_intervals() {
-        let mut analyzer = Analyzer::new(AnalysisConfig::default());
-        let base = 1_700_000_000 * S;
-        let send = |analyzer: &mut Analyzer, seq: u16, marker: bool, payload: &[u8]| {
-            let p = rtp_packet(96, marker, seq, u32::from(seq) * 3600, 9, payload);
-            let f = udp_frame([10, 0, 0, 1], 4000, [10, 0, 0, 2], 5004, &p);
-            let at = base + i64::from(seq) * 20 * MS;
-            analyzer.on_frame(at, LinkType::Ethernet, &f, f.len() as u32);
-        };
-        // First 10 SPS-only access units (no frame as H.264) and 10 unreadable ones
-        // (frames every way), each ended by the marker: half the packets read as H.264, so
-        // the vote says unknown, and 20 frames count by the marker.
-        for seq in 0..20u16 {
-            let payload: &[u8] = if seq % 2 == 0 {
-                &[0x67, 0x42, 0]
-            } else {
-                &[0xff; 3]
-            };
-            send(&mut analyzer, seq, true, payload);
-        }
-        let mut fps = Vec::new();
-        let mut tick = |analyzer: &mut Analyzer, end: i64| {
-            analyzer.tick(&tick_at(end, 300 * S), &mut |r| {
-                if let Record::Flow(f) = r {
-                    fps.push((f.payload, f.fps));
-                }
-            });
-        };
-        tick(&mut analyzer, base + 390 * MS);
-        // Then 100 IDR slices, 5 ending an access unit: the vote turns to H.264
-        // (110 of 120 packets), whose count is 10 + 5.
-        for seq in 20..120u16 {
-            send(&mut analyzer, seq, seq % 20 == 19, &[0x65, 0x88, 0]);
-        }
-        tick(&mut analyzer, base + 2_400 * MS);
-        assert_eq!(
-            fps,
-            vec![
-                (PayloadFormat::Unknown, Some(20.0)),
-                (PayloadFormat::H264, Some(5.0))
-            ]
-        );
-    }
-}
+mod tests;
