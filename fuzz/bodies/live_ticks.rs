@@ -43,18 +43,9 @@ pub fn run(data: &[u8]) {
                     recorded += f.packets;
                 }
             });
-            counted += recorded
-                + o.refused
-                + o.refused_state
-                + o.rtcp_packets
-                + o.other_udp_packets
-                + o.fragments;
+            counted += recorded + o.counted_outside_records();
             let skipped: u64 = analyzer.skipped().iter().sum();
-            assert_eq!(
-                counted + skipped + o.fragments_held + o.probation_packets,
-                sent,
-                "{o:?}"
-            );
+            assert_eq!(counted + skipped + o.held(), sent, "{o:?}");
             rest = &rest[5..];
             continue;
         }

@@ -269,19 +269,9 @@ fn run_live(
                     recorded += f.packets;
                 }
             });
-            counted += recorded
-                + o.refused
-                + o.refused_state
-                + o.rtcp_packets
-                + o.other_udp_packets
-                + o.fragments;
+            counted += recorded + o.counted_outside_records();
             let skipped: u64 = analyzer.skipped().iter().sum();
-            prop_assert_eq!(
-                counted + skipped + o.fragments_held + o.probation_packets,
-                frames,
-                "{:?}",
-                o
-            );
+            prop_assert_eq!(counted + skipped + o.held(), frames, "{:?}", o);
             continue;
         };
         for f in sender.frames(s) {
