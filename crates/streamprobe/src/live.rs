@@ -9,14 +9,16 @@
 //! a little after its end ([`GRACE_NS`]), once the kernel has handed over the packets
 //! stamped before it.
 
-use crate::output::{write_output, IntervalCloser, Line, WorkerReport, OUTPUT_QUEUE};
-use crate::run::{cpu_time_ns, finish_output, thread_cpu_since, wall_ns, Settings};
+use crate::output::{IntervalCloser, Line};
+use crate::run::{cpu_time_ns, thread_cpu_since, wall_ns, Settings};
+use crate::service::Service;
 use analysis::Analyzer;
 use capture::multicast::{MulticastSocket, ReceiveBatch, BATCH};
 use capture::packet_ring::{interface_index, PacketRing, RingOptions};
+use outputs::WorkerReport;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::mpsc::{sync_channel, TrySendError};
+use std::sync::mpsc::TrySendError;
 use std::sync::Arc;
 use std::time::Duration;
 use wire::{Frame, SkipReason};
@@ -74,10 +76,8 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), String> {
     // Everything is open: the probe needs no privilege any more (capabilities are per
     // thread; the workers, started below, inherit the empty sets).
     capture::privileges::drop_all().map_err(|e| format!("cannot drop privileges: {e}"))?;
-    let (tx, rx) = sync_channel(OUTPUT_QUEUE);
-    let json = settings.json;
     let workers = shares.len();
-    let writer = std::thread::spawn(move || write_output(rx, json, workers));
+    let service = Service::start(settings, workers)?;
     let start = wall_ns();
     let finish = Arc::new(AtomicBool::new(false));
     let stop_at = Arc::new(AtomicI64::new(0));
@@ -95,7 +95,7 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), String> {
             sources,
             closer: IntervalCloser::new(
                 index,
-                tx.clone(),
+                service.tx.clone(),
                 settings.silent_after_ns,
                 settings.expire_after_ns,
             ),
@@ -114,7 +114,6 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), String> {
                 .map_err(|e| format!("cannot start a worker: {e}"))?,
         );
     }
-    drop(tx);
     let deadline = settings.duration.map(|d| start + (d * 1e9) as i64);
     loop {
         std::thread::sleep(Duration::from_millis(20));
@@ -135,7 +134,7 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), String> {
             Err(_) => failure = Some("a worker failed".to_string()),
         }
     }
-    let written = finish_output(writer, dropped);
+    let written = service.finish(dropped);
     match failure {
         Some(e) => Err(e),
         None => written,

@@ -5,6 +5,8 @@ mod huge;
 mod live;
 mod output;
 mod run;
+mod service;
+mod stdout_sink;
 mod table;
 
 use analysis::ts_file::{PcrTimeline, TsFileAnalyzer};

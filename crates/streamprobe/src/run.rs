@@ -6,13 +6,13 @@
 //! Records go to the output thread over a bounded channel: a slow output loses records
 //! (counted), it never holds the analysis up.
 
-use crate::output::{write_output, IntervalCloser, Line, OUTPUT_QUEUE};
+use crate::output::{IntervalCloser, Line};
+use crate::service::Service;
 use analysis::analyzer::LANES;
 use analysis::{AnalysisConfig, Analyzer};
 use capture::Record as CaptureRecord;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wire::link::Frame;
@@ -339,27 +339,6 @@ pub fn warn_damaged_file(file: &std::path::Path, truncated: u64, corrupt: u64) {
     }
 }
 
-/// Waits for the output thread. Standard output that failed (a closed pipe, a full disk)
-/// ended the probe: one error line says so, since nothing measured after it was seen.
-pub fn finish_output(
-    writer: std::thread::JoinHandle<std::io::Result<()>>,
-    dropped: u64,
-) -> Result<(), String> {
-    let written = writer
-        .join()
-        .map_err(|_| "the output thread failed".to_string())?;
-    if dropped > 0 {
-        eprintln!("warning: the output could not keep up: {dropped} records dropped");
-    }
-    written.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            "standard output was closed (broken pipe): the probe stopped, since nothing it measured could be shown".to_string()
-        } else {
-            format!("writing records to standard output: {e}: the probe stopped")
-        }
-    })
-}
-
 /// The analysis side of a replay: ticks, records, interval reports, and the channel to the
 /// output.
 struct Probe {
@@ -417,14 +396,17 @@ fn run_replay(settings: &Settings, replay: &ReplaySource) -> Result<(), String> 
         }
     };
     let stop = stop_flag()?;
-    let (tx, rx) = sync_channel(OUTPUT_QUEUE);
-    let json = settings.json;
-    let writer = std::thread::spawn(move || write_output(rx, json, 1));
+    let service = Service::start(settings, 1)?;
     let mut analysis = settings.analysis.clone();
     analysis.max_flows = settings.max_flows;
     let mut probe = Probe {
         analyzer: Analyzer::new(analysis),
-        closer: IntervalCloser::new(0, tx, settings.silent_after_ns, settings.expire_after_ns),
+        closer: IntervalCloser::new(
+            0,
+            service.tx.clone(),
+            settings.silent_after_ns,
+            settings.expire_after_ns,
+        ),
         interval_ns: settings.interval_ns,
         next_end: None,
         pass: 0,
@@ -542,7 +524,7 @@ fn run_replay(settings: &Settings, replay: &ReplaySource) -> Result<(), String> 
     }
     let dropped = probe.closer.dropped;
     drop(probe);
-    finish_output(writer, dropped)
+    service.finish(dropped)
 }
 
 /// Sleeps until packet time `packet` is due, closing the intervals that end before it when

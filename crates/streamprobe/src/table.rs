@@ -388,8 +388,8 @@ pub fn write_interval(
     out: &mut impl Write,
     time: &str,
     interval_s: f64,
-    flows: &mut [Box<analysis::interval::FlowRecord>],
-    events: &[Box<analysis::interval::EventRecord>],
+    flows: &mut [&analysis::interval::FlowRecord],
+    events: &[&analysis::interval::EventRecord],
     max_rows: usize,
 ) -> io::Result<()> {
     writeln!(out, "{time} ({interval_s:.3} s)")?;

@@ -1,0 +1,388 @@
+//! The record bus: every closed interval (its flow and event records and the probe record)
+//! reaches each sink through a bounded queue of its own, on a thread of its own.
+//!
+//! Invariants:
+//! - Publishing never waits: a sink whose queue is full loses that interval, and the loss is
+//!   counted in its `dropped_records` (and `dropped_intervals`). Capture and analysis never
+//!   wait for a sink.
+//! - A sink that fails with [`SinkError::Retry`] is given the same interval again after a
+//!   back-off (1 s, doubling to 60 s); meanwhile its queue fills and then drops, counted. It
+//!   never takes another sink's time.
+//! - A sink that fails with [`SinkError::Fatal`] stops. When that sink is *essential*
+//!   (standard output: nothing measured could be seen any more) the bus says so to its
+//!   publisher, which ends the probe.
+//! - An interval is shared by every sink (one `Arc`), so a queue's memory is the records'
+//!   once, whatever the number of sinks.
+
+use crate::probe::ProbeRecord;
+use analysis::interval::{EventRecord, FlowRecord, Record};
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// One closed interval, as every sink receives it.
+#[derive(Debug)]
+pub struct IntervalBatch {
+    /// The interval's end, ns since the Unix epoch (the records' `time`).
+    pub end_ns: i64,
+    /// Its flow and event records, in the order the workers made them.
+    pub records: Vec<Record>,
+    /// The probe's own record of the interval, sinks' status included.
+    pub probe: ProbeRecord,
+}
+
+impl IntervalBatch {
+    /// The flow records.
+    pub fn flows(&self) -> impl Iterator<Item = &FlowRecord> {
+        self.records.iter().filter_map(|r| match r {
+            Record::Flow(f) => Some(&**f),
+            Record::Event(_) => None,
+        })
+    }
+
+    /// The event records.
+    pub fn events(&self) -> impl Iterator<Item = &EventRecord> {
+        self.records.iter().filter_map(|r| match r {
+            Record::Event(e) => Some(&**e),
+            Record::Flow(_) => None,
+        })
+    }
+}
+
+/// Why a sink could not take an interval.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// It may work later (a full disk, a server away): the same interval is offered again
+    /// after a back-off.
+    #[error("{0}")]
+    Retry(String),
+    /// It never will (standard output closed): the sink stops.
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// A consumer of intervals. `write` runs on the sink's own thread.
+pub trait Sink: Send + 'static {
+    /// Takes one interval.
+    fn write(&mut self, batch: &IntervalBatch) -> Result<(), SinkError>;
+    /// Called once when the bus closes, after the last interval.
+    fn finish(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// How a sink is doing, as the probe record and the API show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkState {
+    /// Taking intervals.
+    Ok,
+    /// Its last write failed; retrying after a back-off.
+    Retrying,
+    /// Stopped for good.
+    Failed,
+}
+
+/// The standard counters of a sink (vector's received / sent / dropped / errors), since the
+/// probe started.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SinkStatus {
+    /// `stdout`, `store`, `api`...
+    pub name: &'static str,
+    /// Its state now.
+    pub state: SinkState,
+    /// Intervals waiting in its queue.
+    pub queued_intervals: u64,
+    /// Its queue's bound, intervals.
+    pub queue_intervals: u64,
+    /// Records (flow and event) published to it.
+    pub received_records: u64,
+    /// Records it took.
+    pub written_records: u64,
+    /// Records lost because its queue was full, or left when it stopped.
+    pub dropped_records: u64,
+    /// Intervals lost likewise.
+    pub dropped_intervals: u64,
+    /// Writes that failed (each retry counts).
+    pub errors: u64,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+}
+
+/// The counters a sink's thread and the publisher share.
+#[derive(Default)]
+struct Counters {
+    state: AtomicU8,
+    queued: AtomicU64,
+    received: AtomicU64,
+    written: AtomicU64,
+    dropped: AtomicU64,
+    dropped_intervals: AtomicU64,
+    errors: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Counters {
+    fn set_state(&self, state: SinkState) {
+        self.state.store(state as u8, Ordering::Relaxed);
+    }
+
+    fn state(&self) -> SinkState {
+        match self.state.load(Ordering::Relaxed) {
+            0 => SinkState::Ok,
+            1 => SinkState::Retrying,
+            _ => SinkState::Failed,
+        }
+    }
+
+    fn failed(&self, message: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(message);
+        }
+    }
+}
+
+/// One sink as the bus holds it.
+struct Attached {
+    name: &'static str,
+    queue: u64,
+    essential: bool,
+    tx: Option<SyncSender<Arc<IntervalBatch>>>,
+    counters: Arc<Counters>,
+    thread: Option<JoinHandle<Result<(), String>>>,
+}
+
+/// The first back-off after a failed write, and the longest.
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// The bus: a set of sinks, each behind its queue.
+pub struct Bus {
+    sinks: Vec<Attached>,
+    /// Set when the bus closes: a sink waiting to retry gives up its interval.
+    closing: Arc<AtomicBool>,
+    /// The first back-off and the longest.
+    backoff: (Duration, Duration),
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Bus {
+            sinks: Vec::new(),
+            closing: Arc::default(),
+            backoff: (FIRST_BACKOFF, MAX_BACKOFF),
+        }
+    }
+}
+
+/// An essential sink stopped: the probe cannot go on.
+#[derive(Debug, thiserror::Error)]
+#[error("{sink}: {message}")]
+pub struct EssentialSinkFailed {
+    /// Its name.
+    pub sink: &'static str,
+    /// Why.
+    pub message: String,
+}
+
+impl Bus {
+    /// A bus with no sink.
+    pub fn new() -> Self {
+        Bus::default()
+    }
+
+    /// A bus whose sinks back off from `first` to `max` (tests shorten them).
+    pub fn with_backoff(first: Duration, max: Duration) -> Self {
+        Bus {
+            backoff: (first, max),
+            ..Bus::default()
+        }
+    }
+
+    /// Adds a sink with a queue of `queue` intervals (at least 1), on a thread named after
+    /// it. `essential`: its fatal failure ends the probe.
+    pub fn attach(
+        &mut self,
+        name: &'static str,
+        queue: usize,
+        essential: bool,
+        sink: impl Sink,
+    ) -> std::io::Result<()> {
+        let (tx, rx) = sync_channel(queue.max(1));
+        let counters = Arc::new(Counters::default());
+        let thread = std::thread::Builder::new()
+            .name(format!("sink-{name}"))
+            .spawn({
+                let counters = Arc::clone(&counters);
+                let closing = Arc::clone(&self.closing);
+                let backoff = self.backoff;
+                move || run_sink(sink, rx, &counters, &closing, backoff)
+            })?;
+        self.sinks.push(Attached {
+            name,
+            queue: queue.max(1) as u64,
+            essential,
+            tx: Some(tx),
+            counters,
+            thread: Some(thread),
+        });
+        Ok(())
+    }
+
+    /// Every sink's counters now.
+    pub fn statuses(&self) -> Vec<SinkStatus> {
+        self.sinks
+            .iter()
+            .map(|s| {
+                let c = &s.counters;
+                SinkStatus {
+                    name: s.name,
+                    state: c.state(),
+                    queued_intervals: c.queued.load(Ordering::Relaxed),
+                    queue_intervals: s.queue,
+                    received_records: c.received.load(Ordering::Relaxed),
+                    written_records: c.written.load(Ordering::Relaxed),
+                    dropped_records: c.dropped.load(Ordering::Relaxed),
+                    dropped_intervals: c.dropped_intervals.load(Ordering::Relaxed),
+                    errors: c.errors.load(Ordering::Relaxed),
+                    last_error: c.last_error.lock().ok().and_then(|l| l.clone()),
+                }
+            })
+            .collect()
+    }
+
+    /// Offers `batch` to every sink, never waiting; its probe record gets the sinks' status
+    /// first. An error when an essential sink has stopped.
+    pub fn publish(&self, mut batch: IntervalBatch) -> Result<(), EssentialSinkFailed> {
+        batch.probe.sinks = self.statuses();
+        let records = batch.records.len() as u64;
+        let batch = Arc::new(batch);
+        for s in &self.sinks {
+            let c = &s.counters;
+            c.received.fetch_add(records, Ordering::Relaxed);
+            let Some(tx) = &s.tx else { continue };
+            // Counted before the send: the sink's thread may take it at once.
+            c.queued.fetch_add(1, Ordering::Relaxed);
+            match tx.try_send(Arc::clone(&batch)) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                    c.queued.fetch_sub(1, Ordering::Relaxed);
+                    c.dropped.fetch_add(records, Ordering::Relaxed);
+                    c.dropped_intervals.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.essential_failure().map_or(Ok(()), Err)
+    }
+
+    fn essential_failure(&self) -> Option<EssentialSinkFailed> {
+        self.sinks
+            .iter()
+            .find(|s| s.essential && s.counters.state() == SinkState::Failed)
+            .map(|s| EssentialSinkFailed {
+                sink: s.name,
+                message: s
+                    .counters
+                    .last_error
+                    .lock()
+                    .ok()
+                    .and_then(|l| l.clone())
+                    .unwrap_or_default(),
+            })
+    }
+
+    /// Closes every queue and waits for the sinks to write what they hold (a sink waiting
+    /// to retry gives up: what it holds is counted dropped). The first essential sink's
+    /// failure, if any.
+    pub fn close(mut self) -> Result<Vec<SinkStatus>, EssentialSinkFailed> {
+        self.closing.store(true, Ordering::SeqCst);
+        for s in &mut self.sinks {
+            s.tx = None;
+        }
+        for s in &mut self.sinks {
+            if let Some(t) = s.thread.take() {
+                if let Ok(Err(message)) | Err(message) = t.join().map_err(|_| "panicked".into()) {
+                    s.counters.set_state(SinkState::Failed);
+                    s.counters.failed(message);
+                }
+            }
+        }
+        let statuses = self.statuses();
+        self.essential_failure().map_or(Ok(statuses), Err)
+    }
+}
+
+/// A sink's thread: takes intervals until the bus closes; retries a failed one with
+/// back-off; stops at a fatal failure.
+fn run_sink(
+    mut sink: impl Sink,
+    rx: Receiver<Arc<IntervalBatch>>,
+    counters: &Counters,
+    closing: &AtomicBool,
+    (first, max): (Duration, Duration),
+) -> Result<(), String> {
+    let mut backoff = first;
+    for batch in rx.iter() {
+        counters.queued.fetch_sub(1, Ordering::Relaxed);
+        let records = batch.records.len() as u64;
+        loop {
+            match sink.write(&batch) {
+                Ok(()) => {
+                    counters.written.fetch_add(records, Ordering::Relaxed);
+                    counters.set_state(SinkState::Ok);
+                    backoff = first;
+                    break;
+                }
+                Err(SinkError::Retry(message)) => {
+                    counters.failed(message);
+                    counters.set_state(SinkState::Retrying);
+                    if !nap(backoff, closing) {
+                        counters.dropped.fetch_add(records, Ordering::Relaxed);
+                        counters.dropped_intervals.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    backoff = (backoff * 2).min(max);
+                }
+                Err(SinkError::Fatal(message)) => {
+                    counters.failed(message.clone());
+                    counters.set_state(SinkState::Failed);
+                    counters.dropped.fetch_add(records, Ordering::Relaxed);
+                    counters.dropped_intervals.fetch_add(1, Ordering::Relaxed);
+                    // What is queued, and what comes until the bus closes, is lost with
+                    // the sink: counted here, so no interval goes uncounted.
+                    for left in rx.iter() {
+                        counters.queued.fetch_sub(1, Ordering::Relaxed);
+                        counters
+                            .dropped
+                            .fetch_add(left.records.len() as u64, Ordering::Relaxed);
+                        counters.dropped_intervals.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return Err(message);
+                }
+            }
+        }
+    }
+    sink.finish().map_err(|e| e.to_string())
+}
+
+/// Sleeps `length` in short naps; false when the bus closes meanwhile.
+fn nap(length: Duration, closing: &AtomicBool) -> bool {
+    let step = Duration::from_millis(50);
+    let mut left = length;
+    while !left.is_zero() {
+        if closing.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = left.min(step);
+        std::thread::sleep(now);
+        left -= now;
+    }
+    !closing.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests;
