@@ -384,6 +384,13 @@ impl MdiMeter {
     }
 
     /// The figures over the intervals closed so far.
+    /// Changes the group's media rate (a config reload): intervals closed from now on drain
+    /// at it; those closed keep the rate they were judged with.
+    pub fn set_group_rate(&mut self, group_rate_bps: Option<u64>) {
+        self.summary.group_rate_bps = group_rate_bps;
+    }
+
+    /// The flow's summary.
     pub fn summary(&self) -> &MdiSummary {
         &self.summary
     }

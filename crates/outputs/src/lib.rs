@@ -8,7 +8,9 @@
 #![forbid(unsafe_code)]
 
 pub mod bus;
+pub mod live_view;
 pub mod probe;
 
 pub use bus::{Bus, EssentialSinkFailed, IntervalBatch, Sink, SinkError, SinkState, SinkStatus};
+pub use live_view::{LiveSink, LiveView};
 pub use probe::{ProbeRecord, WorkerFigures, WorkerReport};

@@ -30,6 +30,97 @@ pub struct ConfigFile {
     /// Resource limits of `analyze` and `run`.
     #[serde(default)]
     pub limits: LimitsTable,
+    /// The history store of `run`.
+    #[serde(default)]
+    pub store: StoreTable,
+    /// The REST API of `run`.
+    #[serde(default)]
+    pub api: ApiTable,
+    /// Prometheus `/metrics`.
+    #[serde(default)]
+    pub metrics: MetricsTable,
+}
+
+/// `[store]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreTable {
+    /// `PATH`, `sqlite:PATH` or `none` (`--store`).
+    url: Option<String>,
+    /// Size cap, e.g. `"10 GB"`, `"500 MB"` or bytes (`--store-max-size`).
+    max_size: Option<Spanned<ByteSize>>,
+}
+
+/// A size: bytes as a number, or text with a unit.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ByteSize {
+    Number(u64),
+    Text(String),
+}
+
+/// Reads a size: a plain number is bytes; kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB,
+/// TiB (powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let at = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (digits, unit) = t.split_at(at);
+    let scale: f64 = match unit.trim() {
+        "" | "B" => 1.0,
+        "k" | "kB" | "KB" => 1e3,
+        "M" | "MB" => 1e6,
+        "G" | "GB" => 1e9,
+        "T" | "TB" => 1e12,
+        "KiB" => 1024.0,
+        "MiB" => 1048576.0,
+        "GiB" => 1073741824.0,
+        "TiB" => 1099511627776.0,
+        _ => {
+            return Err(format!(
+                "\"{text}\" is not a size like \"10 GB\", \"500 MiB\" or bytes"
+            ))
+        }
+    };
+    match digits.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => Ok((n * scale).round() as u64),
+        _ => Err(format!(
+            "\"{text}\" is not a size like \"10 GB\", \"500 MiB\" or bytes"
+        )),
+    }
+}
+
+/// `[api]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiTable {
+    /// `ADDR:PORT` or `none` (`--api-listen`, `--api`).
+    listen: Option<String>,
+    /// The bearer token's file (`--api-token-file`).
+    token_file: Option<PathBuf>,
+    /// Reads need the token too (`--api-read-token`).
+    read_token: Option<bool>,
+}
+
+/// `[metrics]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsTable {
+    /// Per-flow series exported at most (`--metrics-max-flow-series`).
+    max_flow_series: Option<Spanned<u32>>,
+}
+
+/// `[store]`, `[api]` and `[metrics]` checked (flags win over them).
+#[derive(Clone, Debug, Default)]
+pub struct ServiceConfig {
+    pub store_url: Option<String>,
+    pub store_max_size: Option<u64>,
+    pub api_listen: Option<String>,
+    /// Relative to the config file's folder.
+    pub api_token_file: Option<PathBuf>,
+    pub api_read_token: Option<bool>,
+    pub metrics_max_flow_series: Option<u32>,
 }
 
 /// `[limits]`
@@ -89,6 +180,8 @@ pub struct RunConfig {
     pub max_flows: Option<u32>,
     pub duration: Option<f64>,
     pub json: Option<bool>,
+    /// The service's tables.
+    pub service: ServiceConfig,
 }
 
 type Located = (Option<usize>, String);
@@ -137,6 +230,7 @@ impl RunTable {
             replay: self.replay.map(|p| folder.join(p)),
             repeat: self.repeat,
             json: self.json,
+            service: ServiceConfig::default(),
         })
     }
 }
@@ -256,7 +350,7 @@ pub struct RtpConfig {
     pub clock_rates: BTreeMap<String, u32>,
 }
 
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
@@ -369,7 +463,29 @@ pub fn parse_with_run(text: &str, folder: &Path) -> Result<(AnalysisConfig, RunC
         config.clock_rates[usize::from(n)] = rate;
     }
     config.groups = groups(&file.group)?;
-    let run = file.run.check(folder)?;
+    let mut run = file.run.check(folder)?;
+    let max_size = match &file.store.max_size {
+        Some(v) => Some(match v.get_ref() {
+            ByteSize::Number(n) => *n,
+            ByteSize::Text(t) => {
+                parse_size(t).map_err(|e| (Some(v.span().start), format!("store.max_size: {e}")))?
+            }
+        }),
+        None => None,
+    };
+    run.service = ServiceConfig {
+        store_url: file.store.url,
+        store_max_size: max_size,
+        api_listen: file.api.listen,
+        api_token_file: file.api.token_file.map(|p| folder.join(p)),
+        api_read_token: file.api.read_token,
+        metrics_max_flow_series: in_range(
+            "max_flow_series",
+            &file.metrics.max_flow_series,
+            0,
+            u32::MAX,
+        )?,
+    };
     Ok((config, run))
 }
 

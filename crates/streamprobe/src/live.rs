@@ -98,7 +98,8 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), String> {
                 service.tx.clone(),
                 settings.silent_after_ns,
                 settings.expire_after_ns,
-            ),
+            )
+            .follow(Arc::clone(&service.config)),
             waiting: VecDeque::new(),
             interval_ns: settings.interval_ns,
             floor: start,

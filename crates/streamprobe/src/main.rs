@@ -4,8 +4,10 @@ mod config;
 mod huge;
 mod live;
 mod output;
+mod reload;
 mod run;
 mod service;
+mod show;
 mod stdout_sink;
 mod table;
 
@@ -29,6 +31,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start: the size of `run`'s options costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Analyse a pcap/pcapng capture or a TS recording: every RTP and MPEG-TS stream found,
@@ -40,6 +44,12 @@ enum Command {
     /// `streamprobe.interval/1` or a live table), with events when a stream appears, goes
     /// silent, comes back, changes SSRC or is forgotten.
     Run(run::RunArgs),
+    /// Show a running probe's flows through its API, Monitube's columns (Last, Max, Min and
+    /// Average MDI as DF:MLR, Total Loss), or one flow's history with --flow.
+    Show(show::ShowArgs),
+    /// Zero the statistics `show` prints (every flow's, or one group's); the store's history
+    /// and the /metrics counters stay.
+    Clear(show::ClearArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -238,6 +248,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Run(args) => run::run(args),
+        Command::Show(args) => show::show(args),
+        Command::Clear(args) => show::clear(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

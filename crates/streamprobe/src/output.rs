@@ -6,11 +6,13 @@
 //! fit in the channel is dropped and counted (`output_dropped`), an interval report waits in
 //! its worker until there is room.
 
+use crate::reload::LiveConfig;
 use analysis::interval::{Record, Tick};
 use analysis::Analyzer;
 use outputs::{Bus, EssentialSinkFailed, IntervalBatch, ProbeRecord, WorkerReport};
 use std::collections::BTreeMap;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
 use wire::SkipReason;
 
 /// Closes intervals for one worker, whatever its source: the analyzer's records go to the
@@ -32,6 +34,9 @@ pub struct IntervalCloser {
     skipped_before: [u64; SkipReason::ALL.len()],
     /// The output thread has gone (standard output failed): nothing more can be shown.
     pub output_closed: bool,
+    /// The config in force, reloadable, and the generation this worker runs with.
+    config: Option<Arc<LiveConfig>>,
+    generation: u64,
 }
 
 impl IntervalCloser {
@@ -51,7 +56,15 @@ impl IntervalCloser {
             before: (0, 0),
             skipped_before: [0; SkipReason::ALL.len()],
             output_closed: false,
+            config: None,
+            generation: 0,
         }
+    }
+
+    /// Takes config reloads from `config` at each interval's close.
+    pub fn follow(mut self, config: Arc<LiveConfig>) -> Self {
+        self.config = Some(config);
+        self
     }
 
     /// Closes `analyzer`'s interval ending at `end`, `length` ns long (`source_ended` when
@@ -65,6 +78,15 @@ impl IntervalCloser {
         source_ended: bool,
     ) -> WorkerReport {
         let length = length.max(1);
+        // A reload takes effect between intervals: the interval closing now is judged with
+        // the new groups and limits, its packets were measured with the old ones.
+        if let Some(new) = self
+            .config
+            .as_ref()
+            .and_then(|c| c.changed_since(&mut self.generation))
+        {
+            analyzer.reconfigure(&new);
+        }
         let tick = Tick {
             end_ns: end,
             interval_ns: length,

@@ -92,10 +92,49 @@ pub struct RunArgs {
     #[arg(long, env = "STREAMPROBE_JSON")]
     pub json: bool,
     /// TOML config file: a `[run]` table with the keys of these flags (sources included),
-    /// monitor groups with media rates and SLA limits, discovery settings, clock rates.
+    /// `[store]`, `[api]` and `[metrics]` tables (`[api] listen` = `--api-listen` =
+    /// STREAMPROBE_API_LISTEN), monitor groups with media rates and SLA limits, discovery
+    /// settings, clock rates. Re-read on SIGHUP and `POST /api/v1/config`.
     #[arg(long, env = "STREAMPROBE_CONFIG")]
     pub config: Option<PathBuf>,
+    /// History store: a file path, `sqlite:PATH`, or `none` (default `streamprobe.db` in
+    /// the working directory; `[store] url`). One probe per store file.
+    #[arg(long, env = "STREAMPROBE_STORE", value_name = "PATH|none")]
+    pub store: Option<String>,
+    /// The store's size cap, e.g. "10 GB" (the default), "500 MiB" or bytes; it wins over
+    /// the tiers' ages, oldest per-second detail pruned first (`[store] max_size`).
+    #[arg(long, env = "STREAMPROBE_STORE_MAX_SIZE", value_name = "SIZE", value_parser = crate::config::parse_size)]
+    pub store_max_size: Option<u64>,
+    /// Serve the REST API and /metrics on ADDR:PORT, or `none` (default 127.0.0.1:8080;
+    /// port 0 picks a free one; `[api] listen`).
+    #[arg(
+        long = "api-listen",
+        visible_alias = "api",
+        env = "STREAMPROBE_API_LISTEN",
+        value_name = "ADDR|none"
+    )]
+    pub api_listen: Option<String>,
+    /// The API's bearer token file (default `streamprobe.token` beside the store, made at
+    /// first start with mode 0600; `[api] token_file`).
+    #[arg(long, env = "STREAMPROBE_API_TOKEN_FILE", value_name = "FILE")]
+    pub api_token_file: Option<PathBuf>,
+    /// Reading the API needs the token too (`[api] read_token`).
+    #[arg(long, env = "STREAMPROBE_API_READ_TOKEN")]
+    pub api_read_token: bool,
+    /// Flows with per-flow series on /metrics at most (default 10,000; group and probe
+    /// series are always there; `[metrics] max_flow_series`).
+    #[arg(long, env = "STREAMPROBE_METRICS_MAX_FLOW_SERIES", value_name = "N")]
+    pub metrics_max_flow_series: Option<u32>,
 }
+
+/// The default API address: loopback only, secure by default.
+pub const DEFAULT_API: &str = "127.0.0.1:8080";
+/// The default store file, in the working directory.
+pub const DEFAULT_STORE: &str = "streamprobe.db";
+/// The default store size cap, bytes.
+pub const DEFAULT_STORE_MAX_SIZE: u64 = 10_000_000_000;
+/// Per-flow series on /metrics by default.
+pub const DEFAULT_MAX_FLOW_SERIES: usize = 10_000;
 
 fn parse_speed(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
@@ -164,6 +203,48 @@ pub struct Settings {
     pub duration: Option<f64>,
     /// NDJSON output.
     pub json: bool,
+    /// The config file, for reloads.
+    pub config_path: Option<PathBuf>,
+    /// The history store's file; None: no store.
+    pub store: Option<PathBuf>,
+    /// Its size cap, bytes.
+    #[allow(dead_code)] // read by the store sink, next
+    pub store_max_size: u64,
+    /// The API's address; None: no API.
+    pub api: Option<std::net::SocketAddr>,
+    /// The token file.
+    pub api_token_file: PathBuf,
+    /// Reads need the token.
+    pub api_read_token: bool,
+    /// Per-flow series on /metrics at most.
+    pub max_flow_series: usize,
+}
+
+/// `--store`'s value: a path, `sqlite:PATH`, or `none`.
+pub fn store_path(url: &str) -> Result<Option<PathBuf>, String> {
+    let url = url.trim();
+    if url == "none" {
+        return Ok(None);
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(format!("--store {url}: PostgreSQL stores are not supported yet (they come with `streamprobe collect`); give a file path, sqlite:PATH or none"));
+    }
+    let path = url.strip_prefix("sqlite:").unwrap_or(url);
+    let path = path.strip_prefix("//").unwrap_or(path);
+    if path.is_empty() {
+        return Err("--store: an empty path; give a file path, sqlite:PATH or none".into());
+    }
+    Ok(Some(PathBuf::from(path)))
+}
+
+/// `--api-listen`'s value: ADDR:PORT or `none`.
+pub fn api_address(text: &str) -> Result<Option<std::net::SocketAddr>, String> {
+    if text.trim() == "none" {
+        return Ok(None);
+    }
+    text.trim().parse().map(Some).map_err(|_| {
+        format!("--api-listen {text}: an address and port such as 127.0.0.1:8080 or [::1]:8080, or none")
+    })
 }
 
 /// The state budget in bytes: the flag (or its environment variable), else the config's
@@ -232,6 +313,13 @@ pub fn settings(args: &RunArgs) -> Result<Settings, String> {
         return Err("no source: give --interface IFACE, --join [SOURCE@]GROUP:PORT or --replay FILE (or a [run] table in --config)".into());
     }
     analysis.max_state_bytes = state_budget(args.max_state_mb, analysis.max_state_bytes);
+    let service = file.service.clone();
+    let store = store_path(
+        args.store
+            .as_deref()
+            .or(service.store_url.as_deref())
+            .unwrap_or(DEFAULT_STORE),
+    )?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut workers = args.workers.or(file.workers).map_or(cores, |w| w as usize);
     if replay.is_some() {
@@ -266,6 +354,35 @@ pub fn settings(args: &RunArgs) -> Result<Settings, String> {
         max_flows: args.max_flows.or(file.max_flows).unwrap_or(1_000_000) as usize,
         duration: args.duration.or(file.duration),
         json: args.json || file.json.unwrap_or(false),
+        config_path: args.config.clone(),
+        store: store.clone(),
+        store_max_size: args
+            .store_max_size
+            .or(service.store_max_size)
+            .unwrap_or(DEFAULT_STORE_MAX_SIZE),
+        api: api_address(
+            args.api_listen
+                .as_deref()
+                .or(service.api_listen.as_deref())
+                .unwrap_or(DEFAULT_API),
+        )?,
+        // Beside the store by default, so the store's folder holds the probe's state.
+        api_token_file: args
+            .api_token_file
+            .clone()
+            .or(service.api_token_file.clone())
+            .unwrap_or_else(|| {
+                store
+                    .as_deref()
+                    .and_then(|s| s.parent())
+                    .unwrap_or(std::path::Path::new(""))
+                    .join(crate::show::TOKEN_FILE)
+            }),
+        api_read_token: args.api_read_token || service.api_read_token.unwrap_or(false),
+        max_flow_series: args
+            .metrics_max_flow_series
+            .or(service.metrics_max_flow_series)
+            .map_or(DEFAULT_MAX_FLOW_SERIES, |n| n as usize),
     })
 }
 
@@ -406,7 +523,8 @@ fn run_replay(settings: &Settings, replay: &ReplaySource) -> Result<(), String> 
             service.tx.clone(),
             settings.silent_after_ns,
             settings.expire_after_ns,
-        ),
+        )
+        .follow(Arc::clone(&service.config)),
         interval_ns: settings.interval_ns,
         next_end: None,
         pass: 0,

@@ -1,12 +1,15 @@
 //! The probe's outputs, set up once for every source: the record bus with its sinks
-//! (standard output; the store, the live view and the API when configured) and the records
-//! thread that feeds it ([`crate::output::assemble`]).
+//! (standard output, the live view, the store), the API and `/metrics` over the live view
+//! and the store, config reloads, and the records thread that feeds the bus
+//! ([`crate::output::assemble`]).
 
 use crate::output::{assemble, Line, Totals};
+use crate::reload::{group_infos, LiveConfig};
 use crate::run::Settings;
 use crate::stdout_sink::StdoutSink;
-use outputs::{Bus, EssentialSinkFailed};
+use outputs::{Bus, EssentialSinkFailed, LiveSink, LiveView};
 use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// Records waiting between the workers and the records thread before new ones are dropped.
@@ -14,21 +17,79 @@ pub const OUTPUT_QUEUE: usize = 65_536;
 /// Intervals waiting for standard output before they are dropped: a terminal or pipe that
 /// stalls for longer loses intervals, counted in the probe record's `sinks`.
 pub const STDOUT_QUEUE: usize = 64;
+/// Intervals waiting for the live view (it takes one in well under a second).
+pub const LIVE_QUEUE: usize = 16;
+/// Intervals waiting for the store: a store that stalls for longer loses intervals (counted).
+#[allow(dead_code)] // the store sink, next
+pub const STORE_QUEUE: usize = 120;
 
 /// The running outputs.
 pub struct Service {
     /// The workers' channel to the records thread.
     pub tx: SyncSender<Line>,
+    /// The config in force, for the workers to follow.
+    pub config: Arc<LiveConfig>,
     records: JoinHandle<Result<Totals, EssentialSinkFailed>>,
     started: std::time::Instant,
+    _api: Option<api::Server>,
 }
 
 impl Service {
-    /// Starts the sinks and the records thread for `workers` workers.
+    /// Starts the sinks, the API and the records thread for `workers` workers. Every
+    /// start-up failure (a port in use, a store locked by another probe) is one error line.
     pub fn start(settings: &Settings, workers: usize) -> Result<Service, String> {
+        // Bound first: a port in use is an error before anything runs.
+        let listener = match settings.api {
+            Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| {
+                format!("--api-listen {addr}: {e} (another probe or server on that port? give another with --api-listen ADDR:PORT, or --api-listen none)")
+            })?),
+            None => None,
+        };
+        let view = LiveView::new(group_infos(&settings.analysis));
+        let config = LiveConfig::new(
+            settings.config_path.clone(),
+            settings.analysis.clone(),
+            Arc::clone(&view),
+        )?;
         let mut bus = Bus::new();
         bus.attach("stdout", STDOUT_QUEUE, true, StdoutSink::new(settings.json))
             .map_err(|e| format!("cannot start the standard output sink: {e}"))?;
+        bus.attach("live", LIVE_QUEUE, false, LiveSink(Arc::clone(&view)))
+            .map_err(|e| format!("cannot start the live view: {e}"))?;
+        let server = match listener {
+            Some(listener) => {
+                let token = api::auth::load_or_create(&settings.api_token_file)?;
+                let state = api::AppState {
+                    view: Arc::clone(&view),
+                    history: None,
+                    config: config.clone(),
+                    token: token.into(),
+                    read_token: settings.api_read_token,
+                    max_flow_series: settings.max_flow_series,
+                    started_ns: crate::run::wall_ns(),
+                };
+                Some(api::Server::start(listener, state)?)
+            }
+            None => None,
+        };
+        // Where to find what the probe keeps and serves (nothing to say when it keeps and
+        // serves nothing).
+        if server.is_some() || settings.store.is_some() {
+            eprintln!(
+                "streamprobe: {}, store {}",
+                server.as_ref().map_or("no API".to_string(), |s| format!(
+                    "API on http://{}",
+                    s.local_addr
+                )),
+                settings
+                    .store
+                    .as_ref()
+                    .map_or("none".to_string(), |p| p.display().to_string())
+            );
+        }
+        if settings.config_path.is_some() {
+            crate::reload::on_sighup(Arc::clone(&config))?;
+        }
         let (tx, rx) = sync_channel(OUTPUT_QUEUE);
         let records = std::thread::Builder::new()
             .name("records".into())
@@ -36,8 +97,10 @@ impl Service {
             .map_err(|e| format!("cannot start the records thread: {e}"))?;
         Ok(Service {
             tx,
+            config,
             records,
             started: std::time::Instant::now(),
+            _api: server,
         })
     }
 

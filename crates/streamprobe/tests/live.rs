@@ -32,6 +32,8 @@ impl LiveProbe {
     /// first probe record: its sources are open.
     fn start(ns: &str, args: &[&str]) -> LiveProbe {
         let mut child = Command::new("ip")
+            .env("STREAMPROBE_API_LISTEN", "none")
+            .env("STREAMPROBE_STORE", "none")
             .args(["netns", "exec", ns, env!("CARGO_BIN_EXE_streamprobe")])
             .args(["run", "--json", "--duration", "30"])
             .args(args)

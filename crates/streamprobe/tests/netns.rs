@@ -60,6 +60,9 @@ fn harness_with(
     }
     let dir = std::env::temp_dir().join(format!("sp-netns-{name}-{}", std::process::id()));
     let mut command = Command::new(root().join("scripts/netns-harness.sh"));
+    command
+        .env("STREAMPROBE_API_LISTEN", "none")
+        .env("STREAMPROBE_STORE", "none");
     if probes {
         command.env("PROBE", env!("CARGO_BIN_EXE_streamprobe"));
     }

@@ -23,6 +23,8 @@ fn the_readme_sample_is_what_the_build_prints() {
     let argv: Vec<&str> = command.split_whitespace().collect();
     assert_eq!(argv[0], "streamprobe");
     let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .env("STREAMPROBE_API_LISTEN", "none")
+        .env("STREAMPROBE_STORE", "none")
         .args(&argv[1..])
         .current_dir(root())
         .output()
@@ -39,6 +41,8 @@ fn the_readme_sample_is_what_the_build_prints() {
     }
     // --wide adds columns to the same rows.
     let wide = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .env("STREAMPROBE_API_LISTEN", "none")
+        .env("STREAMPROBE_STORE", "none")
         .args(&argv[1..])
         .arg("--wide")
         .current_dir(root())
@@ -59,6 +63,8 @@ fn the_readme_sample_is_what_the_build_prints() {
         "tests/fixtures/variants/two-interfaces.pcapng",
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+            .env("STREAMPROBE_API_LISTEN", "none")
+            .env("STREAMPROBE_STORE", "none")
             .args(["analyze", capture])
             .current_dir(root())
             .output()

@@ -130,6 +130,8 @@ fn a_looped_replay_stops_on_duration_and_on_sigint_with_a_last_interval() {
     // 8.1 s of capture at 20x: a pass takes 0.4 s, so 1.5 s of wall time is several passes.
     let t0 = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .env("STREAMPROBE_API_LISTEN", "none")
+        .env("STREAMPROBE_STORE", "none")
         .args([
             "run",
             "--json",
@@ -158,6 +160,8 @@ fn a_looped_replay_stops_on_duration_and_on_sigint_with_a_last_interval() {
 
     // SIGINT: the probe ends at once with status 0, its last line a probe record.
     let child = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .env("STREAMPROBE_API_LISTEN", "none")
+        .env("STREAMPROBE_STORE", "none")
         .args(["run", "--json", "--loop", "--replay"])
         .arg(&capture)
         .stdout(Stdio::piped())
@@ -313,6 +317,8 @@ fn capture_without_cap_net_raw_says_what_is_missing() {
             .arg(env!("CARGO_BIN_EXE_streamprobe"));
     }
     let out = command
+        .env("STREAMPROBE_API_LISTEN", "none")
+        .env("STREAMPROBE_STORE", "none")
         .args(["run", "--interface", "lo", "--duration", "1"])
         .output()
         .unwrap();
@@ -332,6 +338,8 @@ fn a_closed_standard_output_stops_the_probe_with_one_error_line() {
     let capture = root().join("tests/fixtures/impaired/capture.pcap");
     let t0 = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .env("STREAMPROBE_API_LISTEN", "none")
+        .env("STREAMPROBE_STORE", "none")
         .args([
             "run",
             "--json",
@@ -368,6 +376,8 @@ fn a_replayed_truncated_capture_warns_as_analyze_does() {
     let capture = root().join("tests/fixtures/variants/truncated.pcap");
     let warning = |args: &[&str]| -> Vec<String> {
         let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+            .env("STREAMPROBE_API_LISTEN", "none")
+            .env("STREAMPROBE_STORE", "none")
             .args(args)
             .arg(&capture)
             .output()
@@ -412,6 +422,8 @@ fn every_fixture_replayed_gives_the_figures_of_analyze() {
         let name = capture.file_name().unwrap().to_string_lossy().to_string();
         let offline = analyze(capture);
         let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+            .env("STREAMPROBE_API_LISTEN", "none")
+            .env("STREAMPROBE_STORE", "none")
             .args(["run", "--json", "--speed", "1000", "--replay"])
             .arg(capture)
             .output()
@@ -586,6 +598,8 @@ fn every_fixture_replayed_gives_the_figures_of_analyze() {
 fn live_table_rows_keep_to_the_header_columns() {
     let capture = root().join("tests/fixtures/impaired/capture.pcap");
     let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .env("STREAMPROBE_API_LISTEN", "none")
+        .env("STREAMPROBE_STORE", "none")
         .args(["run", "--speed", "1000", "--replay"])
         .arg(&capture)
         .output()

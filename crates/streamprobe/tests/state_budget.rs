@@ -55,6 +55,8 @@ fn a_flood_of_mp2t_ssrcs_stays_within_the_state_budget() {
     let frames = write_flood(&pcap);
     assert_eq!(frames, u64::from(TUPLES) * u64::from(SSRCS + 2));
     let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .env("STREAMPROBE_API_LISTEN", "none")
+        .env("STREAMPROBE_STORE", "none")
         .args(["analyze", "--json", "--all-flows", "--max-state-mb", "256"])
         .arg(&pcap)
         .output()

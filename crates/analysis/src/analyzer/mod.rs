@@ -110,6 +110,39 @@ impl Analyzer {
         }
     }
 
+    /// Takes a new config while running (a live reload): monitor groups, their media rates
+    /// and SLA limits apply to every flow from the next interval on (each flow's group is
+    /// looked up again by its destination; its counters stay); payload types, clock rates,
+    /// probation and TS limits apply to flows found from now on. The flow cap and the state
+    /// budget are the probe's sizing: they stay as they were.
+    pub fn reconfigure(&mut self, new: &AnalysisConfig) {
+        let (max_flows, max_state_bytes) = (self.config.max_flows, self.config.max_state_bytes);
+        self.config = new.clone();
+        self.config.max_flows = max_flows;
+        self.config.max_state_bytes = max_state_bytes;
+        let config = &self.config;
+        let regroup = |delivery: &mut crate::stream::Delivery, dst: std::net::IpAddr| {
+            let fresh = config.delivery(dst);
+            delivery.group = fresh.group;
+            let rate = fresh
+                .group
+                .and_then(|g| config.groups.get(g))
+                .map(|g| g.media_rate_bps);
+            delivery.mdi.set_group_rate(rate);
+        };
+        for s in &mut self.streams {
+            regroup(&mut s.delivery, s.record.dst.ip());
+        }
+        for f in &mut self.udp_flows {
+            regroup(&mut f.delivery, f.dst.ip());
+        }
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> &AnalysisConfig {
+        &self.config
+    }
+
     /// Records left out so far, per reason (index [`SkipReason::index`]).
     pub fn skipped(&self) -> &[u64; SkipReason::ALL.len()] {
         &self.skipped

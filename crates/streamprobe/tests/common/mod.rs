@@ -16,6 +16,8 @@ pub fn root() -> PathBuf {
 /// Runs `streamprobe ARGS`.
 pub fn streamprobe(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .env("STREAMPROBE_API_LISTEN", "none")
+        .env("STREAMPROBE_STORE", "none")
         .args(args)
         .output()
         .expect("run streamprobe")
@@ -133,6 +135,8 @@ where
     S: AsRef<std::ffi::OsStr>,
 {
     let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .env("STREAMPROBE_API_LISTEN", "none")
+        .env("STREAMPROBE_STORE", "none")
         .args(args)
         .output()
         .expect("run streamprobe");

@@ -1,0 +1,252 @@
+//! `GET /api/v1/flows` (`streamprobe.flows/1`) and `GET /api/v1/flows/{id}`: every flow the
+//! probe knows now, from the live view.
+
+use crate::error::{rejected, ApiError};
+use crate::{check_read, time_text, AppState};
+use analysis::format::endpoint;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use outputs::live_view::{FlowTotals, LiveFlow};
+use serde::{Deserialize, Serialize};
+
+/// The flow list's schema.
+pub const FLOWS_SCHEMA: &str = "streamprobe.flows/1";
+/// One flow's schema.
+pub const FLOW_SCHEMA: &str = "streamprobe.flow/1";
+/// The most flows one page may ask for (`limit=`): none, all of them.
+const DEFAULT_LIMIT: usize = usize::MAX;
+
+/// One flow, as the API writes it.
+#[derive(Serialize)]
+pub struct FlowDocument<'a> {
+    pub flow: &'a str,
+    pub src: String,
+    pub dst: String,
+    pub ssrc: Option<u32>,
+    pub kind: &'static str,
+    pub payload: &'static str,
+    pub group: Option<&'a str>,
+    /// `active` or `silent`.
+    pub state: &'static str,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// The last interval's record (`streamprobe.interval/1`, `"type": "flow"`).
+    pub last: Option<&'a analysis::interval::FlowRecord>,
+    /// Since the last `clear`, from `since`.
+    pub totals: TotalsDocument<'a>,
+}
+
+/// A flow's totals since the last clear.
+#[derive(Serialize)]
+pub struct TotalsDocument<'a> {
+    pub since: String,
+    /// Gaps found less late packets that filled them: what is still missing.
+    pub net_lost: u64,
+    #[serde(flatten)]
+    pub counts: &'a FlowTotals,
+}
+
+impl<'a> FlowDocument<'a> {
+    /// The document of `f`.
+    pub fn of(f: &'a LiveFlow) -> Self {
+        FlowDocument {
+            flow: &f.id,
+            src: endpoint(f.name.src),
+            dst: endpoint(f.name.dst),
+            ssrc: f.name.ssrc,
+            kind: f.name.kind.as_str(),
+            payload: f.payload,
+            group: f.group.as_deref(),
+            state: f.state.as_str(),
+            first_seen: time_text(f.first_seen_ns),
+            last_seen: time_text(f.last_seen_ns),
+            last: f.last.as_deref(),
+            totals: TotalsDocument {
+                since: time_text(f.cleared_ns),
+                net_lost: f.since_clear.net_lost(),
+                counts: &f.since_clear,
+            },
+        }
+    }
+}
+
+/// The query of `GET /api/v1/flows`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowsQuery {
+    /// Only this monitor group's flows.
+    pub group: Option<String>,
+    /// `active` or `silent`.
+    pub state: Option<String>,
+    /// Text found in the flow id, group, kind or payload.
+    pub q: Option<String>,
+    /// `flow` (default), `group`, `kind`, `state`, `last_seen`, `loss`, `df`, `mlr`,
+    /// `bitrate`, `jitter`; a leading `-` sorts in descending order.
+    pub sort: Option<String>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct FlowsDocument<'a> {
+    schema: &'static str,
+    /// The last interval's end.
+    time: Option<String>,
+    /// Flows that match the filters (before `offset` and `limit`).
+    total: usize,
+    offset: usize,
+    flows: Vec<FlowDocument<'a>>,
+}
+
+/// A sort key of the flow list.
+type SortKey = fn(&LiveFlow, &LiveFlow) -> std::cmp::Ordering;
+
+fn sort_key(name: &str) -> Option<SortKey> {
+    fn last(f: &LiveFlow, figure: fn(&analysis::interval::FlowRecord) -> Option<f64>) -> f64 {
+        f.last
+            .as_deref()
+            .and_then(figure)
+            .unwrap_or(f64::NEG_INFINITY)
+    }
+    Some(match name {
+        "flow" => |a, b| a.id.cmp(&b.id),
+        "group" => |a, b| a.group.cmp(&b.group).then(a.id.cmp(&b.id)),
+        "kind" => |a, b| {
+            a.name
+                .kind
+                .as_str()
+                .cmp(b.name.kind.as_str())
+                .then(a.id.cmp(&b.id))
+        },
+        "state" => |a, b| a.state.as_str().cmp(b.state.as_str()).then(a.id.cmp(&b.id)),
+        "last_seen" => |a, b| a.last_seen_ns.cmp(&b.last_seen_ns).then(a.id.cmp(&b.id)),
+        "loss" => |a, b| {
+            a.since_clear
+                .net_lost()
+                .cmp(&b.since_clear.net_lost())
+                .then(a.id.cmp(&b.id))
+        },
+        "df" => |a, b| {
+            last(a, |r| r.df_ms)
+                .total_cmp(&last(b, |r| r.df_ms))
+                .then(a.id.cmp(&b.id))
+        },
+        "mlr" => |a, b| {
+            last(a, |r| r.mlr)
+                .total_cmp(&last(b, |r| r.mlr))
+                .then(a.id.cmp(&b.id))
+        },
+        "bitrate" => |a, b| {
+            last(a, |r| Some(r.bitrate_bps))
+                .total_cmp(&last(b, |r| Some(r.bitrate_bps)))
+                .then(a.id.cmp(&b.id))
+        },
+        "jitter" => |a, b| {
+            last(a, |r| r.jitter_ms)
+                .total_cmp(&last(b, |r| r.jitter_ms))
+                .then(a.id.cmp(&b.id))
+        },
+        _ => return None,
+    })
+}
+
+/// Whether `f` passes the query's filters.
+fn matches(f: &LiveFlow, q: &FlowsQuery) -> bool {
+    q.group
+        .as_deref()
+        .is_none_or(|g| f.group.as_deref() == Some(g))
+        && q.state.as_deref().is_none_or(|s| f.state.as_str() == s)
+        && q.q.as_deref().is_none_or(|text| {
+            f.id.contains(text)
+                || f.group.as_deref().is_some_and(|g| g.contains(text))
+                || f.name.kind.as_str().contains(text)
+                || f.payload.contains(text)
+        })
+}
+
+/// `GET /api/v1/flows`.
+pub async fn list(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<FlowsQuery>, QueryRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    check_read(&app, &headers)?;
+    let Query(q) = query.map_err(rejected)?;
+    if let Some(s) = q.state.as_deref() {
+        if s != "active" && s != "silent" {
+            return Err(ApiError::bad_request(format!(
+                "state={s}: must be active or silent"
+            )));
+        }
+    }
+    let (descending, key) = match q.sort.as_deref() {
+        Some(s) => match s.strip_prefix('-') {
+            Some(k) => (true, k),
+            None => (false, s),
+        },
+        None => (false, "flow"),
+    };
+    let order = sort_key(key).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "sort={key}: one of flow, group, kind, state, last_seen, loss, df, mlr, bitrate, jitter (a leading - for descending)"
+        ))
+    })?;
+    let view = app.view.read();
+    let mut flows: Vec<&LiveFlow> = view.flows.values().filter(|f| matches(f, &q)).collect();
+    if key != "flow" || descending {
+        flows.sort_by(|a, b| order(a, b));
+        if descending {
+            flows.reverse();
+        }
+    }
+    let total = flows.len();
+    let offset = q.offset.unwrap_or(0);
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    let doc = FlowsDocument {
+        schema: FLOWS_SCHEMA,
+        time: view.time_ns.map(time_text),
+        total,
+        offset,
+        flows: flows
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(FlowDocument::of)
+            .collect(),
+    };
+    // Written while the view is read: a copy of 55,000 flows would cost more than the
+    // encoding itself.
+    let body = serde_json::to_vec(&doc).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(crate::json_response(body))
+}
+
+#[derive(Serialize)]
+struct OneFlowDocument<'a> {
+    schema: &'static str,
+    #[serde(flatten)]
+    flow: FlowDocument<'a>,
+}
+
+/// `GET /api/v1/flows/{id}`: the flow now (it must be known to the live view; a forgotten
+/// flow's history is still in the store, under `/history`).
+pub async fn one(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    check_read(&app, &headers)?;
+    let Path(id) = id.map_err(rejected)?;
+    let view = app.view.read();
+    let flow = view.flows.get(&id).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no flow {id} now (flow ids are percent-encoded in paths: > is %3E, / is %2F)"
+        ))
+    })?;
+    let body = serde_json::to_vec(&OneFlowDocument {
+        schema: FLOW_SCHEMA,
+        flow: FlowDocument::of(flow),
+    })
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(crate::json_response(body))
+}

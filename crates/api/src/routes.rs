@@ -1,0 +1,392 @@
+//! The routes other than the flow list: history, groups, events, health, config, clear.
+
+use crate::error::{rejected, ApiError};
+use crate::{check_read, check_write, json_response, time_text, AppState};
+use axum::extract::rejection::{PathRejection, QueryRejection, StringRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+fn encoded(doc: &impl Serialize) -> Result<Response, ApiError> {
+    serde_json::to_vec(doc)
+        .map(json_response)
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// A time in a query: RFC 3339 (`2026-12-07T03:12:00Z`) or Unix seconds (`1796613120`,
+/// fractions allowed); ns since the epoch.
+pub fn parse_time(key: &str, text: &str) -> Result<i64, ApiError> {
+    if let Ok(s) = text.parse::<f64>() {
+        if s.is_finite() && (0.0..=9.2e9).contains(&s) {
+            return Ok((s * 1e9).round() as i64);
+        }
+    }
+    crate::time::parse_rfc3339_ns(text).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "{key}={text}: a time in RFC 3339 (2026-12-07T03:12:00Z) or Unix seconds"
+        ))
+    })
+}
+
+/// A duration in a query: `1s`, `10m`, `1h`, `2d` or seconds; seconds.
+pub fn parse_duration_s(key: &str, text: &str) -> Result<i64, ApiError> {
+    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&text[..i], &text[i..]),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => 0,
+    };
+    match number.parse::<i64>() {
+        Ok(n) if n > 0 && scale > 0 && n <= 100 * 365 * 86400 / scale => Ok(n * scale),
+        _ => Err(ApiError::bad_request(format!(
+            "{key}={text}: a duration such as 1s, 10m, 1h, 2d or a number of seconds above 0"
+        ))),
+    }
+}
+
+/// The query of `/history`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Or the last so long (`since=10m`).
+    pub since: Option<String>,
+    pub step: Option<String>,
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// `GET /api/v1/flows/{id}/history?from=&to=&since=&step=`: from the store.
+pub async fn history(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    check_read(&app, &headers)?;
+    let Path(id) = id.map_err(rejected)?;
+    let Query(q) = query.map_err(rejected)?;
+    let now = now_ns();
+    let to = match &q.to {
+        Some(t) => parse_time("to", t)?,
+        None => now,
+    };
+    let from = match (&q.from, &q.since) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("give from= or since=, not both"));
+        }
+        (Some(f), None) => parse_time("from", f)?,
+        (None, Some(s)) => to - parse_duration_s("since", s)? * 1_000_000_000,
+        (None, None) => to - 3600 * 1_000_000_000,
+    };
+    if from >= to {
+        return Err(ApiError::bad_request(format!(
+            "from ({}) must be before to ({})",
+            time_text(from),
+            time_text(to)
+        )));
+    }
+    let step = q
+        .step
+        .as_deref()
+        .map(|s| parse_duration_s("step", s))
+        .transpose()?;
+    let store = app
+        .history
+        .clone()
+        .ok_or_else(|| ApiError::not_found("this probe keeps no history (--store none)"))?;
+    let doc =
+        tokio::task::spawn_blocking(move || store.history(&id, from, to, step).map(|d| (id, d)))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(ApiError::internal)?;
+    match doc {
+        (_, Some(doc)) => encoded(&doc),
+        (id, None) => Err(ApiError::not_found(format!("the store has no flow {id}"))),
+    }
+}
+
+#[derive(Serialize)]
+struct GroupDocument<'a> {
+    name: &'a str,
+    media_rate_bps: Option<f64>,
+    prefixes: &'a [String],
+    flows: usize,
+    active: usize,
+    /// Sum of the active flows' last-interval bitrates.
+    bitrate_bps: f64,
+    /// Largest last-interval DF and MLR among its flows, and their mean.
+    max_df_ms: Option<f64>,
+    max_mlr: Option<f64>,
+    mean_df_ms: Option<f64>,
+    /// Loss since the last clear, all its flows.
+    net_lost: u64,
+    flow_ids: Vec<&'a str>,
+}
+
+/// `GET /api/v1/groups`: each monitor group, its flows, media rate and MDI summary
+/// (`streamprobe.groups/1`): the configured groups, and how many flows are in none.
+pub async fn groups(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    check_read(&app, &headers)?;
+    let view = app.view.read();
+    let mut docs: Vec<GroupDocument<'_>> = Vec::new();
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    for g in &view.groups {
+        index.insert(&g.name, docs.len());
+        docs.push(GroupDocument {
+            name: &g.name,
+            media_rate_bps: g.media_rate_bps,
+            prefixes: &g.prefixes,
+            flows: 0,
+            active: 0,
+            bitrate_bps: 0.0,
+            max_df_ms: None,
+            max_mlr: None,
+            mean_df_ms: None,
+            net_lost: 0,
+            flow_ids: Vec::new(),
+        });
+    }
+    let mut df_sums: Vec<(f64, u64)> = vec![(0.0, 0); docs.len()];
+    let mut ungrouped = 0usize;
+    for f in view.flows.values() {
+        let Some(&i) = f.group.as_deref().and_then(|g| index.get(g)) else {
+            ungrouped += 1;
+            continue;
+        };
+        let d = &mut docs[i];
+        d.flows += 1;
+        d.flow_ids.push(&f.id);
+        d.net_lost += f.since_clear.net_lost();
+        if f.state == outputs::live_view::FlowState::Active {
+            d.active += 1;
+        }
+        if let Some(last) = f.last.as_deref().filter(|l| Some(l.time) == view.time_ns) {
+            d.bitrate_bps += last.bitrate_bps;
+            if let Some(df) = last.df_ms {
+                d.max_df_ms = Some(d.max_df_ms.map_or(df, |m| m.max(df)));
+                df_sums[i].0 += df;
+                df_sums[i].1 += 1;
+            }
+            if let Some(mlr) = last.mlr {
+                d.max_mlr = Some(d.max_mlr.map_or(mlr, |m| m.max(mlr)));
+            }
+        }
+    }
+    for (d, (sum, n)) in docs.iter_mut().zip(df_sums) {
+        d.mean_df_ms = (n > 0).then(|| (sum / n as f64 * 1e6).round() / 1e6);
+        d.bitrate_bps = (d.bitrate_bps * 1e6).round() / 1e6;
+    }
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        schema: &'static str,
+        time: Option<String>,
+        groups: Vec<GroupDocument<'a>>,
+        /// Flows in no configured group.
+        ungrouped_flows: usize,
+    }
+    encoded(&Doc {
+        schema: "streamprobe.groups/1",
+        time: view.time_ns.map(time_text),
+        groups: docs,
+        ungrouped_flows: ungrouped,
+    })
+}
+
+/// The query of `/events`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    pub since: Option<String>,
+    pub flow: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/v1/events?since=&flow=&limit=` (`streamprobe.events/1`): from the store when
+/// there is one, else the last events the live view keeps.
+pub async fn events(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    check_read(&app, &headers)?;
+    let Query(q) = query.map_err(rejected)?;
+    let since = match &q.since {
+        Some(s) if s.chars().any(|c| c.is_ascii_alphabetic()) && !s.contains('T') => {
+            now_ns() - parse_duration_s("since", s)? * 1_000_000_000
+        }
+        Some(s) => parse_time("since", s)?,
+        None => 0,
+    };
+    let limit = q.limit.unwrap_or(10_000).min(100_000);
+    let events: Vec<serde_json::Value> = match app.history.clone() {
+        Some(store) => {
+            let flow = q.flow.clone();
+            tokio::task::spawn_blocking(move || store.events(since, flow.as_deref(), limit))
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?
+                .map_err(ApiError::internal)?
+        }
+        None => {
+            let view = app.view.read();
+            view.events
+                .iter()
+                .filter(|e| e.time >= since)
+                .filter(|e| q.flow.as_deref().is_none_or(|f| e.name.id() == f))
+                .take(limit)
+                .filter_map(|e| serde_json::to_value(e).ok())
+                .collect()
+        }
+    };
+    #[derive(Serialize)]
+    struct Doc {
+        schema: &'static str,
+        since: String,
+        events: Vec<serde_json::Value>,
+    }
+    encoded(&Doc {
+        schema: "streamprobe.events/1",
+        since: time_text(since),
+        events,
+    })
+}
+
+/// `GET /api/v1/health` (`streamprobe.health/1`): the last probe record (packets, kernel
+/// drops, worker load, state bytes, each sink's queue and drops) and the store's size.
+pub async fn health(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    check_read(&app, &headers)?;
+    let (size, location) = app
+        .history
+        .as_ref()
+        .map(|h| (Some(h.size_bytes()), Some(h.location())))
+        .unwrap_or_default();
+    let view = app.view.read();
+    #[derive(Serialize)]
+    struct Store {
+        location: Option<String>,
+        size_bytes: Option<u64>,
+    }
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        schema: &'static str,
+        started: String,
+        flows: usize,
+        forgotten_flows: u64,
+        probe: Option<&'a outputs::ProbeRecord>,
+        store: Store,
+    }
+    encoded(&Doc {
+        schema: "streamprobe.health/1",
+        started: time_text(app.started_ns),
+        flows: view.flows.len(),
+        forgotten_flows: view.forgotten,
+        probe: view.probe.as_ref(),
+        store: Store {
+            location,
+            size_bytes: size,
+        },
+    })
+}
+
+/// What applying a config did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ConfigOutcome {
+    /// Settings changed live.
+    pub applied: Vec<String>,
+    /// Settings that changed in the file but take effect only after a restart.
+    pub restart_needed: Vec<String>,
+}
+
+/// `GET /api/v1/config`: the config in force, TOML.
+pub async fn config(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    check_read(&app, &headers)?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/toml")],
+        app.config.current(),
+    )
+        .into_response())
+}
+
+use axum::response::IntoResponse;
+
+/// `POST /api/v1/config` (TOML text): checked, applied, written back to the config file.
+pub async fn set_config(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<String, StringRejection>,
+) -> Result<Response, ApiError> {
+    check_write(&app, &headers)?;
+    let text = body.map_err(rejected)?;
+    let control = app.config.clone();
+    let outcome = tokio::task::spawn_blocking(move || control.apply(&text))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    #[derive(Serialize)]
+    struct Doc {
+        schema: &'static str,
+        #[serde(flatten)]
+        outcome: ConfigOutcome,
+    }
+    encoded(&Doc {
+        schema: "streamprobe.config/1",
+        outcome,
+    })
+}
+
+/// The body of `POST /api/v1/clear`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClearRequest {
+    pub group: Option<String>,
+}
+
+/// `POST /api/v1/clear` (optionally `{"group": NAME}`): zeroes the since-clear totals that
+/// `show` prints; the store's history and the `/metrics` counters stay.
+pub async fn clear(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    check_write(&app, &headers)?;
+    let body = body.map_err(rejected)?;
+    let request: ClearRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ClearRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the body: {e} (expected {{\"group\": NAME}} or nothing)"
+            ))
+        })?
+    };
+    let mut view = app.view.write();
+    if let Some(g) = &request.group {
+        if !view.groups.iter().any(|x| &x.name == g) {
+            return Err(ApiError::not_found(format!("no monitor group {g}")));
+        }
+    }
+    let cleared = view.clear(request.group.as_deref(), now_ns());
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        schema: &'static str,
+        group: Option<&'a str>,
+        cleared_flows: usize,
+    }
+    encoded(&Doc {
+        schema: "streamprobe.clear/1",
+        group: request.group.as_deref(),
+        cleared_flows: cleared,
+    })
+}

@@ -1,0 +1,336 @@
+//! The live view: every flow the probe knows now, with its last interval's figures, its
+//! totals since the last `clear` (what `show` prints, Monitube's columns) and since the
+//! start (what `/metrics` exports as counters), the last events and the last probe record.
+//! The API and `/metrics` read it; the [`LiveSink`] updates it once per interval.
+//!
+//! Invariants: a flow leaves the view when the probe forgets it (`expired`, `evicted`),
+//! never otherwise; `clear` zeroes only the since-clear totals, never the lifetime ones (so
+//! Prometheus counters stay monotonic).
+
+use crate::bus::{IntervalBatch, Sink, SinkError};
+use crate::probe::ProbeRecord;
+use analysis::event::FlowEvent;
+use analysis::interval::{EventRecord, FlowName, FlowRecord};
+use analysis::ts::Indicator;
+use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, RwLock};
+
+/// Events kept in memory for `GET /api/v1/events` without a store.
+pub const EVENTS_KEPT: usize = 10_000;
+
+/// Counters summed over intervals.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct FlowTotals {
+    /// Intervals with a record.
+    pub intervals: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Gaps found (the records' `lost`).
+    pub lost: u64,
+    /// Late packets that filled gaps (the records' `recovered`).
+    pub recovered: u64,
+    pub duplicates: u64,
+    pub reordered: u64,
+    /// TR 101 290 occurrences per indicator (`Indicator::ALL` order).
+    #[serde(serialize_with = "indicators")]
+    pub tr101290: [u64; Indicator::ALL.len()],
+    /// MDI (RFC 4445) over the intervals that had one.
+    pub mdi: MdiSummary,
+}
+
+fn indicators<S: serde::Serializer>(
+    counts: &[u64; Indicator::ALL.len()],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(counts.len()))?;
+    for (i, n) in Indicator::ALL.iter().zip(counts) {
+        map.serialize_entry(i.as_str(), n)?;
+    }
+    map.end()
+}
+
+/// Last, largest, smallest and mean Delay Factor and Media Loss Rate of a flow's intervals
+/// (each interval's figure is the largest of its 1-s MDI intervals). Monitube writes an MDI
+/// as `DF:MLR`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct MdiSummary {
+    /// Intervals with a DF.
+    pub intervals: u64,
+    pub last_df_ms: Option<f64>,
+    pub last_mlr: Option<f64>,
+    pub max_df_ms: Option<f64>,
+    pub max_mlr: Option<f64>,
+    pub min_df_ms: Option<f64>,
+    pub min_mlr: Option<f64>,
+    pub mean_df_ms: Option<f64>,
+    pub mean_mlr: Option<f64>,
+    #[serde(skip)]
+    sum_df_ms: f64,
+    #[serde(skip)]
+    sum_mlr: f64,
+}
+
+impl MdiSummary {
+    fn add(&mut self, df_ms: f64, mlr: f64) {
+        self.intervals += 1;
+        self.last_df_ms = Some(df_ms);
+        self.last_mlr = Some(mlr);
+        self.max_df_ms = Some(self.max_df_ms.map_or(df_ms, |m| m.max(df_ms)));
+        self.max_mlr = Some(self.max_mlr.map_or(mlr, |m| m.max(mlr)));
+        self.min_df_ms = Some(self.min_df_ms.map_or(df_ms, |m| m.min(df_ms)));
+        self.min_mlr = Some(self.min_mlr.map_or(mlr, |m| m.min(mlr)));
+        self.sum_df_ms += df_ms;
+        self.sum_mlr += mlr;
+        let n = self.intervals as f64;
+        self.mean_df_ms = Some(round6(self.sum_df_ms / n));
+        self.mean_mlr = Some(round6(self.sum_mlr / n));
+    }
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+impl FlowTotals {
+    fn add(&mut self, r: &FlowRecord) {
+        self.intervals += 1;
+        self.packets += r.packets;
+        self.bytes += r.bytes;
+        self.lost += r.lost;
+        self.recovered += r.recovered.unwrap_or(0);
+        self.duplicates += r.duplicates;
+        self.reordered += r.reordered.unwrap_or(0);
+        if let Some(c) = &r.tr101290 {
+            for (t, n) in self.tr101290.iter_mut().zip(c.0) {
+                *t += n;
+            }
+        }
+        if let Some(df) = r.df_ms {
+            self.mdi.add(df, r.mlr.unwrap_or(0.0));
+        }
+    }
+
+    /// Loss net of recoveries: packets still missing (RTP sequence numbers, or TS packets
+    /// missing by continuity for MPEG-TS over UDP).
+    pub fn net_lost(&self) -> u64 {
+        self.lost.saturating_sub(self.recovered)
+    }
+}
+
+/// Whether a flow sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlowState {
+    /// Packets within the silence limit.
+    Active,
+    /// No packet for the silence limit (a `silent` event), not forgotten yet.
+    Silent,
+}
+
+impl FlowState {
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowState::Active => "active",
+            FlowState::Silent => "silent",
+        }
+    }
+}
+
+/// One flow as the view holds it.
+#[derive(Clone, Debug)]
+pub struct LiveFlow {
+    /// Who it is.
+    pub name: FlowName,
+    /// Its id (`FlowName::id`), kept: every query matches on it.
+    pub id: String,
+    pub payload: &'static str,
+    pub group: Option<String>,
+    pub state: FlowState,
+    /// The first and the last interval it had a record in, ns since the epoch.
+    pub first_seen_ns: i64,
+    pub last_seen_ns: i64,
+    /// Its last interval's record.
+    pub last: Option<Box<FlowRecord>>,
+    /// Since the last `clear` (or its first record), and when that was.
+    pub since_clear: FlowTotals,
+    pub cleared_ns: i64,
+    /// Since the probe found it: `/metrics` counters, never cleared.
+    pub lifetime: FlowTotals,
+}
+
+/// A monitor group as configured (for `/api/v1/groups`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GroupInfo {
+    pub name: String,
+    /// Its media rate, bit/s, when configured.
+    pub media_rate_bps: Option<f64>,
+    /// Its prefixes, as written.
+    pub prefixes: Vec<String>,
+}
+
+/// Everything the view holds.
+#[derive(Debug, Default)]
+pub struct View {
+    /// Flows by id.
+    pub flows: BTreeMap<String, LiveFlow>,
+    /// The last events, oldest first.
+    pub events: VecDeque<EventRecord>,
+    /// The last interval's probe record.
+    pub probe: Option<ProbeRecord>,
+    /// The last interval's end, ns since the epoch.
+    pub time_ns: Option<i64>,
+    /// Flows forgotten since the start.
+    pub forgotten: u64,
+    /// The groups configured.
+    pub groups: Vec<GroupInfo>,
+    /// Each group's totals since the start, its forgotten flows included (the group's
+    /// `/metrics` counters: they never go down).
+    pub group_totals: BTreeMap<String, FlowTotals>,
+    /// The probe records' counts summed since the start.
+    pub probe_totals: ProbeTotals,
+}
+
+/// The probe's own counts since the start.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ProbeTotals {
+    pub intervals: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    pub kernel_drops: u64,
+    pub late: u64,
+    pub output_dropped: u64,
+    pub expired: u64,
+    pub evicted: u64,
+    pub refused: u64,
+    pub refused_state: u64,
+}
+
+impl View {
+    fn flow_mut(&mut self, name: &FlowName, time: i64) -> &mut LiveFlow {
+        let id = name.id();
+        self.flows.entry(id.clone()).or_insert_with(|| LiveFlow {
+            name: *name,
+            id,
+            payload: "unknown",
+            group: None,
+            state: FlowState::Active,
+            first_seen_ns: time,
+            last_seen_ns: time,
+            last: None,
+            since_clear: FlowTotals::default(),
+            cleared_ns: time,
+            lifetime: FlowTotals::default(),
+        })
+    }
+
+    /// Takes one interval.
+    pub fn apply(&mut self, batch: &IntervalBatch) {
+        for r in batch.flows() {
+            let flow = self.flow_mut(&r.name, r.time);
+            flow.payload = r.payload.as_str();
+            flow.group.clone_from(&r.group);
+            if r.packets > 0 {
+                flow.state = FlowState::Active;
+                flow.last_seen_ns = r.time;
+            }
+            flow.since_clear.add(r);
+            flow.lifetime.add(r);
+            flow.last = Some(Box::new(r.clone()));
+            if let Some(g) = &r.group {
+                match self.group_totals.get_mut(g) {
+                    Some(t) => t.add(r),
+                    None => {
+                        let mut t = FlowTotals::default();
+                        t.add(r);
+                        self.group_totals.insert(g.clone(), t);
+                    }
+                }
+            }
+        }
+        for e in batch.events() {
+            match e.event {
+                FlowEvent::Expired | FlowEvent::Evicted => {
+                    self.forgotten += u64::from(self.flows.remove(&e.name.id()).is_some());
+                }
+                FlowEvent::Silent => self.flow_mut(&e.name, e.time).state = FlowState::Silent,
+                FlowEvent::Resumed => self.flow_mut(&e.name, e.time).state = FlowState::Active,
+                _ => {}
+            }
+            if self.events.len() == EVENTS_KEPT {
+                self.events.pop_front();
+            }
+            self.events.push_back(e.clone());
+        }
+        let (p, t) = (&batch.probe, &mut self.probe_totals);
+        t.intervals += 1;
+        t.packets += p.packets;
+        t.bytes += p.bytes;
+        t.kernel_drops += p.kernel_drops;
+        t.late += p.late;
+        // The workers' count is since the start already.
+        t.output_dropped = p.output_dropped;
+        t.expired += p.expired;
+        t.evicted += p.evicted;
+        t.refused += p.refused;
+        t.refused_state += p.refused_state;
+        self.probe = Some(batch.probe.clone());
+        self.time_ns = Some(batch.end_ns);
+    }
+
+    /// Zeroes the since-clear totals of every flow, or of `group`'s; the number of flows.
+    pub fn clear(&mut self, group: Option<&str>, now_ns: i64) -> usize {
+        let mut n = 0;
+        for f in self.flows.values_mut() {
+            if group.is_none_or(|g| f.group.as_deref() == Some(g)) {
+                f.since_clear = FlowTotals::default();
+                f.cleared_ns = now_ns;
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+/// The view, shared between its sink and its readers.
+#[derive(Debug, Default)]
+pub struct LiveView {
+    inner: RwLock<View>,
+}
+
+impl LiveView {
+    /// An empty view of these groups.
+    pub fn new(groups: Vec<GroupInfo>) -> Arc<Self> {
+        Arc::new(LiveView {
+            inner: RwLock::new(View {
+                groups,
+                ..View::default()
+            }),
+        })
+    }
+
+    /// Reads the view. A writer that panicked leaves the view as it was: still readable.
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, View> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes the view.
+    pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, View> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The bus sink that keeps a [`LiveView`].
+pub struct LiveSink(pub Arc<LiveView>);
+
+impl Sink for LiveSink {
+    fn write(&mut self, batch: &IntervalBatch) -> Result<(), SinkError> {
+        self.0.write().apply(batch);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,240 @@
+//! Config reload while the probe runs: on SIGHUP (the config file read again) and on
+//! `POST /api/v1/config` (the TOML given, then written to the config file atomically, so a
+//! later SIGHUP keeps it).
+//!
+//! A new config is parsed and checked whole before anything changes: a bad one is refused
+//! with the same one-line error as at start-up (`FILE:LINE:COL: what`) and the running one
+//! stays. A good one is published with a new generation number; each worker takes it when
+//! it next closes an interval (never on the packet path), and the live view takes its
+//! groups. What cannot change live (sources, ring sizes, workers, the API's address, the
+//! store) is reported as needing a restart.
+
+use crate::config::{parse_with_run, RunConfig};
+use analysis::AnalysisConfig;
+use api::routes::ConfigOutcome;
+use outputs::live_view::GroupInfo;
+use outputs::LiveView;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// The config in force, shared by the workers, the API and the SIGHUP thread.
+pub struct LiveConfig {
+    path: Option<PathBuf>,
+    generation: AtomicU64,
+    analysis: RwLock<Arc<AnalysisConfig>>,
+    /// The text in force and its `[run]`/service tables.
+    state: Mutex<(String, RunConfig)>,
+    view: Arc<LiveView>,
+}
+
+/// The groups as the live view lists them.
+pub fn group_infos(config: &AnalysisConfig) -> Vec<GroupInfo> {
+    config
+        .groups
+        .groups()
+        .iter()
+        .map(|g| GroupInfo {
+            name: g.name.clone(),
+            media_rate_bps: Some(g.media_rate_bps as f64),
+            prefixes: g.prefixes.iter().map(|p| p.to_string()).collect(),
+        })
+        .collect()
+}
+
+impl LiveConfig {
+    /// The config the probe started with (`text` is the file's, empty without one).
+    pub fn new(
+        path: Option<PathBuf>,
+        analysis: AnalysisConfig,
+        view: Arc<LiveView>,
+    ) -> Result<Arc<Self>, String> {
+        let (text, run) = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
+                let folder = p.parent().unwrap_or(std::path::Path::new("."));
+                let run = parse_with_run(&text, folder)
+                    .map(|(_, run)| run)
+                    .map_err(|_| format!("{}: changed while the probe started", p.display()))?;
+                (text, run)
+            }
+            None => (String::new(), RunConfig::default()),
+        };
+        Ok(Arc::new(LiveConfig {
+            path,
+            generation: AtomicU64::new(0),
+            analysis: RwLock::new(Arc::new(analysis)),
+            state: Mutex::new((text, run)),
+            view,
+        }))
+    }
+
+    /// The analysis config, when it changed since generation `seen` (which becomes the
+    /// current one).
+    pub fn changed_since(&self, seen: &mut u64) -> Option<Arc<AnalysisConfig>> {
+        let now = self.generation.load(Ordering::Acquire);
+        if now == *seen {
+            return None;
+        }
+        *seen = now;
+        Some(Arc::clone(
+            &self.analysis.read().unwrap_or_else(|e| e.into_inner()),
+        ))
+    }
+
+    /// Reads the config file again (SIGHUP).
+    pub fn reload_file(&self) -> Result<ConfigOutcome, String> {
+        let Some(path) = &self.path else {
+            return Err(
+                "SIGHUP: the probe was started without --config: nothing to read again".into(),
+            );
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        self.apply(&text, false)
+    }
+
+    /// Checks `text` and applies it; with `write_back`, also writes it to the config file
+    /// (atomically: a temporary file renamed over it).
+    pub fn apply(&self, text: &str, write_back: bool) -> Result<ConfigOutcome, String> {
+        let Some(path) = &self.path else {
+            return Err("the probe was started without --config: a config posted could not be kept (start it with --config FILE)".into());
+        };
+        let folder = path.parent().unwrap_or(std::path::Path::new("."));
+        let (mut analysis, run) =
+            parse_with_run(text, folder).map_err(|(offset, msg)| match offset {
+                Some(o) => {
+                    let (line, col) = crate::config::line_col(text, o);
+                    format!("{}:{line}:{col}: {msg}", path.display())
+                }
+                None => format!("{}: {msg}", path.display()),
+            })?;
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let old = Arc::clone(&self.analysis.read().unwrap_or_else(|e| e.into_inner()));
+        // The sizing stays as the probe started.
+        analysis.max_state_bytes = old.max_state_bytes;
+        analysis.max_flows = old.max_flows;
+        let mut outcome = ConfigOutcome::default();
+        if analysis.groups != old.groups {
+            outcome.applied.push("group".into());
+        }
+        if analysis.probation != old.probation
+            || analysis.rtp_payload_types != old.rtp_payload_types
+        {
+            outcome
+                .applied
+                .push("discovery (for flows found from now on)".into());
+        }
+        if analysis.clock_rates != old.clock_rates {
+            outcome
+                .applied
+                .push("rtp.clock_rates (for flows found from now on)".into());
+        }
+        outcome.restart_needed = restart_needed(&state.1, &run);
+        if write_back {
+            let tmp = path.with_extension("toml.new");
+            std::fs::write(&tmp, text)
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .map_err(|e| format!("{}: cannot write the config: {e}", path.display()))?;
+        }
+        self.view.write().groups = group_infos(&analysis);
+        *self.analysis.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(analysis);
+        self.generation.fetch_add(1, Ordering::Release);
+        *state = (text.to_string(), run);
+        Ok(outcome)
+    }
+
+    /// The text in force.
+    pub fn text(&self) -> String {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.0.is_empty() && self.path.is_none() {
+            "# started without --config: every setting at its default or from flags\n".into()
+        } else {
+            state.0.clone()
+        }
+    }
+}
+
+/// The keys of `[run]`, `[store]`, `[api]` and `[metrics]` that differ: they take effect at
+/// the next start.
+fn restart_needed(old: &RunConfig, new: &RunConfig) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut check = |key: &str, differs: bool| {
+        if differs {
+            keys.push(key.to_string());
+        }
+    };
+    check("run.interface", old.interface != new.interface);
+    check("run.filter", old.filter != new.filter);
+    check("run.promiscuous", old.promiscuous != new.promiscuous);
+    check("run.ring_mb", old.ring_mb != new.ring_mb);
+    check("run.join", old.join != new.join);
+    check(
+        "run.join_interface",
+        old.join_interface != new.join_interface,
+    );
+    check("run.rcvbuf_mb", old.rcvbuf_mb != new.rcvbuf_mb);
+    check("run.replay", old.replay != new.replay);
+    check("run.speed", old.speed != new.speed);
+    check("run.loop", old.repeat != new.repeat);
+    check("run.workers", old.workers != new.workers);
+    check("run.interval", old.interval != new.interval);
+    check("run.silent_after", old.silent_after != new.silent_after);
+    check("run.expire_after", old.expire_after != new.expire_after);
+    check("run.max_flows", old.max_flows != new.max_flows);
+    check("run.duration", old.duration != new.duration);
+    check("run.json", old.json != new.json);
+    let (o, n) = (&old.service, &new.service);
+    check("store.url", o.store_url != n.store_url);
+    check("store.max_size", o.store_max_size != n.store_max_size);
+    check("api.listen", o.api_listen != n.api_listen);
+    check("api.token_file", o.api_token_file != n.api_token_file);
+    check("api.read_token", o.api_read_token != n.api_read_token);
+    check(
+        "metrics.max_flow_series",
+        o.metrics_max_flow_series != n.metrics_max_flow_series,
+    );
+    keys
+}
+
+impl api::ConfigControl for LiveConfig {
+    fn current(&self) -> String {
+        self.text()
+    }
+
+    fn apply(&self, text: &str) -> Result<ConfigOutcome, String> {
+        LiveConfig::apply(self, text, true)
+    }
+}
+
+/// Reads the config again at each SIGHUP, on a thread of its own; says on standard error
+/// what changed or why the new one was refused.
+pub fn on_sighup(config: Arc<LiveConfig>) -> Result<(), String> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])
+        .map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+    std::thread::Builder::new()
+        .name("sighup".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                match config.reload_file() {
+                    Ok(o) => eprintln!(
+                        "config reloaded: {}{}",
+                        if o.applied.is_empty() {
+                            "nothing changed live".to_string()
+                        } else {
+                            format!("applied {}", o.applied.join(", "))
+                        },
+                        if o.restart_needed.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; needs a restart: {}", o.restart_needed.join(", "))
+                        }
+                    ),
+                    Err(e) => eprintln!("config refused, the running one stays: {e}"),
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| format!("cannot start the SIGHUP thread: {e}"))
+}
