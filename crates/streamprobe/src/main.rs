@@ -3,6 +3,7 @@
 mod config;
 mod huge;
 mod live;
+mod manpage;
 mod output;
 mod run;
 mod table;
@@ -38,6 +39,9 @@ enum Command {
     /// `streamprobe.interval/1` or a live table), with events when a stream appears, goes
     /// silent, comes back, changes SSRC or is forgotten.
     Run(run::RunArgs),
+    /// Write the manual pages (streamprobe.1, one per subcommand) into a folder.
+    #[command(hide = true)]
+    Man(manpage::ManArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -236,6 +240,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Run(args) => run::run(args),
+        Command::Man(args) => manpage::write(<Cli as clap::CommandFactory>::command(), &args.out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
