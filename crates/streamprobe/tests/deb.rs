@@ -359,6 +359,37 @@ fn the_example_config_is_accepted() {
     let first: serde_json::Value =
         serde_json::from_str(stdout.lines().next().expect("records")).unwrap();
     assert!(first.is_object(), "{first}");
+    // Its commented-out examples are valid too: every `#key = ...` and `#[table]` line
+    // uncommented (prose comments start "# "), the file still parses.
+    let text = std::fs::read_to_string(config).unwrap();
+    let uncommented: Vec<&str> = text
+        .lines()
+        .map(|l| match l.strip_prefix('#') {
+            Some(rest) if rest.starts_with(|c: char| c.is_ascii_lowercase() || c == '[') => rest,
+            _ => l,
+        })
+        .collect();
+    let examples = text
+        .lines()
+        .zip(&uncommented)
+        .filter(|(a, b)| a != *b)
+        .count();
+    assert!(examples >= 15, "{examples} examples uncommented");
+    let all = Path::new(env!("CARGO_TARGET_TMPDIR")).join("streamprobe-uncommented.toml");
+    std::fs::write(&all, uncommented.join("\n")).unwrap();
+    let out = streamprobe(&[
+        "analyze",
+        "--progress",
+        "never",
+        "--config",
+        all.to_str().unwrap(),
+        capture,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Alone it names no source, as its comments say: the service does not start on a guess.
     let out = streamprobe(&["run", "--config", config]);
     assert_eq!(out.status.code(), Some(2));
