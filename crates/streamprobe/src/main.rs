@@ -3,6 +3,7 @@
 mod config;
 mod huge;
 mod live;
+mod manpage;
 mod output;
 mod reload;
 mod run;
@@ -50,6 +51,9 @@ enum Command {
     /// Zero the statistics `show` prints (every flow's, or one group's); the store's history
     /// and the /metrics counters stay.
     Clear(show::ClearArgs),
+    /// Write the manual pages (streamprobe.1, one per subcommand) into a folder.
+    #[command(hide = true)]
+    Man(manpage::ManArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -250,6 +254,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Show(args) => show::show(args),
         Command::Clear(args) => show::clear(args),
+        Command::Man(args) => manpage::write(<Cli as clap::CommandFactory>::command(), &args.out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -87,9 +87,9 @@ impl Service {
                     .map_or("none".to_string(), |p| p.display().to_string())
             );
         }
-        if settings.config_path.is_some() {
-            crate::reload::on_sighup(Arc::clone(&config))?;
-        }
+        // Always handled: a SIGHUP without --config is said to do nothing, it never ends the
+        // probe.
+        crate::reload::on_sighup(Arc::clone(&config))?;
         let (tx, rx) = sync_channel(OUTPUT_QUEUE);
         let records = std::thread::Builder::new()
             .name("records".into())
