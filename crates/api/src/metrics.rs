@@ -20,8 +20,40 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 
-/// OpenMetrics text, as prometheus-client writes it.
-const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// OpenMetrics text, as prometheus-client writes it, for a scraper that asks for it
+/// (Prometheus does).
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The Prometheus text format 0.0.4, for every other client (curl, `promtool check metrics`).
+const TEXT_004: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// OpenMetrics text as the Prometheus text format 0.0.4: a counter family's HELP and TYPE
+/// name its samples (`x_total`), not the family (`x`), and there is no `# EOF`.
+pub fn to_text_004(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 64 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let described = ["# HELP ", "# TYPE "].iter().find_map(|p| {
+            let rest = line.strip_prefix(p)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{p}{name}_total {tail}"))
+        });
+        match described {
+            Some(l) => out.push_str(&l),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
 
 /// A metric family being written: its samples' label sets and values.
 enum Values<'a> {
@@ -158,9 +190,9 @@ fn write_view(
             |r| r.fps,
         ),
         (
-            "bitrate_bits_per_second",
-            "UDP payload bitrate in the last interval",
-            |r| Some(r.bitrate_bps),
+            "rate_bytes_per_second",
+            "UDP payload bytes per second in the last interval (bitrate / 8)",
+            |r| Some(r.bitrate_bps / 8.0),
         ),
     ];
     for (name, help, figure) in gauges {
@@ -241,7 +273,7 @@ fn write_groups(encoder: &mut DescriptorEncoder<'_>, view: &View) -> std::fmt::R
             active[i] += 1.0;
         }
         if let Some(last) = f.last.as_deref().filter(|l| Some(l.time) == view.time_ns) {
-            bitrate[i] += last.bitrate_bps;
+            bitrate[i] += last.bitrate_bps / 8.0;
             if let Some(d) = last.df_ms {
                 df[i] = Some(df[i].map_or(d, |m: f64| m.max(d)));
             }
@@ -268,8 +300,8 @@ fn write_groups(encoder: &mut DescriptorEncoder<'_>, view: &View) -> std::fmt::R
     )?;
     family(
         encoder,
-        "streamprobe_group_bitrate_bits_per_second",
-        "Sum of the group's flows' bitrates in the last interval",
+        "streamprobe_group_rate_bytes_per_second",
+        "UDP payload bytes per second of the group's flows in the last interval",
         Values::Gauge(per_group(&bitrate)),
     )?;
     family(
@@ -435,10 +467,18 @@ pub async fn metrics(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_read(&app, &headers)?;
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
     let (view, max) = (app.view.clone(), app.max_flow_series);
     let text = tokio::task::spawn_blocking(move || encode(view, max))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
+    Ok(if openmetrics {
+        ([(header::CONTENT_TYPE, OPENMETRICS)], text).into_response()
+    } else {
+        ([(header::CONTENT_TYPE, TEXT_004)], to_text_004(&text)).into_response()
+    })
 }
