@@ -92,6 +92,8 @@ fn the_package_installs_exactly_these_files() {
         "/usr/share/man/man1/streamprobe.1.gz",
         "/usr/share/man/man1/streamprobe-analyze.1.gz",
         "/usr/share/man/man1/streamprobe-run.1.gz",
+        "/usr/share/man/man1/streamprobe-show.1.gz",
+        "/usr/share/man/man1/streamprobe-clear.1.gz",
         "/usr/share/doc/streamprobe/README.md",
         "/usr/share/doc/streamprobe/copyright",
     ]
@@ -305,6 +307,8 @@ fn the_packaged_binary_config_and_man_pages_work() {
         "streamprobe.1",
         "streamprobe-analyze.1",
         "streamprobe-run.1",
+        "streamprobe-show.1",
+        "streamprobe-clear.1",
     ] {
         let packaged = run_ok(
             Command::new("gzip")
