@@ -377,16 +377,22 @@ pub async fn clear(
             return Err(ApiError::not_found(format!("no monitor group {g}")));
         }
     }
-    let cleared = view.clear(request.group.as_deref(), now_ns());
+    // Totals start again after the last interval they held: `since` is that interval's end
+    // (the records' time, which a replay runs at its own pace), not the wall clock.
+    let after = view.time_ns.unwrap_or_else(now_ns);
+    let cleared = view.clear(request.group.as_deref(), after);
     #[derive(Serialize)]
     struct Doc<'a> {
         schema: &'static str,
         group: Option<&'a str>,
         cleared_flows: usize,
+        /// The last interval in the totals cleared: totals from now on start after it.
+        after: Option<String>,
     }
     encoded(&Doc {
         schema: "streamprobe.clear/1",
         group: request.group.as_deref(),
         cleared_flows: cleared,
+        after: Some(time_text(after)),
     })
 }

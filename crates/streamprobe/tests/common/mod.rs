@@ -1,6 +1,8 @@
 //! Shared by the end-to-end tests: run the binary, compare with reference figures.
 #![allow(dead_code)]
 
+pub mod probe;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
