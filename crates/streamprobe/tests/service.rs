@@ -142,6 +142,9 @@ fn the_api_totals_are_the_sums_of_the_records_and_clear_starts_them_again() {
 #[test]
 fn metrics_pass_promtool_and_a_real_prometheus_scrapes_a_flows_loss() {
     let dir = fresh_dir("service-metrics");
+    let config = dir.join("probe.toml");
+    std::fs::write(&config, GROUP).unwrap();
+    let config = config.display().to_string();
     let probe = Probe::start(
         &dir,
         &[
@@ -155,6 +158,8 @@ fn metrics_pass_promtool_and_a_real_prometheus_scrapes_a_flows_loss() {
             "none",
             "--duration",
             "90",
+            "--config",
+            &config,
         ],
     );
     probe.wait_for(Duration::from_secs(20), |h| {
@@ -182,7 +187,7 @@ fn metrics_pass_promtool_and_a_real_prometheus_scrapes_a_flows_loss() {
         String::from_utf8_lossy(&checked.stdout),
         String::from_utf8_lossy(&checked.stderr)
     );
-    assert!(text.contains("streamprobe_flow_lost_total{flow=\"10.231.9.1:36564>10.231.9.2:5004/0xd07c5ed2\",group=\"\",kind=\"rtp\"}"), "{text}");
+    assert!(text.contains("streamprobe_flow_lost_total{flow=\"10.231.9.1:36564>10.231.9.2:5004/0xd07c5ed2\",group=\"cams\",kind=\"rtp\"}"), "{text}");
     // A real Prometheus on loopback scrapes the probe every second.
     let port = free_port();
     let config = dir.join("prometheus.yml");
@@ -246,6 +251,53 @@ fn metrics_pass_promtool_and_a_real_prometheus_scrapes_a_flows_loss() {
         );
         std::thread::sleep(Duration::from_millis(500));
     };
+    // The Grafana dashboard's queries: every series they name is exported, and Prometheus
+    // evaluates each one with data.
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("docs/grafana/streamprobe.json")).unwrap(),
+    )
+    .unwrap();
+    let mut queries = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$group", ".*")
+                .replace("$flow", ".*");
+            for name in expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| w.starts_with("streamprobe_"))
+            {
+                assert!(
+                    text.contains(&format!("\n{name}{{")),
+                    "{name} (Grafana) is not in /metrics"
+                );
+            }
+            let encoded: String = expr
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b == b'_' {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            let (status, body) = http(
+                server,
+                "GET",
+                &format!("/api/v1/query?query={encoded}"),
+                None,
+                b"",
+            );
+            assert_eq!(status, 200, "{expr}: {body}");
+            let doc: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(doc["status"], "success", "{expr}: {body}");
+            queries += 1;
+        }
+    }
+    assert!(queries >= 12);
     let _ = prometheus.kill();
     let _ = prometheus.wait();
     let (stdout, _) = probe.stop();
