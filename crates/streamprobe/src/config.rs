@@ -474,7 +474,15 @@ pub fn parse_with_run(text: &str, folder: &Path) -> Result<(AnalysisConfig, RunC
         None => None,
     };
     run.service = ServiceConfig {
-        store_url: file.store.url,
+        // A store file named in the file is found relative to its folder, as a replay is.
+        store_url: file.store.url.map(|u| match u.trim() {
+            "none" => u,
+            t if t.contains("://") => u,
+            t => {
+                let path = Path::new(t.strip_prefix("sqlite:").unwrap_or(t));
+                folder.join(path).display().to_string()
+            }
+        }),
         store_max_size: max_size,
         api_listen: file.api.listen,
         api_token_file: file.api.token_file.map(|p| folder.join(p)),
