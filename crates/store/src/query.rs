@@ -70,7 +70,9 @@ impl StoreReader {
     /// days: minutes; else hours), and a coarser tier where the chosen one was pruned for
     /// the range and the coarser was not. `Some(s)`: the finest tier whose resolution is at
     /// most `s`, summed into buckets of `s` seconds aligned to multiples of `s` since the
-    /// epoch. A flow the store does not know has no points.
+    /// epoch. Points are whole buckets (of the tier or the step) that start in [from, to),
+    /// records for raw seconds whose time is in it. A flow the store does not know has no
+    /// points.
     pub fn history(
         &self,
         flow: &str,
