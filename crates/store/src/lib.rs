@@ -67,7 +67,7 @@ impl Default for StoreSettings {
 }
 
 /// What one [`Store::write_interval`] did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct WriteStats {
     /// Flow records written.
     pub flows: usize,
@@ -87,6 +87,8 @@ pub struct WriteStats {
     pub vacuumed_pages: u64,
     /// Tier work left for later calls (a slice or more is due).
     pub work_pending: bool,
+    /// The tier work failed (the interval itself is committed); retried on the next call.
+    pub tier_error: Option<String>,
 }
 
 /// One flow's history over a time range.

@@ -14,8 +14,8 @@
 //! 3. Prune, by age and by size (size wins): oldest seconds first, then minutes, then hours;
 //!    never data not yet rolled into the next tier. A `*_kept_from` watermark moves first
 //!    (readers no longer choose that tier for the range), then the rows go in slices.
-//! 4. Vacuum: free pages given back to the file system in slices when the free list passes
-//!    1/8 of the file.
+//! 4. Vacuum: after pruning, free pages given back to the file system in slices while the
+//!    free list is over 1/8 of the file.
 //!
 //! Records older than a hour already rolled (the probe's clock stepped back) are packed into
 //! `seconds` with the rest, and their minute's and hour's summaries are updated in the
@@ -410,12 +410,17 @@ impl Store {
         meta.store(&before, &tx, &file)?;
         tx.commit().map_err(sql)?;
         self.meta = meta;
+        self.pruned_since_vacuum |= deleted > 0;
         stats.pruned_rows += deleted;
         Ok(deleted > 0 || meta != before)
     }
 
-    /// Gives back free pages when the free list is over 1/8 of the file.
+    /// Gives back free pages when pruning freed some and the free list is over 1/8 of the
+    /// file.
     fn vacuum_slice(&mut self, stats: &mut WriteStats) -> Result<bool, StoreError> {
+        if !self.pruned_since_vacuum {
+            return Ok(false);
+        }
         let sql = |e| error::sql(&self.file, "vacuuming", e);
         let pages: i64 = self
             .conn
@@ -426,6 +431,7 @@ impl Store {
             .query_row("PRAGMA freelist_count", [], |r| r.get(0))
             .map_err(sql)?;
         if free < 256 || free < pages / 8 {
+            self.pruned_since_vacuum = false;
             return Ok(false);
         }
         self.conn

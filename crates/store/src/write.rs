@@ -45,6 +45,10 @@ pub struct Store {
     pub(crate) recent: BTreeMap<i64, BTreeSet<u32>>,
     /// The minute of the latest interval written (not packed while it may still grow).
     pub(crate) current_minute: Option<i64>,
+    /// Pruning freed pages since the last vacuum: only those are given back (the current
+    /// minute's rows, packed away each minute, leave free pages the next minute reuses).
+    pub(crate) pruned_since_vacuum: bool,
+
     pub(crate) page_size: u64,
     // Last: dropped after the connection is closed.
     _lock: StoreLock,
@@ -97,6 +101,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             current_minute: meta.data_to_ns.map(|t| t.div_euclid(NS_PER_MINUTE)),
+            pruned_since_vacuum: true,
             file,
             settings,
             flows,
@@ -144,6 +149,9 @@ impl Store {
     /// and the events. `end_ns` is the interval's end (the records' `time`). Then does the
     /// tier work that is due (packing a finished minute, roll-ups, pruning, vacuum) in slices
     /// of their own transactions, for up to `tier_work_ms`.
+    ///
+    /// An `Err` means the interval was not written (nothing of it is in the file). A failure
+    /// of the tier work after it is in [`WriteStats::tier_error`].
     pub fn write_interval(
         &mut self,
         end_ns: i64,
@@ -183,10 +191,18 @@ impl Store {
                 .or_default()
                 .insert(chunk);
         }
-        self.current_minute = self.meta.data_to_ns.map(|t| t.div_euclid(NS_PER_MINUTE));
+        // The minute still being written is the latest interval's (after the clock steps
+        // back, the minutes ahead of it are finished and packed like any other).
+        self.current_minute = Some(end_ns.div_euclid(NS_PER_MINUTE));
         stats.insert_ns = start.elapsed().as_nanos() as u64;
         let deadline = start + Duration::from_millis(self.settings.tier_work_ms);
-        self.tier_work(deadline, &mut stats)?;
+        // The interval is committed whatever the tier work does: its failure is told in the
+        // stats (and retried next call), not as an error that would make the caller write
+        // the interval again.
+        if let Err(e) = self.tier_work(deadline, &mut stats) {
+            stats.tier_error = Some(e.to_string());
+            stats.work_pending = true;
+        }
         stats.took_ns = start.elapsed().as_nanos() as u64;
         Ok(stats)
     }

@@ -206,3 +206,97 @@ fn minute_and_hour_points_are_honest_roll_ups() {
         );
     }
 }
+
+/// Records that arrive after their hour and day were rolled up (the probe's clock stepped
+/// back) are in every tier: packed with the rest, their minute's and hour's summaries
+/// updated.
+#[test]
+fn late_records_update_rolled_summaries() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("late.db");
+    let mut store = Store::open(&path, StoreSettings::default()).expect("open");
+    let mut rng = Rng(8);
+    let start = T0 - 2 * 3_600 * SECOND;
+    let gap = (start + 600 * SECOND)..(start + 700 * SECOND);
+    let mut all: Vec<FlowRecord> = Vec::new();
+    let write = |store: &mut Store, t: i64, rng: &mut Rng, all: &mut Vec<FlowRecord>| {
+        let mut records: Vec<FlowRecord> = (0..2).map(|i| varied(i * 2, t, rng)).collect();
+        // Whole-second intervals: the test's own roll-up sums seconds as integers.
+        for r in &mut records {
+            r.interval_s = 1.0;
+            r.bitrate_bps = round6(r.bytes as f64 * 8.0);
+        }
+        let stats = store.write_interval(t, &records, &[]).expect("write");
+        assert_eq!(stats.tier_error, None);
+        all.extend(records);
+    };
+    let end = start + 2 * 3_600 * SECOND + 300 * SECOND;
+    let mut t = start;
+    while t < end {
+        if !gap.contains(&t) {
+            write(&mut store, t, &mut rng, &mut all);
+        }
+        t += SECOND;
+    }
+    for _ in 0..200 {
+        if !store
+            .write_interval(end, &[], &[])
+            .expect("write")
+            .work_pending
+        {
+            break;
+        }
+    }
+    let conn = rusqlite::Connection::open(&path).expect("sqlite");
+    let hours: i64 = conn
+        .query_row("SELECT count(*) FROM hours", [], |r| r.get(0))
+        .expect("count");
+    assert!(
+        hours > 0,
+        "the first day was rolled before the late records come"
+    );
+    // The clock steps back: the gap's records now, then the present again.
+    for t in gap.clone().step_by(SECOND as usize) {
+        write(&mut store, t, &mut rng, &mut all);
+    }
+    for s in 0..120 {
+        write(&mut store, end + s * SECOND, &mut rng, &mut all);
+    }
+    for _ in 0..200 {
+        if !store
+            .write_interval(end + 200 * SECOND, &[], &[])
+            .expect("write")
+            .work_pending
+        {
+            break;
+        }
+    }
+    let reader = store.reader().expect("reader");
+    let last = end + 200 * SECOND;
+    for i in [0u32, 2] {
+        let records: Vec<FlowRecord> = all
+            .iter()
+            .filter(|r| r.name == name(i, true))
+            .cloned()
+            .collect();
+        let mut sorted = records.clone();
+        sorted.sort_by_key(|r| r.time);
+        let id = records[0].name.id();
+        let got = reader.samples(&id, 0, i64::MAX).expect("samples");
+        assert_eq!(got.len(), sorted.len());
+        let h = reader.history(&id, start, last, Some(60)).expect("minutes");
+        assert_eq!(
+            h.points,
+            expected_points(&sorted, 60 * SECOND, start, last),
+            "{id} minutes"
+        );
+        let h = reader
+            .history(&id, start, last, Some(3_600))
+            .expect("hours");
+        assert_eq!(
+            h.points,
+            expected_points(&sorted, 3_600 * SECOND, start, last),
+            "{id} hours"
+        );
+    }
+}
