@@ -268,3 +268,14 @@ pub(crate) fn key_unit(key: i64) -> i64 {
 pub(crate) fn key_flow(key: i64) -> u32 {
     key.rem_euclid(1 << 32) as u32
 }
+
+#[cfg(test)]
+mod tests {
+    /// The API hands readers to other threads.
+    #[test]
+    fn readers_and_the_writer_are_send() {
+        fn send<T: Send>() {}
+        send::<crate::StoreReader>();
+        send::<crate::Store>();
+    }
+}

@@ -149,15 +149,15 @@ impl StoreReader {
             return Ok(history);
         }
         let unit = step_ns.unwrap_or(tier.bucket_ns());
-        if (hi - lo) / unit > MAX_POINTS {
+        let points = hi.saturating_sub(lo) / unit;
+        if points > MAX_POINTS {
             return Err(query(format!(
-                "{} points asked (at most {MAX_POINTS}): a larger step or a shorter range",
-                (hi - lo) / unit
+                "{points} points asked (at most {MAX_POINTS}): a larger step or a shorter range"
             )));
         }
         history.points = match (tier, step_ns) {
             (Tier::Seconds, None) => self
-                .samples_in(&tx, &meta, id, lo, hi)?
+                .samples_in(&tx, id, lo, hi)?
                 .iter()
                 .map(raw_point)
                 .collect(),
@@ -179,7 +179,8 @@ impl StoreReader {
         Ok(history)
     }
 
-    /// One flow's records in [from_ns, to_ns), every figure as written.
+    /// One flow's records in [from_ns, to_ns), every figure as written (the per-second tier;
+    /// what was pruned from it is gone).
     pub fn samples(&self, flow: &str, from_ns: i64, to_ns: i64) -> Result<Vec<Sample>, StoreError> {
         let tx = self
             .conn
@@ -201,20 +202,19 @@ impl StoreReader {
         if lo >= hi {
             return Ok(Vec::new());
         }
-        if (hi - lo) / Tier::Seconds.bucket_ns() > MAX_POINTS * 60 {
+        if hi.saturating_sub(lo) / Tier::Seconds.bucket_ns() > MAX_POINTS * 60 {
             return Err(StoreError::Query {
                 file: self.file.clone(),
                 what: "range too large for per-second samples".to_string(),
             });
         }
-        self.samples_in(&tx, &meta, id, lo, hi)
+        self.samples_in(&tx, id, lo, hi)
     }
 
     /// Records of flow `id` in [lo, hi), from `seconds` and `recent`, by time.
     fn samples_in(
         &self,
         conn: &Connection,
-        _meta: &Meta,
         id: u32,
         lo: i64,
         hi: i64,
@@ -294,7 +294,7 @@ impl StoreReader {
         let (finer, rolled, kept) = match tier {
             Tier::Seconds => {
                 return Ok(self
-                    .samples_in(conn, meta, id, lo, hi)?
+                    .samples_in(conn, id, lo, hi)?
                     .iter()
                     .map(Summary::of)
                     .collect())
