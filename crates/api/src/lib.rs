@@ -73,6 +73,8 @@ pub trait History: Send + Sync + 'static {
     fn size_bytes(&self) -> u64;
     /// Where it is (as given: a path).
     fn location(&self) -> String;
+    /// Its writer's figures (intervals written, the last write's time).
+    fn status(&self) -> serde_json::Value;
 }
 
 /// Everything a request may read.

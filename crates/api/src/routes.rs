@@ -78,10 +78,16 @@ pub async fn history(
     check_read(&app, &headers)?;
     let Path(id) = id.map_err(rejected)?;
     let Query(q) = query.map_err(rejected)?;
-    let now = now_ns();
+    // By default up to now, or past the last interval when the probe's packet time runs
+    // ahead of the wall clock (a replay faster than recorded).
+    let latest = app
+        .view
+        .read()
+        .time_ns
+        .map_or(i64::MIN, |t| t.saturating_add(1));
     let to = match &q.to {
         Some(t) => parse_time("to", t)?,
-        None => now,
+        None => now_ns().max(latest),
     };
     let from = match (&q.from, &q.since) {
         (Some(_), Some(_)) => {
@@ -267,16 +273,18 @@ pub async fn events(
 /// drops, worker load, state bytes, each sink's queue and drops) and the store's size.
 pub async fn health(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     check_read(&app, &headers)?;
-    let (size, location) = app
+    let (size, location, writer) = app
         .history
         .as_ref()
-        .map(|h| (Some(h.size_bytes()), Some(h.location())))
+        .map(|h| (Some(h.size_bytes()), Some(h.location()), Some(h.status())))
         .unwrap_or_default();
     let view = app.view.read();
     #[derive(Serialize)]
     struct Store {
         location: Option<String>,
         size_bytes: Option<u64>,
+        #[serde(flatten)]
+        writer: Option<serde_json::Value>,
     }
     #[derive(Serialize)]
     struct Doc<'a> {
@@ -296,6 +304,7 @@ pub async fn health(State(app): State<AppState>, headers: HeaderMap) -> Result<R
         store: Store {
             location,
             size_bytes: size,
+            writer,
         },
     })
 }

@@ -98,6 +98,10 @@ pub struct SinkStatus {
     pub queued_intervals: u64,
     /// Its queue's bound, intervals.
     pub queue_intervals: u64,
+    /// Intervals published to it.
+    pub received_intervals: u64,
+    /// Intervals it took.
+    pub written_intervals: u64,
     /// Records (flow and event) published to it.
     pub received_records: u64,
     /// Records it took.
@@ -117,6 +121,8 @@ pub struct SinkStatus {
 struct Counters {
     state: AtomicU8,
     queued: AtomicU64,
+    received_intervals: AtomicU64,
+    written_intervals: AtomicU64,
     received: AtomicU64,
     written: AtomicU64,
     dropped: AtomicU64,
@@ -244,6 +250,8 @@ impl Bus {
                     state: c.state(),
                     queued_intervals: c.queued.load(Ordering::Relaxed),
                     queue_intervals: s.queue,
+                    received_intervals: c.received_intervals.load(Ordering::Relaxed),
+                    written_intervals: c.written_intervals.load(Ordering::Relaxed),
                     received_records: c.received.load(Ordering::Relaxed),
                     written_records: c.written.load(Ordering::Relaxed),
                     dropped_records: c.dropped.load(Ordering::Relaxed),
@@ -264,6 +272,7 @@ impl Bus {
         for s in &self.sinks {
             let c = &s.counters;
             c.received.fetch_add(records, Ordering::Relaxed);
+            c.received_intervals.fetch_add(1, Ordering::Relaxed);
             let Some(tx) = &s.tx else { continue };
             // Counted before the send: the sink's thread may take it at once.
             c.queued.fetch_add(1, Ordering::Relaxed);
@@ -333,6 +342,7 @@ fn run_sink(
             match sink.write(&batch) {
                 Ok(()) => {
                     counters.written.fetch_add(records, Ordering::Relaxed);
+                    counters.written_intervals.fetch_add(1, Ordering::Relaxed);
                     counters.set_state(SinkState::Ok);
                     backoff = first;
                     break;

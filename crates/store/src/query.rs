@@ -142,13 +142,17 @@ impl StoreReader {
         else {
             return Ok(history);
         };
-        // Only where data can be: bounds the rows looked up whatever the range asked.
-        let lo = from_ns.max(data_from).max(kept_from(tier));
+        // Only where data can be: bounds the rows looked up whatever the range asked. The
+        // bucket that holds the first data starts before it: the bound is that bucket's
+        // start, so the first (partial) bucket is not lost.
+        let unit = step_ns.unwrap_or(tier.bucket_ns());
+        let lo = from_ns
+            .max(data_from.div_euclid(unit).saturating_mul(unit))
+            .max(kept_from(tier));
         let hi = to_ns.min(data_to.saturating_add(1));
         if lo >= hi {
             return Ok(history);
         }
-        let unit = step_ns.unwrap_or(tier.bucket_ns());
         let points = hi.saturating_sub(lo) / unit;
         if points > MAX_POINTS {
             return Err(query(format!(

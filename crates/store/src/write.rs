@@ -158,6 +158,19 @@ impl Store {
         flows: &[FlowRecord],
         events: &[EventRecord],
     ) -> Result<WriteStats, StoreError> {
+        let flows: Vec<&FlowRecord> = flows.iter().collect();
+        let events: Vec<&EventRecord> = events.iter().collect();
+        self.write_interval_of(end_ns, &flows, &events)
+    }
+
+    /// [`Store::write_interval`] of records lent (the probe's sink lends the records the bus
+    /// shares between its sinks; it never copies them).
+    pub fn write_interval_of(
+        &mut self,
+        end_ns: i64,
+        flows: &[&FlowRecord],
+        events: &[&EventRecord],
+    ) -> Result<WriteStats, StoreError> {
         let start = Instant::now();
         let mut stats = WriteStats {
             flows: flows.len(),
@@ -211,8 +224,8 @@ impl Store {
     fn insert_interval(
         &mut self,
         end_ns: i64,
-        flows: &[FlowRecord],
-        events: &[EventRecord],
+        flows: &[&FlowRecord],
+        events: &[&EventRecord],
     ) -> Result<Vec<(i64, u32)>, StoreError> {
         let before = self.meta;
         let mut meta = self.meta;

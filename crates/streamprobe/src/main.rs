@@ -1,6 +1,7 @@
 //! streamprobe: finds every video stream in a capture and says how healthy it is.
 
 mod config;
+mod history;
 mod huge;
 mod live;
 mod manpage;

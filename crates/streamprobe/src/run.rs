@@ -208,7 +208,6 @@ pub struct Settings {
     /// The history store's file; None: no store.
     pub store: Option<PathBuf>,
     /// Its size cap, bytes.
-    #[allow(dead_code)] // read by the store sink, next
     pub store_max_size: u64,
     /// The API's address; None: no API.
     pub api: Option<std::net::SocketAddr>,

@@ -7,6 +7,7 @@ use crate::output::{assemble, Line, Totals};
 use crate::reload::{group_infos, LiveConfig};
 use crate::run::Settings;
 use crate::stdout_sink::StdoutSink;
+use outputs::store_sink::{StoreSink, StoreStatus};
 use outputs::{Bus, EssentialSinkFailed, LiveSink, LiveView};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
@@ -20,7 +21,6 @@ pub const STDOUT_QUEUE: usize = 64;
 /// Intervals waiting for the live view (it takes one in well under a second).
 pub const LIVE_QUEUE: usize = 16;
 /// Intervals waiting for the store: a store that stalls for longer loses intervals (counted).
-#[allow(dead_code)] // the store sink, next
 pub const STORE_QUEUE: usize = 120;
 
 /// The running outputs.
@@ -51,17 +51,47 @@ impl Service {
             settings.analysis.clone(),
             Arc::clone(&view),
         )?;
+        // The store next: a store locked by another probe, or of a newer schema, is a
+        // start-up error.
+        let store = match &settings.store {
+            Some(path) => {
+                let store = store::Store::open(
+                    path,
+                    store::StoreSettings {
+                        max_size_bytes: settings.store_max_size,
+                        ..store::StoreSettings::default()
+                    },
+                )
+                .map_err(|e| e.to_string())?;
+                Some((path.clone(), store))
+            }
+            None => None,
+        };
         let mut bus = Bus::new();
         bus.attach("stdout", STDOUT_QUEUE, true, StdoutSink::new(settings.json))
             .map_err(|e| format!("cannot start the standard output sink: {e}"))?;
         bus.attach("live", LIVE_QUEUE, false, LiveSink(Arc::clone(&view)))
             .map_err(|e| format!("cannot start the live view: {e}"))?;
+        let history: Option<Arc<dyn api::History>> = match store {
+            Some((path, store)) => {
+                let status = Arc::new(StoreStatus::default());
+                bus.attach(
+                    "store",
+                    STORE_QUEUE,
+                    false,
+                    StoreSink::new(store, Arc::clone(&status)),
+                )
+                .map_err(|e| format!("cannot start the store sink: {e}"))?;
+                Some(Arc::new(crate::history::StoreHistory::new(path, status)))
+            }
+            None => None,
+        };
         let server = match listener {
             Some(listener) => {
                 let token = api::auth::load_or_create(&settings.api_token_file)?;
                 let state = api::AppState {
                     view: Arc::clone(&view),
-                    history: None,
+                    history,
                     config: config.clone(),
                     token: token.into(),
                     read_token: settings.api_read_token,

@@ -98,10 +98,15 @@ fn a_stuck_sink_drops_what_its_queue_cannot_hold_and_the_others_get_everything()
     assert_eq!(statuses[0].dropped_records, 0);
     assert_eq!(statuses[1].written_records, 15);
     assert_eq!(statuses[1].dropped_records, 285);
-    // Every record published is written or dropped.
+    // Every record and interval published is written or dropped.
     for s in &statuses {
         assert_eq!(s.written_records + s.dropped_records, s.received_records);
+        assert_eq!(
+            s.written_intervals + s.dropped_intervals,
+            s.received_intervals
+        );
     }
+    assert_eq!(statuses[1].written_intervals, 5);
 }
 
 /// Fails its first `failures` writes, then takes intervals.

@@ -145,6 +145,12 @@ impl Probe {
         assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
     }
 
+    /// Its standard output after it was killed (it has ended: waited for).
+    pub fn stop_killed(mut self) -> (Vec<u8>, std::process::ExitStatus) {
+        let status = self.child.wait().unwrap();
+        (self.stdout.take().unwrap().join().unwrap(), status)
+    }
+
     /// SIGTERM, then its standard output once it has ended, and its exit status.
     pub fn stop(mut self) -> (Vec<u8>, std::process::ExitStatus) {
         self.signal(libc::SIGTERM);
