@@ -1,7 +1,11 @@
 //! synth-cameras: writes a pcap of N H.264-over-RTP cameras (FU-A packets, marker on each
 //! frame's last packet, 25 fps), all sending to 10.0.0.1:5004 from their own address, in
 //! global time order. For benchmarks:
-//! `synth-cameras OUT.pcap CAMERAS PACKETS [PAYLOAD_BYTES|mixed]`.
+//! `synth-cameras OUT.pcap CAMERAS PACKETS [PAYLOAD_BYTES|mixed] [PACKETS_PER_SECOND]`.
+//!
+//! PACKETS_PER_SECOND (per camera) overrides the 1 Mbit/s default: the service benchmark
+//! (scripts/bench-service.sh) loads the probe with 55,000 cameras at 3 packets a second, so
+//! that every interval has 55,000 flow records without a core's worth of packets.
 //!
 //! By default every packet carries PAYLOAD_BYTES (1,388) of payload, so every record has the
 //! same length. `mixed` gives each camera its own payload size between 1,200 and 1,460 bytes
@@ -23,10 +27,19 @@ fn main() {
         Some(s) if !mixed => s.parse().unwrap(),
         _ => 1_388,
     };
-    // 1 Mbit/s per camera at this payload size, 25 frames/s.
-    let pps = (1_000_000.0 / 8.0 / payload_len as f64).max(25.0);
+    // 1 Mbit/s per camera at this payload size, 25 frames/s, unless a rate is given.
+    let pps = match args.get(5) {
+        Some(r) => r.parse::<f64>().unwrap().max(0.01),
+        None => (1_000_000.0 / 8.0 / payload_len as f64).max(25.0),
+    };
     let round_ns = (1e9 / pps) as i64;
     let per_frame = (pps / 25.0).round().max(1.0) as u64;
+    // RTP timestamp step of a frame at 90 kHz: 3,600 (25 fps) by default; with a rate
+    // given, the frames' own spacing, so the jitter stays that of the packet times.
+    let ts_step = match args.get(5) {
+        Some(_) => (90_000.0 * per_frame as f64 / pps).round() as u64,
+        None => 3_600,
+    };
     let mut w = PcapWriter::new(BufWriter::with_capacity(
         1 << 22,
         std::fs::File::create(out).unwrap(),
@@ -45,7 +58,7 @@ fn main() {
             payload[1] = 96 | if last_of_frame { 0x80 } else { 0 };
             payload[2..4].copy_from_slice(&seq.to_be_bytes());
             payload[4..8].copy_from_slice(
-                &((frame_index * 3600) as u32)
+                &((frame_index * ts_step) as u32)
                     .wrapping_add(c * 7)
                     .to_be_bytes(),
             );
