@@ -20,7 +20,8 @@ db=bench-data/service.db
 rm -f "$db" "$db"-wal "$db"-shm "$db"-lock bench-data/streamprobe.token
 port=18600
 api=http://127.0.0.1:$port
-target/release/streamprobe run --replay "$capture" --loop --duration $((minutes * 60)) --json \
+# A minute longer than measured: the API's latencies are measured after the last sample.
+target/release/streamprobe run --replay "$capture" --loop --duration $((minutes * 60 + 60)) --json \
   --store "$db" --api-listen 127.0.0.1:$port --api-token-file bench-data/streamprobe.token \
   --max-flows $((flows * 2)) > /dev/null 2> bench-data/service.log &
 probe=$!
@@ -36,10 +37,10 @@ import json, sys
 h = json.load(sys.stdin); p = h['probe'] or {}; s = h['store']
 store = next((x for x in p.get('sinks', []) if x['name'] == 'store'), {})
 el = $1; cpu = $2
-print(f\"{el:6.0f} s: store wrote {store.get('written_records', 0) / el:9.0f} records/s, dropped {store.get('dropped_records', 0)}, queued {store.get('queued_intervals', 0)} intervals, last write {s.get('last_write_ms', 0):.1f} ms, worst {s.get('max_write_ms', 0):.1f} ms, {s.get('size_bytes', 0) / 1e6:.1f} MB; probe CPU {cpu / el:.2f} cores; {p.get('flows', 0)} flows, kernel drops {p.get('kernel_drops', 0)}\")
+print(f\"{el:6.0f} s: store wrote {store.get('written_records', 0)} records ({store.get('written_records', 0) / el:.0f}/s since the start), dropped {store.get('dropped_records', 0)}, queued {store.get('queued_intervals', 0)} intervals, last write {s.get('last_write_ms', 0):.1f} ms, worst {s.get('max_write_ms', 0):.1f} ms, insert lag {s.get('insert_lag_ms', 0):.1f} ms (worst {s.get('max_insert_lag_ms', 0):.1f}), {s.get('size_bytes', 0) / 1e6:.1f} MB; probe CPU {cpu / el:.2f} cores; {p.get('flows', 0)} flows, kernel drops {p.get('kernel_drops', 0)}\")
 "
 }
-end=$(python3 -c "print($start + $minutes * 60 - 5)")
+end=$(python3 -c "print($start + $minutes * 60 - 15)")
 while python3 -c "import sys, time; sys.exit(0 if time.time() < $end else 1)"; do
   sleep 30
   now=$(date +%s.%N)
@@ -60,4 +61,5 @@ echo "GET /api/v1/flows?limit=100: $(timeit "$api/api/v1/flows?limit=100")"
 echo "GET /api/v1/flows?limit=100&sort=-df: $(timeit "$api/api/v1/flows?limit=100&sort=-df")"
 echo "GET /api/v1/flows/{id}/history?since=1h: $(timeit "$api/api/v1/flows/$flow/history?since=1h")"
 echo "GET /metrics: $(timeit "$api/metrics")"
+kill $probe 2>/dev/null || true
 wait $probe || true

@@ -11,6 +11,28 @@ use std::path::Path;
 pub fn load_or_create(path: &Path) -> Result<String, String> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
+            // A token anyone could have written, or read, grants nothing: it must be this
+            // user's file and no one else's to read.
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(path)
+                .map_err(|e| format!("{}: cannot read the API token: {e}", path.display()))?;
+            let mode = meta.mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(format!(
+                    "{}: the API token file is readable or writable by others (mode {mode:04o}): chmod 600 {0}",
+                    path.display()
+                ));
+            }
+            if let Ok(me) = std::fs::metadata("/proc/self") {
+                if meta.uid() != me.uid() {
+                    return Err(format!(
+                        "{}: the API token file belongs to uid {}, not to this probe's user (uid {})",
+                        path.display(),
+                        meta.uid(),
+                        me.uid()
+                    ));
+                }
+            }
             let token = text.trim().to_string();
             if token.len() < 16 {
                 return Err(format!(

@@ -180,20 +180,32 @@ pub async fn list(
             )));
         }
     }
-    let (descending, key) = match q.sort.as_deref() {
-        Some(s) => match s.strip_prefix('-') {
-            Some(k) => (true, k),
-            None => (false, s),
-        },
-        None => (false, "flow"),
+    let sort = q.sort.clone().unwrap_or_else(|| "flow".into());
+    let (descending, key) = match sort.strip_prefix('-') {
+        Some(k) => (true, k.to_string()),
+        None => (false, sort.clone()),
     };
-    let order = sort_key(key).ok_or_else(|| {
+    let order = sort_key(&key).ok_or_else(|| {
         ApiError::bad_request(format!(
             "sort={key}: one of flow, group, kind, state, last_seen, loss, df, mlr, bitrate, jitter (a leading - for descending)"
         ))
     })?;
-    let view = app.view.read();
-    let mut flows: Vec<&LiveFlow> = view.flows.values().filter(|f| matches(f, &q)).collect();
+    // Off the async threads: the document is written while the view is read (a copy of
+    // 55,000 flows would cost more than the encoding itself).
+    let view = app.view.clone();
+    tokio::task::spawn_blocking(move || list_document(&view.read(), &q, order, &key, descending))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+}
+
+fn list_document(
+    view: &outputs::live_view::View,
+    q: &FlowsQuery,
+    order: SortKey,
+    key: &str,
+    descending: bool,
+) -> Result<axum::response::Response, ApiError> {
+    let mut flows: Vec<&LiveFlow> = view.flows.values().filter(|f| matches(f, q)).collect();
     if key != "flow" || descending {
         flows.sort_by(|a, b| order(a, b));
         if descending {
@@ -215,8 +227,6 @@ pub async fn list(
             .map(FlowDocument::of)
             .collect(),
     };
-    // Written while the view is read: a copy of 55,000 flows would cost more than the
-    // encoding itself.
     let body = serde_json::to_vec(&doc).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(crate::json_response(body))
 }

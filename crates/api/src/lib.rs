@@ -18,6 +18,7 @@ pub mod time;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use error::ApiError;
@@ -27,7 +28,9 @@ use std::sync::Arc;
 /// The largest request body taken, bytes: a config is far smaller.
 pub const MAX_BODY: usize = 1 << 20;
 
-/// Every route, as (method, path): docs/openapi.yaml documents each (tests/openapi.rs).
+/// Every route, as (method, path): docs/openapi.yaml documents each (tests/openapi.rs, both
+/// ways) and the router serves each (tests/routes.rs asks every one). Keep it and
+/// [`router`] together.
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/flows"),
     ("get", "/api/v1/flows/{id}"),
@@ -50,6 +53,15 @@ pub trait ConfigControl: Send + Sync + 'static {
     fn apply(&self, text: &str) -> Result<routes::ConfigOutcome, String>;
 }
 
+/// Why the store could not answer.
+#[derive(Debug)]
+pub enum HistoryError {
+    /// The question cannot be answered as asked (too many points, a step too large): 400.
+    BadRequest(String),
+    /// The store failed: 500.
+    Failed(String),
+}
+
 /// Where history and stored events come from (the binary opens the store).
 pub trait History: Send + Sync + 'static {
     /// One flow's history document (`streamprobe.history/1`) over [from, to), in buckets of
@@ -61,14 +73,15 @@ pub trait History: Send + Sync + 'static {
         from_ns: i64,
         to_ns: i64,
         step_s: Option<i64>,
-    ) -> Result<Option<serde_json::Value>, String>;
-    /// Events since `since_ns`, oldest first, at most `limit`, as JSON objects.
+    ) -> Result<Option<serde_json::Value>, HistoryError>;
+    /// Events since `since_ns`, oldest first, at most `limit`, as JSON objects of the shape
+    /// [`routes::event_document`] gives.
     fn events(
         &self,
         since_ns: i64,
         flow: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<serde_json::Value>, String>;
+    ) -> Result<Vec<serde_json::Value>, HistoryError>;
     /// The store's size on disk, bytes.
     fn size_bytes(&self) -> u64;
     /// Where it is (as given: a path).
@@ -89,7 +102,7 @@ pub struct AppState {
     pub read_token: bool,
     /// Per-flow series exported at most (`[metrics] max_flow_series`).
     pub max_flow_series: usize,
-    /// Group and SLA settings the view's groups came from, reloadable.
+    /// When the probe started, ns since the epoch.
     pub started_ns: i64,
 }
 
@@ -97,8 +110,6 @@ pub struct AppState {
 pub fn json_response(body: Vec<u8>) -> axum::response::Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
-
-use axum::response::IntoResponse;
 
 /// RFC 3339 text of a time in ns since the epoch.
 pub fn time_text(ns: i64) -> String {

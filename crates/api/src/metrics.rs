@@ -180,7 +180,7 @@ fn write_view(
             |r| r.df_ms.map(|d| d / 1e3),
         ),
         (
-            "media_loss_rate",
+            "media_loss_rate_packets_per_second",
             "Largest MDI Media Loss Rate (RFC 4445), packets per second, in the last interval",
             |r| r.mlr,
         ),

@@ -5,7 +5,7 @@ use crate::{check_read, check_write, json_response, time_text, AppState};
 use axum::extract::rejection::{PathRejection, QueryRejection, StringRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -15,19 +15,33 @@ fn encoded(doc: &impl Serialize) -> Result<Response, ApiError> {
         .map_err(|e| ApiError::internal(e.to_string()))
 }
 
+/// The times a query may name: 1970 to 2262 (ns since the epoch in an i64), so that any
+/// difference of two of them, or a time less a duration, stays in range.
+const TIMES: std::ops::RangeInclusive<i64> = 0..=9_200_000_000_000_000_000;
+
 /// A time in a query: RFC 3339 (`2026-12-07T03:12:00Z`) or Unix seconds (`1796613120`,
-/// fractions allowed); ns since the epoch.
+/// fractions allowed), 1970 to 2262; ns since the epoch.
 pub fn parse_time(key: &str, text: &str) -> Result<i64, ApiError> {
+    let bad = || {
+        ApiError::bad_request(format!(
+            "{key}={text}: a time from 1970 to 2262 in RFC 3339 (2026-12-07T03:12:00Z) or Unix seconds"
+        ))
+    };
     if let Ok(s) = text.parse::<f64>() {
         if s.is_finite() && (0.0..=9.2e9).contains(&s) {
             return Ok((s * 1e9).round() as i64);
         }
+        return Err(bad());
     }
-    crate::time::parse_rfc3339_ns(text).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "{key}={text}: a time in RFC 3339 (2026-12-07T03:12:00Z) or Unix seconds"
-        ))
-    })
+    crate::time::parse_rfc3339_ns(text)
+        .filter(|t| TIMES.contains(t))
+        .ok_or_else(bad)
+}
+
+/// `t` less `seconds`, never before the epoch (so never out of range).
+fn before(t: i64, seconds: i64) -> i64 {
+    t.saturating_sub(seconds.saturating_mul(1_000_000_000))
+        .max(0)
 }
 
 /// A duration in a query: `1s`, `10m`, `1h`, `2d` or seconds; seconds.
@@ -62,6 +76,13 @@ pub struct HistoryQuery {
     pub step: Option<String>,
 }
 
+fn history_error(e: crate::HistoryError) -> ApiError {
+    match e {
+        crate::HistoryError::BadRequest(m) => ApiError::bad_request(m),
+        crate::HistoryError::Failed(m) => ApiError::internal(m),
+    }
+}
+
 fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -94,8 +115,8 @@ pub async fn history(
             return Err(ApiError::bad_request("give from= or since=, not both"));
         }
         (Some(f), None) => parse_time("from", f)?,
-        (None, Some(s)) => to - parse_duration_s("since", s)? * 1_000_000_000,
-        (None, None) => to - 3600 * 1_000_000_000,
+        (None, Some(s)) => before(to, parse_duration_s("since", s)?),
+        (None, None) => before(to, 3600),
     };
     if from >= to {
         return Err(ApiError::bad_request(format!(
@@ -117,7 +138,7 @@ pub async fn history(
         tokio::task::spawn_blocking(move || store.history(&id, from, to, step).map(|d| (id, d)))
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?
-            .map_err(ApiError::internal)?;
+            .map_err(history_error)?;
     match doc {
         (_, Some(doc)) => encoded(&doc),
         (id, None) => Err(ApiError::not_found(format!("the store has no flow {id}"))),
@@ -146,7 +167,14 @@ struct GroupDocument<'a> {
 /// (`streamprobe.groups/1`): the configured groups, and how many flows are in none.
 pub async fn groups(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     check_read(&app, &headers)?;
-    let view = app.view.read();
+    // Off the async threads: the document is written while the view is read.
+    let view = app.view.clone();
+    tokio::task::spawn_blocking(move || groups_document(&view.read()))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+}
+
+fn groups_document(view: &outputs::live_view::View) -> Result<Response, ApiError> {
     let mut docs: Vec<GroupDocument<'_>> = Vec::new();
     let mut index: BTreeMap<&str, usize> = BTreeMap::new();
     for g in &view.groups {
@@ -220,8 +248,31 @@ pub struct EventsQuery {
     pub limit: Option<usize>,
 }
 
-/// `GET /api/v1/events?since=&flow=&limit=` (`streamprobe.events/1`): from the store when
-/// there is one, else the last events the live view keeps.
+/// One event as `/events` writes it, from the store or the live view alike.
+pub fn event_document(
+    time_ns: i64,
+    flow: &str,
+    event: &str,
+    silent_s: Option<f64>,
+    new_ssrc: Option<u32>,
+    violations: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "time": time_text(time_ns),
+        "time_ns": time_ns,
+        "flow": flow,
+        "event": event,
+        "silent_s": silent_s,
+        "new_ssrc": new_ssrc,
+        "violations": violations,
+    })
+}
+
+/// `GET /api/v1/events?since=&flow=&limit=` (`streamprobe.events/1`): events from `since`
+/// (a time, or a duration back from now; default the last hour), oldest first, at most
+/// `limit` (default 10,000, at most 100,000); `truncated` when more follow, and `next_since`
+/// to ask for them. From the store when there is one, else the last events the live view
+/// keeps; the same shape either way.
 pub async fn events(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -231,19 +282,20 @@ pub async fn events(
     let Query(q) = query.map_err(rejected)?;
     let since = match &q.since {
         Some(s) if s.chars().any(|c| c.is_ascii_alphabetic()) && !s.contains('T') => {
-            now_ns() - parse_duration_s("since", s)? * 1_000_000_000
+            before(now_ns(), parse_duration_s("since", s)?)
         }
         Some(s) => parse_time("since", s)?,
-        None => 0,
+        None => before(now_ns(), 3600),
     };
     let limit = q.limit.unwrap_or(10_000).min(100_000);
-    let events: Vec<serde_json::Value> = match app.history.clone() {
+    // One more than asked: whether more follow.
+    let mut events: Vec<serde_json::Value> = match app.history.clone() {
         Some(store) => {
             let flow = q.flow.clone();
-            tokio::task::spawn_blocking(move || store.events(since, flow.as_deref(), limit))
+            tokio::task::spawn_blocking(move || store.events(since, flow.as_deref(), limit + 1))
                 .await
                 .map_err(|e| ApiError::internal(e.to_string()))?
-                .map_err(ApiError::internal)?
+                .map_err(history_error)?
         }
         None => {
             let view = app.view.read();
@@ -251,20 +303,41 @@ pub async fn events(
                 .iter()
                 .filter(|e| e.time >= since)
                 .filter(|e| q.flow.as_deref().is_none_or(|f| e.name.id() == f))
-                .take(limit)
-                .filter_map(|e| serde_json::to_value(e).ok())
+                .take(limit + 1)
+                .map(|e| {
+                    event_document(
+                        e.time,
+                        &e.name.id(),
+                        e.event.as_str(),
+                        e.silent_s,
+                        e.new_ssrc,
+                        serde_json::to_value(&e.violations).unwrap_or_default(),
+                    )
+                })
                 .collect()
         }
     };
+    let truncated = events.len() > limit;
+    events.truncate(limit);
+    // The next page starts at the first event left out (events of one interval share a
+    // time: the page may end inside an interval, and the next one repeats its start).
+    let next_since = truncated
+        .then(|| events.last().and_then(|e| e["time_ns"].as_i64()))
+        .flatten()
+        .map(time_text);
     #[derive(Serialize)]
     struct Doc {
         schema: &'static str,
         since: String,
+        truncated: bool,
+        next_since: Option<String>,
         events: Vec<serde_json::Value>,
     }
     encoded(&Doc {
         schema: "streamprobe.events/1",
         since: time_text(since),
+        truncated,
+        next_since,
         events,
     })
 }
@@ -327,8 +400,6 @@ pub async fn config(State(app): State<AppState>, headers: HeaderMap) -> Result<R
     )
         .into_response())
 }
-
-use axum::response::IntoResponse;
 
 /// `POST /api/v1/config` (TOML text): checked, applied, written back to the config file.
 pub async fn set_config(

@@ -32,6 +32,8 @@ pub struct IntervalBatch {
     pub records: Vec<Record>,
     /// The probe's own record of the interval, sinks' status included.
     pub probe: ProbeRecord,
+    /// When it was published (set by [`Bus::publish`]): a sink's lag is measured from it.
+    pub published: Option<std::time::Instant>,
 }
 
 impl IntervalBatch {
@@ -96,6 +98,8 @@ pub struct SinkStatus {
     pub state: SinkState,
     /// Intervals waiting in its queue.
     pub queued_intervals: u64,
+    /// Records in those intervals.
+    pub queued_records: u64,
     /// Its queue's bound, intervals.
     pub queue_intervals: u64,
     /// Intervals published to it.
@@ -121,6 +125,7 @@ pub struct SinkStatus {
 struct Counters {
     state: AtomicU8,
     queued: AtomicU64,
+    queued_records: AtomicU64,
     received_intervals: AtomicU64,
     written_intervals: AtomicU64,
     received: AtomicU64,
@@ -162,6 +167,12 @@ struct Attached {
     thread: Option<JoinHandle<Result<(), String>>>,
 }
 
+/// Records a sink's queue holds at most, whatever its bound in intervals: at 55,000 flows
+/// an interval is 55,000 records (about 0.4 KB each), so a bound in intervals alone would
+/// let a stalled sink hold gigabytes. Intervals are shared between the sinks, so this also
+/// bounds what all the queues hold together.
+pub const MAX_QUEUED_RECORDS: u64 = 600_000;
+
 /// The first back-off after a failed write, and the longest.
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -173,6 +184,8 @@ pub struct Bus {
     closing: Arc<AtomicBool>,
     /// The first back-off and the longest.
     backoff: (Duration, Duration),
+    /// Records each queue holds at most.
+    max_queued_records: u64,
 }
 
 impl Default for Bus {
@@ -181,6 +194,7 @@ impl Default for Bus {
             sinks: Vec::new(),
             closing: Arc::default(),
             backoff: (FIRST_BACKOFF, MAX_BACKOFF),
+            max_queued_records: MAX_QUEUED_RECORDS,
         }
     }
 }
@@ -207,6 +221,13 @@ impl Bus {
             backoff: (first, max),
             ..Bus::default()
         }
+    }
+
+    /// Each queue holds at most `records` records (default [`MAX_QUEUED_RECORDS`]); an
+    /// interval larger than that alone is still queued when the queue is empty.
+    pub fn with_max_queued_records(mut self, records: u64) -> Self {
+        self.max_queued_records = records;
+        self
     }
 
     /// Adds a sink with a queue of `queue` intervals (at least 1), on a thread named after
@@ -249,6 +270,7 @@ impl Bus {
                     name: s.name,
                     state: c.state(),
                     queued_intervals: c.queued.load(Ordering::Relaxed),
+                    queued_records: c.queued_records.load(Ordering::Relaxed),
                     queue_intervals: s.queue,
                     received_intervals: c.received_intervals.load(Ordering::Relaxed),
                     written_intervals: c.written_intervals.load(Ordering::Relaxed),
@@ -267,6 +289,7 @@ impl Bus {
     /// first. An error when an essential sink has stopped.
     pub fn publish(&self, mut batch: IntervalBatch) -> Result<(), EssentialSinkFailed> {
         batch.probe.sinks = self.statuses();
+        batch.published = Some(std::time::Instant::now());
         let records = batch.records.len() as u64;
         let batch = Arc::new(batch);
         for s in &self.sinks {
@@ -274,14 +297,31 @@ impl Bus {
             c.received.fetch_add(records, Ordering::Relaxed);
             c.received_intervals.fetch_add(1, Ordering::Relaxed);
             let Some(tx) = &s.tx else { continue };
+            let drop_it = || {
+                c.dropped.fetch_add(records, Ordering::Relaxed);
+                c.dropped_intervals.fetch_add(1, Ordering::Relaxed);
+            };
             // Counted before the send: the sink's thread may take it at once.
+            let held = c.queued_records.fetch_add(records, Ordering::Relaxed);
+            if held > 0 && held + records > self.max_queued_records {
+                c.queued_records.fetch_sub(records, Ordering::Relaxed);
+                drop_it();
+                continue;
+            }
             c.queued.fetch_add(1, Ordering::Relaxed);
             match tx.try_send(Arc::clone(&batch)) {
                 Ok(()) => {}
-                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                Err(e) => {
                     c.queued.fetch_sub(1, Ordering::Relaxed);
-                    c.dropped.fetch_add(records, Ordering::Relaxed);
-                    c.dropped_intervals.fetch_add(1, Ordering::Relaxed);
+                    c.queued_records.fetch_sub(records, Ordering::Relaxed);
+                    drop_it();
+                    if let TrySendError::Disconnected(_) = e {
+                        // Its thread is gone without saying why (it panicked): it failed.
+                        if c.state() != SinkState::Failed {
+                            c.failed("the sink's thread ended (it panicked)".into());
+                            c.set_state(SinkState::Failed);
+                        }
+                    }
                 }
             }
         }
@@ -336,8 +376,11 @@ fn run_sink(
 ) -> Result<(), String> {
     let mut backoff = first;
     for batch in rx.iter() {
-        counters.queued.fetch_sub(1, Ordering::Relaxed);
         let records = batch.records.len() as u64;
+        counters.queued.fetch_sub(1, Ordering::Relaxed);
+        counters
+            .queued_records
+            .fetch_sub(records, Ordering::Relaxed);
         loop {
             match sink.write(&batch) {
                 Ok(()) => {
@@ -366,6 +409,9 @@ fn run_sink(
                     // the sink: counted here, so no interval goes uncounted.
                     for left in rx.iter() {
                         counters.queued.fetch_sub(1, Ordering::Relaxed);
+                        counters
+                            .queued_records
+                            .fetch_sub(left.records.len() as u64, Ordering::Relaxed);
                         counters
                             .dropped
                             .fetch_add(left.records.len() as u64, Ordering::Relaxed);

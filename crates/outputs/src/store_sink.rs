@@ -17,6 +17,11 @@ pub struct StoreStatus {
     pub last_write_ns: AtomicU64,
     /// The longest write so far, ns.
     pub max_write_ns: AtomicU64,
+    /// Insert lag of the last interval: from its publication on the bus to its commit
+    /// (its wait in the queue and its write), ns.
+    pub last_lag_ns: AtomicU64,
+    /// The longest insert lag so far, ns.
+    pub max_lag_ns: AtomicU64,
     /// Intervals written.
     pub intervals: AtomicU64,
     /// The end of the last interval written, ns since the epoch.
@@ -57,6 +62,11 @@ impl Sink for StoreSink {
         s.intervals.fetch_add(1, Ordering::Relaxed);
         s.last_interval_ns
             .store(batch.end_ns.max(0) as u64, Ordering::Relaxed);
+        if let Some(published) = batch.published {
+            let lag = published.elapsed().as_nanos() as u64;
+            s.last_lag_ns.store(lag, Ordering::Relaxed);
+            s.max_lag_ns.fetch_max(lag, Ordering::Relaxed);
+        }
         if stats.tier_error.is_some() {
             s.tier_errors.fetch_add(1, Ordering::Relaxed);
         }

@@ -2,6 +2,7 @@
 //! connections (WAL: they never hold the store's writer up), one per request at a time from
 //! a small pool.
 
+use api::HistoryError;
 use outputs::store_sink::StoreStatus;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -28,17 +29,22 @@ impl StoreHistory {
         }
     }
 
-    /// Runs `f` with a reader from the pool (or a new one), and puts it back.
+    /// Runs `f` with a reader from the pool (or a new one), and puts it back. A question
+    /// the store refuses (too many points) is the asker's error, the rest the store's.
     fn with<T>(
         &self,
         f: impl FnOnce(&StoreReader) -> Result<T, store::StoreError>,
-    ) -> Result<T, String> {
+    ) -> Result<T, HistoryError> {
+        let failed = |e: store::StoreError| match e {
+            store::StoreError::Query { .. } => HistoryError::BadRequest(e.to_string()),
+            e => HistoryError::Failed(e.to_string()),
+        };
         let reader = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let reader = match reader {
             Some(r) => r,
-            None => StoreReader::open(&self.path).map_err(|e| e.to_string())?,
+            None => StoreReader::open(&self.path).map_err(failed)?,
         };
-        let out = f(&reader).map_err(|e| e.to_string());
+        let out = f(&reader).map_err(failed);
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < POOL {
             pool.push(reader);
@@ -54,7 +60,7 @@ impl api::History for StoreHistory {
         from_ns: i64,
         to_ns: i64,
         step_s: Option<i64>,
-    ) -> Result<Option<serde_json::Value>, String> {
+    ) -> Result<Option<serde_json::Value>, HistoryError> {
         self.with(|r| {
             if r.flow(flow)?.is_none() {
                 return Ok(None);
@@ -69,20 +75,20 @@ impl api::History for StoreHistory {
         since_ns: i64,
         flow: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<serde_json::Value>, String> {
+    ) -> Result<Vec<serde_json::Value>, HistoryError> {
         self.with(|r| r.events(since_ns, flow, limit))
             .map(|events| {
                 events
                     .into_iter()
                     .map(|e| {
-                        let mut v = serde_json::to_value(&e).unwrap_or_default();
-                        if let Some(o) = v.as_object_mut() {
-                            o.insert(
-                                "time".into(),
-                                analysis::format::rfc3339_ns(e.time_ns).into(),
-                            );
-                        }
-                        v
+                        api::routes::event_document(
+                            e.time_ns,
+                            &e.flow,
+                            &e.event,
+                            e.silent_s,
+                            e.new_ssrc,
+                            serde_json::to_value(&e.violations).unwrap_or_default(),
+                        )
                     })
                     .collect()
             })
@@ -103,6 +109,8 @@ impl api::History for StoreHistory {
             "last_interval": analysis::format::rfc3339_ns(s.last_interval_ns.load(Ordering::Relaxed) as i64),
             "last_write_ms": s.last_write_ns.load(Ordering::Relaxed) as f64 / 1e6,
             "max_write_ms": s.max_write_ns.load(Ordering::Relaxed) as f64 / 1e6,
+            "insert_lag_ms": s.last_lag_ns.load(Ordering::Relaxed) as f64 / 1e6,
+            "max_insert_lag_ms": s.max_lag_ns.load(Ordering::Relaxed) as f64 / 1e6,
             "tier_errors": s.tier_errors.load(Ordering::Relaxed),
         })
     }

@@ -162,6 +162,9 @@ pub struct Totals {
     pub expired: u64,
     pub evicted: u64,
     pub refused: u64,
+    /// Records of intervals no worker reported (a worker that ended inside one): not
+    /// published, counted here.
+    pub unpublished: u64,
 }
 
 /// The records thread: puts each interval together from the workers' records and reports
@@ -186,6 +189,7 @@ pub fn assemble(
             end_ns: end,
             records: p.records,
             probe,
+            published: None,
         })
     };
     let mut outcome = Ok(());
@@ -203,6 +207,8 @@ pub fn assemble(
                     let ready: Vec<i64> = pending.range(..=end).map(|(k, _)| *k).collect();
                     for k in ready {
                         let p = pending.remove(&k).unwrap_or_default();
+                        totals.unpublished +=
+                            p.records.len() as u64 * u64::from(p.reports.is_empty());
                         if !p.reports.is_empty() {
                             if let Err(e) = publish(k, p, &mut totals) {
                                 outcome = Err(e);
@@ -216,6 +222,7 @@ pub fn assemble(
     }
     if outcome.is_ok() {
         for (end, p) in std::mem::take(&mut pending) {
+            totals.unpublished += p.records.len() as u64 * u64::from(p.reports.is_empty());
             if !p.reports.is_empty() {
                 if let Err(e) = publish(end, p, &mut totals) {
                     outcome = Err(e);

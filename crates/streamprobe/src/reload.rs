@@ -23,8 +23,14 @@ pub struct LiveConfig {
     path: Option<PathBuf>,
     generation: AtomicU64,
     analysis: RwLock<Arc<AnalysisConfig>>,
-    /// The text in force and its `[run]`/service tables.
-    state: Mutex<(String, RunConfig)>,
+    /// The text in force.
+    text: Mutex<String>,
+    /// The `[run]` and service tables the probe started with: what a new config's differ
+    /// from needs a restart (however many configs were applied since).
+    running: RunConfig,
+    /// Held across a reload (reading the file, checking, applying, writing back), so that a
+    /// SIGHUP and a POST never interleave.
+    reloading: Mutex<()>,
     view: Arc<LiveView>,
 }
 
@@ -65,7 +71,9 @@ impl LiveConfig {
             path,
             generation: AtomicU64::new(0),
             analysis: RwLock::new(Arc::new(analysis)),
-            state: Mutex::new((text, run)),
+            text: Mutex::new(text),
+            running: run,
+            reloading: Mutex::new(()),
             view,
         }))
     }
@@ -90,14 +98,20 @@ impl LiveConfig {
                 "SIGHUP: the probe was started without --config: nothing to read again".into(),
             );
         };
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-        self.apply(&text, false)
+        self.apply_now(&text, false)
     }
 
     /// Checks `text` and applies it; with `write_back`, also writes it to the config file
-    /// (atomically: a temporary file renamed over it).
+    /// (atomically: a temporary file, with the file's permissions, renamed over it).
     pub fn apply(&self, text: &str, write_back: bool) -> Result<ConfigOutcome, String> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        self.apply_now(text, write_back)
+    }
+
+    fn apply_now(&self, text: &str, write_back: bool) -> Result<ConfigOutcome, String> {
         let Some(path) = &self.path else {
             return Err("the probe was started without --config: a config posted could not be kept (start it with --config FILE)".into());
         };
@@ -110,7 +124,6 @@ impl LiveConfig {
                 }
                 None => format!("{}: {msg}", path.display()),
             })?;
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let old = Arc::clone(&self.analysis.read().unwrap_or_else(|e| e.into_inner()));
         // The sizing stays as the probe started.
         analysis.max_state_bytes = old.max_state_bytes;
@@ -131,29 +144,41 @@ impl LiveConfig {
                 .applied
                 .push("rtp.clock_rates (for flows found from now on)".into());
         }
-        outcome.restart_needed = restart_needed(&state.1, &run);
+        outcome.restart_needed = restart_needed(&self.running, &run);
         if write_back {
-            let tmp = path.with_extension("toml.new");
-            std::fs::write(&tmp, text)
-                .and_then(|()| std::fs::rename(&tmp, path))
+            write_atomically(path, text)
                 .map_err(|e| format!("{}: cannot write the config: {e}", path.display()))?;
         }
         self.view.write().groups = group_infos(&analysis);
         *self.analysis.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(analysis);
         self.generation.fetch_add(1, Ordering::Release);
-        *state = (text.to_string(), run);
+        *self.text.lock().unwrap_or_else(|e| e.into_inner()) = text.to_string();
         Ok(outcome)
     }
 
     /// The text in force.
     pub fn text(&self) -> String {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if state.0.is_empty() && self.path.is_none() {
+        let text = self.text.lock().unwrap_or_else(|e| e.into_inner());
+        if text.is_empty() && self.path.is_none() {
             "# started without --config: every setting at its default or from flags\n".into()
         } else {
-            state.0.clone()
+            text.clone()
         }
     }
+}
+
+/// Writes `text` to `path` through a temporary file beside it, with the file's permissions
+/// (a config may hold what only its owner should read), flushed, then renamed over it: a
+/// reader sees the old file or the new one, never a part.
+fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("toml.new");
+    let permissions = std::fs::metadata(path)?.permissions();
+    let mut file = std::fs::File::create(&tmp)?;
+    file.set_permissions(permissions)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// The keys of `[run]`, `[store]`, `[api]` and `[metrics]` that differ: they take effect at
@@ -208,11 +233,31 @@ impl api::ConfigControl for LiveConfig {
     }
 }
 
+/// SIGHUP caught from the first instant of `run` (its default action ends the process: a
+/// `systemctl reload` just after the start, while the store opens, must not), held until
+/// [`on_sighup`] serves it.
+static EARLY_SIGHUP: Mutex<Option<signal_hook::iterator::Signals>> = Mutex::new(None);
+
+/// Catches SIGHUP now; one that comes before the probe is up is served once it is.
+pub fn catch_sighup() -> Result<(), String> {
+    let signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])
+        .map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+    *EARLY_SIGHUP.lock().unwrap_or_else(|e| e.into_inner()) = Some(signals);
+    Ok(())
+}
+
 /// Reads the config again at each SIGHUP, on a thread of its own; says on standard error
 /// what changed or why the new one was refused.
 pub fn on_sighup(config: Arc<LiveConfig>) -> Result<(), String> {
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])
-        .map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+    let early = EARLY_SIGHUP
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let mut signals = match early {
+        Some(s) => s,
+        None => signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])
+            .map_err(|e| format!("cannot handle SIGHUP: {e}"))?,
+    };
     std::thread::Builder::new()
         .name("sighup".into())
         .spawn(move || {

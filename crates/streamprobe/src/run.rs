@@ -99,7 +99,12 @@ pub struct RunArgs {
     pub config: Option<PathBuf>,
     /// History store: a file path, `sqlite:PATH`, or `none` (default `streamprobe.db` in
     /// the working directory; `[store] url`). One probe per store file.
-    #[arg(long, env = "STREAMPROBE_STORE", value_name = "PATH|none")]
+    #[arg(
+        long,
+        visible_alias = "store-url",
+        env = "STREAMPROBE_STORE",
+        value_name = "PATH|none"
+    )]
     pub store: Option<String>,
     /// The store's size cap, e.g. "10 GB" (the default), "500 MiB" or bytes; it wins over
     /// the tiers' ages, oldest per-second detail pruned first (`[store] max_size`).
@@ -313,9 +318,13 @@ pub fn settings(args: &RunArgs) -> Result<Settings, String> {
     }
     analysis.max_state_bytes = state_budget(args.max_state_mb, analysis.max_state_bytes);
     let service = file.service.clone();
+    // `[store] url` = `--store-url` = STREAMPROBE_STORE_URL, as the settings layout has it;
+    // `--store` and STREAMPROBE_STORE are the short forms.
+    let env_url = std::env::var("STREAMPROBE_STORE_URL").ok();
     let store = store_path(
         args.store
             .as_deref()
+            .or(env_url.as_deref())
             .or(service.store_url.as_deref())
             .unwrap_or(DEFAULT_STORE),
     )?;
@@ -438,6 +447,7 @@ fn stop_flag() -> Result<Arc<AtomicBool>, String> {
 /// Runs the probe until its sources end (a replay without --loop), --duration passes, or
 /// SIGINT or SIGTERM arrives; the interval in progress is flushed on the way out.
 pub fn run(args: &RunArgs) -> Result<(), String> {
+    crate::reload::catch_sighup()?;
     let settings = settings(args)?;
     match &settings.replay {
         Some(replay) => run_replay(&settings, replay),

@@ -153,7 +153,13 @@ impl Service {
             expired,
             evicted,
             refused,
+            unpublished,
         } = totals;
+        if unpublished > 0 {
+            eprintln!(
+                "warning: {unpublished} records of intervals no worker closed were not published"
+            );
+        }
         let seconds = self.started.elapsed().as_secs_f64();
         eprintln!(
             "streamprobe: {packets} packets in {seconds:.1} s, {kernel_drops} dropped by the kernel, {expired} flows expired, {evicted} evicted, {refused} packets of flows over the cap"

@@ -112,7 +112,9 @@ fn path_segment(id: &str) -> String {
 /// An MDI as Monitube writes it, DF (ms) : MLR (packets/s).
 fn mdi(df: &Value, mlr: &Value) -> String {
     match (df.as_f64(), mlr.as_f64()) {
-        (Some(d), Some(m)) => format!("{d:.2}:{m:.0}"),
+        // MLR is a whole number of packets a second in one interval; a mean may not be.
+        (Some(d), Some(m)) if m.fract() == 0.0 => format!("{d:.2}:{m:.0}"),
+        (Some(d), Some(m)) => format!("{d:.2}:{m:.2}"),
         _ => "-".into(),
     }
 }
@@ -178,17 +180,31 @@ pub fn show(args: &ShowArgs) -> Result<(), String> {
             f["totals"]["net_lost"].as_u64().unwrap_or(0),
         );
     }
+    // Flows cleared apart (a group's clear, flows found since) have totals from different
+    // times: say the one time only when there is one.
+    let since: std::collections::BTreeSet<&str> = flows
+        .iter()
+        .filter_map(|f| f["totals"]["since"].as_str())
+        .collect();
+    let since = match since.len() {
+        1 => format!(
+            "totals since {}",
+            since.first().copied().unwrap_or_default()
+        ),
+        0 => "no totals yet".to_string(),
+        _ => format!(
+            "totals since each flow's last clear or first record ({} to {}; --json has each)",
+            since.first().copied().unwrap_or_default(),
+            since.last().copied().unwrap_or_default()
+        ),
+    };
     println!(
-        "{} flows{}; MDI is DF (ms):MLR (packets/s); totals since {}",
+        "{} flows{}; MDI is DF (ms):MLR (packets/s); {since}",
         flows.len(),
         args.group
             .as_deref()
             .map(|g| format!(" in group {g}"))
             .unwrap_or_default(),
-        flows
-            .first()
-            .and_then(|f| f["totals"]["since"].as_str())
-            .unwrap_or("the start")
     );
     Ok(())
 }

@@ -29,6 +29,7 @@ fn batch(end_ns: i64, records: usize) -> IntervalBatch {
                 }))
             })
             .collect(),
+        published: None,
         probe: ProbeRecord::from_reports(&[WorkerReport {
             end_ns,
             length_ns: 1_000_000_000,
@@ -234,6 +235,7 @@ fn the_probe_record_carries_the_sinks_status_at_publication() {
                 end_ns: b.end_ns,
                 records: Vec::new(),
                 probe: b.probe.clone(),
+                published: b.published,
             };
             self.0
                 .send(copy)
@@ -248,4 +250,39 @@ fn the_probe_record_carries_the_sinks_status_at_publication() {
     assert_eq!(first.probe.sinks[0].name, "keep");
     // Published before the interval itself was counted.
     assert_eq!(first.probe.sinks[0].received_records, 0);
+}
+
+#[test]
+fn a_queue_is_bounded_in_records_too() {
+    let mut bus = Bus::new().with_max_queued_records(10);
+    let (go_tx, go_rx) = channel();
+    let (tx, rx) = channel();
+    bus.attach("slow", 1000, false, Stuck(go_rx, tx)).unwrap();
+    // The first interval is taken at once; then 4 + 4 records fit in the queue, not a third 4.
+    bus.publish(batch(0, 4)).unwrap();
+    while bus.statuses()[0].queued_intervals > 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for end in 1..4 {
+        bus.publish(batch(end, 4)).unwrap();
+    }
+    let s = bus.statuses().remove(0);
+    assert_eq!((s.queued_intervals, s.queued_records), (2, 8));
+    assert_eq!((s.dropped_intervals, s.dropped_records), (1, 4));
+    // Alone, an interval larger than the bound is still queued.
+    for _ in 0..3 {
+        go_tx.send(()).unwrap();
+    }
+    while bus.statuses()[0].queued_intervals > 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    bus.publish(batch(9, 25)).unwrap();
+    assert_eq!(bus.statuses()[0].dropped_intervals, 1);
+    go_tx.send(()).unwrap();
+    let s = bus.close().unwrap().remove(0);
+    assert_eq!(rx.try_iter().collect::<Vec<_>>(), vec![0, 1, 2, 9]);
+    assert_eq!(
+        s.written_intervals + s.dropped_intervals,
+        s.received_intervals
+    );
 }

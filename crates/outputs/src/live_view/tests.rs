@@ -58,6 +58,7 @@ fn batch(end_ns: i64, records: Vec<Record>) -> IntervalBatch {
     IntervalBatch {
         end_ns,
         records,
+        published: None,
         probe: ProbeRecord::from_reports(&[WorkerReport {
             end_ns,
             length_ns: S,
