@@ -149,6 +149,10 @@ fn the_control_fields_and_maintainer_scripts() {
         postinst.contains("systemd-sysusers ${DPKG_ROOT:+--root=\"$DPKG_ROOT\"} streamprobe.conf")
     );
     assert!(postinst.contains("deb-systemd-helper debian-installed streamprobe.service"));
+    // The config's folder is the probe's, so that POST /api/v1/config can write it back.
+    assert!(postinst.contains(
+        "chown streamprobe:streamprobe /etc/streamprobe /etc/streamprobe/streamprobe.toml"
+    ));
     assert!(postinst.contains("deb-systemd-invoke try-restart streamprobe.service"));
     for enables_or_starts in [
         "was-enabled defaults to true",
@@ -210,6 +214,7 @@ fn the_unit_runs_the_probe_unprivileged_with_cap_net_raw_only() {
         ("NoNewPrivileges", "yes"),
         ("Restart", "on-failure"),
         ("ProtectSystem", "strict"),
+        ("ReadWritePaths", "/etc/streamprobe"),
         (
             "RestrictAddressFamilies",
             "AF_INET AF_INET6 AF_PACKET AF_UNIX AF_NETLINK",
