@@ -168,7 +168,7 @@ struct Attached {
 }
 
 /// Records a sink's queue holds at most, whatever its bound in intervals: at 55,000 flows
-/// an interval is 55,000 records (about 0.4 KB each), so a bound in intervals alone would
+/// an interval is 55,000 records, so a bound in intervals alone would
 /// let a stalled sink hold gigabytes. Intervals are shared between the sinks, so this also
 /// bounds what all the queues hold together.
 pub const MAX_QUEUED_RECORDS: u64 = 600_000;

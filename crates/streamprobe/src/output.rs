@@ -165,6 +165,8 @@ pub struct Totals {
     /// Records of intervals no worker reported (a worker that ended inside one): not
     /// published, counted here.
     pub unpublished: u64,
+    /// Every sink's counters once it wrote what it held.
+    pub sinks: Vec<outputs::SinkStatus>,
 }
 
 /// The records thread: puts each interval together from the workers' records and reports
@@ -233,6 +235,6 @@ pub fn assemble(
     }
     let closed = bus.close();
     outcome?;
-    closed?;
+    totals.sinks = closed?;
     Ok(totals)
 }

@@ -154,7 +154,23 @@ impl Service {
             evicted,
             refused,
             unpublished,
+            sinks,
         } = totals;
+        // A sink that lost records says so once more on the way out: its history has holes.
+        for s in sinks.iter().filter(|s| s.dropped_records > 0) {
+            eprintln!(
+                "warning: {}: {} of {} records dropped ({} of {} intervals){}",
+                s.name,
+                s.dropped_records,
+                s.received_records,
+                s.dropped_intervals,
+                s.received_intervals,
+                s.last_error
+                    .as_deref()
+                    .map(|e| format!("; last error: {e}"))
+                    .unwrap_or_default()
+            );
+        }
         if unpublished > 0 {
             eprintln!(
                 "warning: {unpublished} records of intervals no worker closed were not published"
