@@ -74,13 +74,14 @@ pub trait History: Send + Sync + 'static {
         to_ns: i64,
         step_s: Option<i64>,
     ) -> Result<Option<serde_json::Value>, HistoryError>;
-    /// Events since `since_ns`, oldest first, at most `limit`, as JSON objects of the shape
-    /// [`routes::event_document`] gives.
+    /// Events since `since_ns`, oldest first, past the first `offset`, at most `limit`, as
+    /// JSON objects of the shape [`routes::event_document`] gives.
     fn events(
         &self,
         since_ns: i64,
         flow: Option<&str>,
         limit: usize,
+        offset: usize,
     ) -> Result<Vec<serde_json::Value>, HistoryError>;
     /// The store's size on disk, bytes.
     fn size_bytes(&self) -> u64;

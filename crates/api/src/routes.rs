@@ -246,6 +246,8 @@ pub struct EventsQuery {
     pub since: Option<String>,
     pub flow: Option<String>,
     pub limit: Option<usize>,
+    /// Past the first so many (the last page's `next_offset`).
+    pub offset: Option<usize>,
 }
 
 /// One event as `/events` writes it, from the store or the live view alike.
@@ -268,11 +270,12 @@ pub fn event_document(
     })
 }
 
-/// `GET /api/v1/events?since=&flow=&limit=` (`streamprobe.events/1`): events from `since`
-/// (a time, or a duration back from now; default the last hour), oldest first, at most
-/// `limit` (default 10,000, at most 100,000); `truncated` when more follow, and `next_since`
-/// to ask for them. From the store when there is one, else the last events the live view
-/// keeps; the same shape either way.
+/// `GET /api/v1/events?since=&flow=&limit=&offset=` (`streamprobe.events/1`): events from
+/// `since` (a time, or a duration back from now; default the last hour), oldest first, past
+/// the first `offset`, at most `limit` (default 10,000, at most 100,000); `truncated` when
+/// more follow, and `next_offset` to ask for them with the same `since` (a time: give the
+/// document's `since` back, not a duration, which moves with the clock). From the store
+/// when there is one, else the last events the live view keeps; the same shape either way.
 pub async fn events(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -288,14 +291,17 @@ pub async fn events(
         None => before(now_ns(), 3600),
     };
     let limit = q.limit.unwrap_or(10_000).min(100_000);
+    let offset = q.offset.unwrap_or(0);
     // One more than asked: whether more follow.
     let mut events: Vec<serde_json::Value> = match app.history.clone() {
         Some(store) => {
             let flow = q.flow.clone();
-            tokio::task::spawn_blocking(move || store.events(since, flow.as_deref(), limit + 1))
-                .await
-                .map_err(|e| ApiError::internal(e.to_string()))?
-                .map_err(history_error)?
+            tokio::task::spawn_blocking(move || {
+                store.events(since, flow.as_deref(), limit + 1, offset)
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(history_error)?
         }
         None => {
             let view = app.view.read();
@@ -303,6 +309,7 @@ pub async fn events(
                 .iter()
                 .filter(|e| e.time >= since)
                 .filter(|e| q.flow.as_deref().is_none_or(|f| e.name.id() == f))
+                .skip(offset)
                 .take(limit + 1)
                 .map(|e| {
                     event_document(
@@ -319,25 +326,21 @@ pub async fn events(
     };
     let truncated = events.len() > limit;
     events.truncate(limit);
-    // The next page starts at the first event left out (events of one interval share a
-    // time: the page may end inside an interval, and the next one repeats its start).
-    let next_since = truncated
-        .then(|| events.last().and_then(|e| e["time_ns"].as_i64()))
-        .flatten()
-        .map(time_text);
     #[derive(Serialize)]
     struct Doc {
         schema: &'static str,
         since: String,
+        offset: usize,
         truncated: bool,
-        next_since: Option<String>,
+        next_offset: Option<usize>,
         events: Vec<serde_json::Value>,
     }
     encoded(&Doc {
         schema: "streamprobe.events/1",
         since: time_text(since),
+        offset,
         truncated,
-        next_since,
+        next_offset: truncated.then_some(offset + events.len()),
         events,
     })
 }

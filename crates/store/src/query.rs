@@ -353,17 +353,31 @@ impl StoreReader {
         flow: Option<&str>,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.events_page(since_ns, flow, limit, 0)
+    }
+
+    /// [`StoreReader::events`] past the first `offset` of them: pages of one ordered list
+    /// (by time, then by the order written), so paging loses and repeats nothing however
+    /// many events share a time.
+    pub fn events_page(
+        &self,
+        since_ns: i64,
+        flow: Option<&str>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         let sql = "SELECT e.time_ns, f.flow, e.event, e.silent_s, e.new_ssrc, e.violations
                    FROM event e JOIN flow f ON f.id = e.flow_id
                    WHERE e.time_ns >= ?1 AND (?2 IS NULL OR f.flow = ?2)
-                   ORDER BY e.time_ns, e.id LIMIT ?3";
+                   ORDER BY e.time_ns, e.id LIMIT ?3 OFFSET ?4";
         let mut stmt = self
             .conn
             .prepare_cached(sql)
             .map_err(self.sql("reading events"))?;
         let rows = stmt
-            .query_map(params![since_ns, flow, limit], |r| {
+            .query_map(params![since_ns, flow, limit, offset], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,

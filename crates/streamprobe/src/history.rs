@@ -75,8 +75,9 @@ impl api::History for StoreHistory {
         since_ns: i64,
         flow: Option<&str>,
         limit: usize,
+        offset: usize,
     ) -> Result<Vec<serde_json::Value>, HistoryError> {
-        self.with(|r| r.events(since_ns, flow, limit))
+        self.with(|r| r.events_page(since_ns, flow, limit, offset))
             .map(|events| {
                 events
                     .into_iter()
