@@ -16,10 +16,12 @@ pub fn load_or_create(path: &Path) -> Result<String, String> {
             use std::os::unix::fs::MetadataExt;
             let meta = std::fs::metadata(path)
                 .map_err(|e| format!("{}: cannot read the API token: {e}", path.display()))?;
+            // Its group may read it (the packaged service's admins), nobody else may, and
+            // only its owner may write it.
             let mode = meta.mode() & 0o777;
-            if mode & 0o077 != 0 {
+            if mode & 0o027 != 0 {
                 return Err(format!(
-                    "{}: the API token file is readable or writable by others (mode {mode:04o}): chmod 600 {0}",
+                    "{}: the API token file may be written by its group or read by others (mode {mode:04o}): chmod 600 (or 640) {0}",
                     path.display()
                 ));
             }

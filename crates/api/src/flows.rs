@@ -285,6 +285,7 @@ pub async fn list(
     // Off the async threads: the document is written while the view is read (a copy of
     // 55,000 flows would cost more than the encoding itself).
     let view = app.view.clone();
+    let _turn = crate::whole_view_turn().await?;
     tokio::task::spawn_blocking(move || list_document(&view.read(), &q, order, &key, descending))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?

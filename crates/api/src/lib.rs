@@ -112,6 +112,19 @@ pub fn json_response(body: Vec<u8>) -> axum::response::Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
+/// Documents of every flow (the list, groups, /metrics) written at once at most: each holds
+/// the live view's read lock and a buffer of tens of MB at 55,000 flows while it is written,
+/// and the blocking pool would otherwise run hundreds of them.
+static WHOLE_VIEW: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Waits for a turn to write a document of the whole view.
+pub async fn whole_view_turn() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+    WHOLE_VIEW
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
 /// RFC 3339 text of a time in ns since the epoch.
 pub fn time_text(ns: i64) -> String {
     analysis::format::rfc3339_ns(ns)

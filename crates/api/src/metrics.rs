@@ -472,6 +472,7 @@ pub async fn metrics(
         .and_then(|a| a.to_str().ok())
         .is_some_and(|a| a.contains("application/openmetrics-text"));
     let (view, max) = (app.view.clone(), app.max_flow_series);
+    let _turn = crate::whole_view_turn().await?;
     let text = tokio::task::spawn_blocking(move || encode(view, max))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?

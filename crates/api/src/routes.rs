@@ -169,6 +169,7 @@ pub async fn groups(State(app): State<AppState>, headers: HeaderMap) -> Result<R
     check_read(&app, &headers)?;
     // Off the async threads: the document is written while the view is read.
     let view = app.view.clone();
+    let _turn = crate::whole_view_turn().await?;
     tokio::task::spawn_blocking(move || groups_document(&view.read()))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
@@ -290,7 +291,7 @@ pub async fn events(
         Some(s) => parse_time("since", s)?,
         None => before(now_ns(), 3600),
     };
-    let limit = q.limit.unwrap_or(10_000).min(100_000);
+    let limit = q.limit.unwrap_or(10_000).clamp(1, 100_000);
     let offset = q.offset.unwrap_or(0);
     // One more than asked: whether more follow.
     let mut events: Vec<serde_json::Value> = match app.history.clone() {

@@ -169,8 +169,8 @@ struct Attached {
 
 /// Records a sink's queue holds at most, whatever its bound in intervals: at 55,000 flows
 /// an interval is 55,000 records, so a bound in intervals alone would
-/// let a stalled sink hold gigabytes. Intervals are shared between the sinks, so this also
-/// bounds what all the queues hold together.
+/// let a stalled sink hold gigabytes. An interval is held once however many queues hold it:
+/// the queues together hold at most this times the number of sinks.
 pub const MAX_QUEUED_RECORDS: u64 = 600_000;
 
 /// The first back-off after a failed write, and the longest.
@@ -354,9 +354,12 @@ impl Bus {
         }
         for s in &mut self.sinks {
             if let Some(t) = s.thread.take() {
+                // A sink that failed counted its failure when it did.
                 if let Ok(Err(message)) | Err(message) = t.join().map_err(|_| "panicked".into()) {
-                    s.counters.set_state(SinkState::Failed);
-                    s.counters.failed(message);
+                    if s.counters.state() != SinkState::Failed {
+                        s.counters.set_state(SinkState::Failed);
+                        s.counters.failed(message);
+                    }
                 }
             }
         }
@@ -382,7 +385,19 @@ fn run_sink(
             .queued_records
             .fetch_sub(records, Ordering::Relaxed);
         loop {
-            match sink.write(&batch) {
+            // A sink that panics fails like one that returns Fatal: its interval and its queue
+            // are counted dropped, and an essential one ends the probe.
+            let written =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.write(&batch)))
+                    .unwrap_or_else(|panic| {
+                        let why = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "no message".into());
+                        Err(SinkError::Fatal(format!("the sink panicked: {why}")))
+                    });
+            match written {
                 Ok(()) => {
                     counters.written.fetch_add(records, Ordering::Relaxed);
                     counters.written_intervals.fetch_add(1, Ordering::Relaxed);

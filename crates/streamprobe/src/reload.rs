@@ -172,13 +172,30 @@ impl LiveConfig {
 /// reader sees the old file or the new one, never a part.
 fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let tmp = path.with_extension("toml.new");
-    let permissions = std::fs::metadata(path)?.permissions();
-    let mut file = std::fs::File::create(&tmp)?;
-    file.set_permissions(permissions)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    // Made with the file's mode from the start: never readable by more than the file is.
+    let _ = std::fs::remove_file(&tmp);
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // The rename itself on disk.
+        if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty()) {
+            std::fs::File::open(folder)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// The keys of `[run]`, `[store]`, `[api]` and `[metrics]` that differ: they take effect at

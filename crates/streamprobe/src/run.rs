@@ -98,7 +98,8 @@ pub struct RunArgs {
     #[arg(long, env = "STREAMPROBE_CONFIG")]
     pub config: Option<PathBuf>,
     /// History store: a file path, `sqlite:PATH`, or `none` (default `streamprobe.db` in
-    /// the working directory; `[store] url`). One probe per store file.
+    /// the working directory; `[store] url`, also STREAMPROBE_STORE_URL). One probe per
+    /// store file.
     #[arg(
         long,
         visible_alias = "store-url",

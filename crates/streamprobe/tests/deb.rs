@@ -150,9 +150,9 @@ fn the_control_fields_and_maintainer_scripts() {
     );
     assert!(postinst.contains("deb-systemd-helper debian-installed streamprobe.service"));
     // The config's folder is the probe's, so that POST /api/v1/config can write it back.
-    assert!(postinst.contains(
-        "chown streamprobe:streamprobe /etc/streamprobe /etc/streamprobe/streamprobe.toml"
-    ));
+    assert!(postinst.contains("for path in /etc/streamprobe /etc/streamprobe/streamprobe.toml"));
+    assert!(postinst.contains("chown streamprobe:streamprobe \"$path\""));
+    assert!(postinst.contains("[ \"$1\" = \"configure\" ] && [ -z \"$2\" ]"));
     assert!(postinst.contains("deb-systemd-invoke try-restart streamprobe.service"));
     for enables_or_starts in [
         "was-enabled defaults to true",
@@ -214,7 +214,7 @@ fn the_unit_runs_the_probe_unprivileged_with_cap_net_raw_only() {
         ("NoNewPrivileges", "yes"),
         ("Restart", "on-failure"),
         ("ProtectSystem", "strict"),
-        ("ReadWritePaths", "/etc/streamprobe"),
+        ("ReadWritePaths", "-/etc/streamprobe"),
         (
             "RestrictAddressFamilies",
             "AF_INET AF_INET6 AF_PACKET AF_UNIX AF_NETLINK",

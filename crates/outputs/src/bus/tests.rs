@@ -286,3 +286,63 @@ fn a_queue_is_bounded_in_records_too() {
         s.received_intervals
     );
 }
+
+/// Panics at its second interval.
+struct Panics(u32);
+
+impl Sink for Panics {
+    fn write(&mut self, _: &IntervalBatch) -> Result<(), SinkError> {
+        self.0 += 1;
+        if self.0 == 2 {
+            panic!("bad sink");
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_sink_that_panics_fails_and_everything_it_held_is_counted() {
+    let mut bus = Bus::new();
+    bus.attach("stdout", 100, true, Panics(0)).unwrap();
+    for end in 0..7 {
+        let _ = bus.publish(batch(end, 2));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while bus.statuses()[0].state != SinkState::Failed {
+        assert!(std::time::Instant::now() < deadline, "never failed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Essential: the publisher is told.
+    let failure = bus.publish(batch(7, 2)).unwrap_err();
+    assert!(
+        failure.message.contains("the sink panicked: bad sink"),
+        "{}",
+        failure.message
+    );
+    let s = match bus.close() {
+        Err(_) => None,
+        Ok(_) => Some(()),
+    };
+    assert!(s.is_none());
+}
+
+#[test]
+fn a_panicked_sinks_intervals_are_all_accounted_for() {
+    let mut bus = Bus::new();
+    bus.attach("store", 100, false, Panics(0)).unwrap();
+    for end in 0..7 {
+        bus.publish(batch(end, 2)).unwrap();
+    }
+    let s = bus.close().unwrap().remove(0);
+    assert_eq!(s.state, SinkState::Failed);
+    assert_eq!(s.errors, 1);
+    assert_eq!(
+        (
+            s.written_intervals,
+            s.dropped_intervals,
+            s.received_intervals
+        ),
+        (1, 6, 7)
+    );
+    assert_eq!(s.queued_intervals, 0);
+}
