@@ -373,16 +373,23 @@ pub fn load(path: &Path) -> Result<AnalysisConfig, String> {
 /// Reads and checks a config file, its `[run]` table included; a replayed file is found
 /// relative to the config file's folder.
 pub fn load_with_run(path: &Path) -> Result<(AnalysisConfig, RunConfig), String> {
+    load_text_with_run(path).map(|(_, config, run)| (config, run))
+}
+
+/// [`load_with_run`] with the text it read: what a running probe says is in force, and
+/// what its reloads compare with, is the file as it was read at start.
+pub fn load_text_with_run(path: &Path) -> Result<(String, AnalysisConfig, RunConfig), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     let folder = path.parent().unwrap_or(Path::new("."));
-    parse_with_run(&text, folder).map_err(|(offset, msg)| match offset {
+    let (config, run) = parse_with_run(&text, folder).map_err(|(offset, msg)| match offset {
         Some(o) => {
             let (line, col) = line_col(&text, o);
             format!("{}:{line}:{col}: {msg}", path.display())
         }
         None => format!("{}: {msg}", path.display()),
-    })
+    })?;
+    Ok((text, config, run))
 }
 
 /// Parses config text; errors carry the byte offset where known.

@@ -49,24 +49,16 @@ pub fn group_infos(config: &AnalysisConfig) -> Vec<GroupInfo> {
 }
 
 impl LiveConfig {
-    /// The config the probe started with (`text` is the file's, empty without one).
+    /// The config the probe started with: `text` and `run` as [`crate::run::settings`] read
+    /// and parsed them (empty without a file), so that what it reports in force is what
+    /// runs, even if the file changed since.
     pub fn new(
         path: Option<PathBuf>,
+        text: String,
+        run: RunConfig,
         analysis: AnalysisConfig,
         view: Arc<LiveView>,
     ) -> Result<Arc<Self>, String> {
-        let (text, run) = match &path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
-                let folder = p.parent().unwrap_or(std::path::Path::new("."));
-                let run = parse_with_run(&text, folder)
-                    .map(|(_, run)| run)
-                    .map_err(|_| format!("{}: changed while the probe started", p.display()))?;
-                (text, run)
-            }
-            None => (String::new(), RunConfig::default()),
-        };
         Ok(Arc::new(LiveConfig {
             path,
             generation: AtomicU64::new(0),

@@ -209,8 +209,11 @@ pub struct Settings {
     pub duration: Option<f64>,
     /// NDJSON output.
     pub json: bool,
-    /// The config file, for reloads.
+    /// The config file, for reloads, its text as read at start and its `[run]` and service
+    /// tables (what a reload's need a restart to change).
     pub config_path: Option<PathBuf>,
+    pub config_text: String,
+    pub config_run: crate::config::RunConfig,
     /// The history store's file; None: no store.
     pub store: Option<PathBuf>,
     /// Its size cap, bytes.
@@ -289,13 +292,15 @@ pub fn state_budget(flag_mb: Option<u32>, configured: usize) -> usize {
 
 /// Flags over config file over defaults; one error line naming what is wrong.
 pub fn settings(args: &RunArgs) -> Result<Settings, String> {
-    let (mut analysis, file) = match &args.config {
-        Some(path) => crate::config::load_with_run(path)?,
+    let (config_text, mut analysis, file) = match &args.config {
+        Some(path) => crate::config::load_text_with_run(path)?,
         None => (
+            String::new(),
             AnalysisConfig::default(),
             crate::config::RunConfig::default(),
         ),
     };
+    let file_run = file.clone();
     let interface = args.interface.clone().or(file.interface);
     let filter = args.filter.clone().or(file.filter);
     let joins = if args.join.is_empty() {
@@ -364,6 +369,8 @@ pub fn settings(args: &RunArgs) -> Result<Settings, String> {
         duration: args.duration.or(file.duration),
         json: args.json || file.json.unwrap_or(false),
         config_path: args.config.clone(),
+        config_text,
+        config_run: file_run,
         store: store.clone(),
         store_max_size: args
             .store_max_size

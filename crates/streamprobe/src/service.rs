@@ -48,6 +48,8 @@ impl Service {
         let view = LiveView::new(group_infos(&settings.analysis));
         let config = LiveConfig::new(
             settings.config_path.clone(),
+            settings.config_text.clone(),
+            settings.config_run.clone(),
             settings.analysis.clone(),
             Arc::clone(&view),
         )?;
