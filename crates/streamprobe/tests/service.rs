@@ -479,43 +479,38 @@ fn the_api_address_comes_from_the_flag_the_environment_or_the_config_in_that_ord
     );
     assert_eq!(probe.api.port(), port);
     drop(probe);
+    // A replay with the config, the environment's API address set or not: its stderr.
+    let run = |api_env: Option<String>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_streamprobe"));
+        command
+            .current_dir(&dir)
+            .env_remove("STREAMPROBE_API_LISTEN");
+        if let Some(addr) = api_env {
+            command.env("STREAMPROBE_API_LISTEN", addr);
+        }
+        let config = config.display().to_string();
+        let out = command
+            .args([
+                "run",
+                "--replay",
+                &capture(),
+                "--speed",
+                "100",
+                "--json",
+                "--config",
+                &config,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
     let port2 = free_port();
-    let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
-        .current_dir(&dir)
-        .env("STREAMPROBE_API_LISTEN", format!("127.0.0.1:{port2}"))
-        .args([
-            "run",
-            "--replay",
-            &capture(),
-            "--speed",
-            "100",
-            "--json",
-            "--config",
-            &config.display().to_string(),
-        ])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run(Some(format!("127.0.0.1:{port2}")));
     assert!(
         err.contains(&format!("API on http://127.0.0.1:{port2}, store none")),
         "{err}"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_streamprobe"))
-        .current_dir(&dir)
-        .env_remove("STREAMPROBE_API_LISTEN")
-        .args([
-            "run",
-            "--replay",
-            &capture(),
-            "--speed",
-            "100",
-            "--json",
-            "--config",
-            &config.display().to_string(),
-        ])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run(None);
     assert!(
         err.contains(&format!("API on http://127.0.0.1:{port}, store none")),
         "{err}"
