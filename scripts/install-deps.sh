@@ -3,7 +3,8 @@
 # the test suite uses too (real encoders, tcpdump, tshark, iproute2...; for tests/deb.rs
 # systemd-analyze, and the `man` and /bin/kill that its `verify` looks for; Prometheus and
 # promtool for tests/service.rs, sqlite3 to look into a store, dpkg-dev for the .deb's
-# $auto dependencies (dpkg-shlibdeps)).
+# $auto dependencies (dpkg-shlibdeps); headless Chromium and its driver for the dashboard test,
+# snmptrapd/snmptranslate and rsyslog as the alarm receivers).
 set -euo pipefail
 need=()
 pkgs=(gcc pkg-config libpcap-dev)
@@ -11,7 +12,8 @@ if [ "${1:-}" = "--test" ]; then
   pkgs+=(ffmpeg tshark tcpdump tcpreplay iproute2 ethtool python3
          gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
          gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-         systemd man-db procps prometheus sqlite3 dpkg-dev)
+         systemd man-db procps prometheus sqlite3 dpkg-dev
+         chromium chromium-driver snmptrapd snmp rsyslog)
 fi
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")

@@ -9,6 +9,7 @@
 //! `unsafe` is denied but for one cache prefetch hint in the flow table, which says why.
 #![deny(unsafe_code)]
 
+pub mod alarm;
 pub mod analyzer;
 pub mod budget;
 pub mod clock;

@@ -29,6 +29,7 @@ fn flow(i: u16, time: i64) -> Record {
         name: name(i),
         payload: PayloadFormat::H264,
         group: Some("cams".into()),
+        vlan: None,
         packets: 100 + u64::from(i),
         bytes: 1000,
         bitrate_bps: 8000.0,
@@ -48,6 +49,7 @@ fn flow(i: u16, time: i64) -> Record {
 
 fn batch(end_ns: i64, records: Vec<Record>) -> IntervalBatch {
     IntervalBatch {
+        alarms: Vec::new(),
         end_ns,
         records,
         probe: ProbeRecord::from_reports(&[WorkerReport {

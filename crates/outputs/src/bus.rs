@@ -15,6 +15,7 @@
 //!   once, whatever the number of sinks.
 
 use crate::probe::ProbeRecord;
+use analysis::alarm::AlarmRecord;
 use analysis::interval::{EventRecord, FlowRecord, Record};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -30,6 +31,9 @@ pub struct IntervalBatch {
     pub end_ns: i64,
     /// Its flow and event records, in the order the workers made them.
     pub records: Vec<Record>,
+    /// Alarm transitions judged at this interval's end (raised, acknowledged, cleared, flood
+    /// summaries), after its flow and event records.
+    pub alarms: Vec<AlarmRecord>,
     /// The probe's own record of the interval, sinks' status included.
     pub probe: ProbeRecord,
     /// When it was published (set by [`Bus::publish`]): a sink's lag is measured from it.

@@ -9,6 +9,7 @@
 
 use crate::bus::{IntervalBatch, Sink, SinkError};
 use crate::probe::ProbeRecord;
+use analysis::alarm::{AlarmRecord, AlarmState};
 use analysis::event::FlowEvent;
 use analysis::interval::{EventRecord, FlowName, FlowRecord};
 use analysis::ts::Indicator;
@@ -18,6 +19,9 @@ use std::sync::{Arc, RwLock};
 
 /// Events kept in memory for `GET /api/v1/events` without a store.
 pub const EVENTS_KEPT: usize = 10_000;
+
+/// Alarm records kept in memory for `GET /api/v1/alarms` without a store.
+pub const ALARMS_KEPT: usize = 10_000;
 
 /// Counters summed over intervals.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -139,6 +143,42 @@ impl FlowState {
     }
 }
 
+/// A flow's health, the same colour everywhere (dashboard, wall, API): red = an alarm is
+/// active on it, grey = silent, amber = an SLA limit broken in its last interval, green = ok.
+/// Codes are the health wall's bytes (`0` = no flow that second).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum Health {
+    Green = 1,
+    Amber = 2,
+    Grey = 3,
+    Red = 4,
+}
+
+impl Health {
+    /// Its name in the API.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Health::Green => "green",
+            Health::Amber => "amber",
+            Health::Grey => "grey",
+            Health::Red => "red",
+        }
+    }
+
+    /// The health of a wall byte.
+    pub fn of_code(code: u8) -> Option<Health> {
+        match code {
+            1 => Some(Health::Green),
+            2 => Some(Health::Amber),
+            3 => Some(Health::Grey),
+            4 => Some(Health::Red),
+            _ => None,
+        }
+    }
+}
+
 /// One flow as the view holds it.
 #[derive(Clone, Debug)]
 pub struct LiveFlow {
@@ -159,6 +199,28 @@ pub struct LiveFlow {
     pub cleared_ns: i64,
     /// Since the probe found it: `/metrics` counters, never cleared.
     pub lifetime: FlowTotals,
+    /// Alarms active on it (raised, not cleared).
+    pub active_alarms: u32,
+}
+
+impl LiveFlow {
+    /// Its health now: an active alarm first, then silence, then the last interval's SLA.
+    pub fn health(&self) -> Health {
+        if self.active_alarms > 0 {
+            Health::Red
+        } else if self.state == FlowState::Silent {
+            Health::Grey
+        } else if self
+            .last
+            .as_ref()
+            .and_then(|r| r.sla.as_ref())
+            .is_some_and(|s| !s.violations.is_empty())
+        {
+            Health::Amber
+        } else {
+            Health::Green
+        }
+    }
 }
 
 /// A monitor group as configured (for `/api/v1/groups`).
@@ -191,6 +253,10 @@ pub struct View {
     pub group_totals: BTreeMap<String, FlowTotals>,
     /// The probe records' counts summed since the start.
     pub probe_totals: ProbeTotals,
+    /// Active alarms by id: the last record of each episode raised and not cleared.
+    pub active_alarms: BTreeMap<u64, AlarmRecord>,
+    /// The last alarm records, oldest first (for the API without a store).
+    pub alarm_log: VecDeque<AlarmRecord>,
 }
 
 /// The probe's own counts since the start.
@@ -223,6 +289,7 @@ impl View {
             since_clear: FlowTotals::default(),
             cleared_ns: time,
             lifetime: FlowTotals::default(),
+            active_alarms: 0,
         })
     }
 
@@ -264,6 +331,9 @@ impl View {
             }
             self.events.push_back(e.clone());
         }
+        for a in &batch.alarms {
+            self.apply_alarm(a);
+        }
         let (p, t) = (&batch.probe, &mut self.probe_totals);
         t.intervals += 1;
         t.packets += p.packets;
@@ -278,6 +348,37 @@ impl View {
         t.refused_state += p.refused_state;
         self.probe = Some(batch.probe.clone());
         self.time_ns = Some(batch.end_ns);
+    }
+
+    /// Keeps an alarm transition: the active set, the flow's count, the log.
+    fn apply_alarm(&mut self, a: &AlarmRecord) {
+        // A flood summary stands for alarms that are each active on their own flow.
+        let on_flow = a.summary.is_none();
+        match a.state {
+            AlarmState::Raised => {
+                if self.active_alarms.insert(a.id, a.clone()).is_none() && on_flow {
+                    if let Some(f) = a.flow.as_ref().and_then(|n| self.flows.get_mut(&n.id())) {
+                        f.active_alarms += 1;
+                    }
+                }
+            }
+            AlarmState::Acknowledged => {
+                if let Some(active) = self.active_alarms.get_mut(&a.id) {
+                    *active = a.clone();
+                }
+            }
+            AlarmState::Cleared => {
+                if self.active_alarms.remove(&a.id).is_some() && on_flow {
+                    if let Some(f) = a.flow.as_ref().and_then(|n| self.flows.get_mut(&n.id())) {
+                        f.active_alarms = f.active_alarms.saturating_sub(1);
+                    }
+                }
+            }
+        }
+        if self.alarm_log.len() == ALARMS_KEPT {
+            self.alarm_log.pop_front();
+        }
+        self.alarm_log.push_back(a.clone());
     }
 
     /// Zeroes the since-clear totals of every flow, or of `group`'s; the number of flows.

@@ -54,6 +54,7 @@ fn steady(i: u32, time: i64, rng: &mut Rng) -> FlowRecord {
         name: name(i),
         payload: PayloadFormat::H264,
         group: Some("cameras".to_string()),
+        vlan: None,
         packets: rng.range(87, 93),
         bytes,
         bitrate_bps: round6(bytes as f64 * 8.0),

@@ -39,6 +39,13 @@ pub struct ConfigFile {
     /// Prometheus `/metrics`.
     #[serde(default)]
     pub metrics: MetricsTable,
+    /// `[alarms]`
+    #[serde(default)]
+    pub alarms: crate::alarm_config::AlarmsTable,
+    /// `[[mirror]]`
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub mirror: Vec<crate::alarm_config::MirrorTable>,
 }
 
 /// `[store]`
@@ -121,6 +128,9 @@ pub struct ServiceConfig {
     pub api_token_file: Option<PathBuf>,
     pub api_read_token: Option<bool>,
     pub metrics_max_flow_series: Option<u32>,
+    /// `[alarms]`.
+    #[allow(dead_code)]
+    pub alarms: crate::alarm_config::AlarmsConfig,
 }
 
 /// `[limits]`
@@ -508,6 +518,7 @@ pub fn parse_with_run(text: &str, folder: &Path) -> Result<(AnalysisConfig, RunC
             0,
             u32::MAX,
         )?,
+        alarms: file.alarms.check(folder)?,
     };
     Ok((config, run))
 }

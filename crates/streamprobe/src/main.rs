@@ -1,5 +1,6 @@
 //! streamprobe: finds every video stream in a capture and says how healthy it is.
 
+mod alarm_config;
 mod config;
 mod history;
 mod huge;

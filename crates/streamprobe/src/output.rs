@@ -188,6 +188,7 @@ pub fn assemble(
         totals.evicted += probe.evicted;
         totals.refused += probe.refused;
         bus.publish(IntervalBatch {
+            alarms: Vec::new(),
             end_ns: end,
             records: p.records,
             probe,

@@ -108,6 +108,8 @@ pub struct FlowRecord {
     pub payload: PayloadFormat,
     /// Monitor group.
     pub group: Option<String>,
+    /// The outer VLAN id of the flow's last frame that had one (802.1Q / 802.1ad).
+    pub vlan: Option<u16>,
     /// Packets in the interval.
     pub packets: u64,
     /// UDP payload bytes in the interval.
@@ -474,6 +476,7 @@ impl LiveState {
                 name: view.name(),
                 payload: view.format,
                 group: group.map(|g| g.name.clone()),
+                vlan: None,
                 packets,
                 bytes,
                 bitrate_bps,
@@ -509,6 +512,7 @@ impl LiveState {
                         .group
                         .and_then(|g| groups.get(g))
                         .map(|g| g.name.clone()),
+                    vlan: None,
                     packets: 0,
                     bytes: 0,
                     bitrate_bps: 0.0,

@@ -14,6 +14,7 @@ fn batch(end_ns: i64, records: usize) -> IntervalBatch {
         kind: FlowKind::Rtp,
     };
     IntervalBatch {
+        alarms: Vec::new(),
         end_ns,
         records: (0..records)
             .map(|_| {
@@ -232,6 +233,7 @@ fn the_probe_record_carries_the_sinks_status_at_publication() {
     impl Sink for Keep {
         fn write(&mut self, b: &IntervalBatch) -> Result<(), SinkError> {
             let copy = IntervalBatch {
+                alarms: Vec::new(),
                 end_ns: b.end_ns,
                 records: Vec::new(),
                 probe: b.probe.clone(),

@@ -24,6 +24,7 @@ fn flow(port: u16, time: i64, lost: u64, recovered: u64, df_ms: f64, group: &str
         name: name(port),
         payload: PayloadFormat::H264,
         group: Some(group.to_string()),
+        vlan: None,
         packets: 90,
         bytes: 120_000,
         bitrate_bps: 960_000.0,
@@ -56,6 +57,7 @@ fn event(port: u16, time: i64, event: FlowEvent) -> Record {
 
 fn batch(end_ns: i64, records: Vec<Record>) -> IntervalBatch {
     IntervalBatch {
+        alarms: Vec::new(),
         end_ns,
         records,
         published: None,

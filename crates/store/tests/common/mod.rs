@@ -59,6 +59,7 @@ pub fn steady(i: u32, time: i64, rng: &mut Rng) -> FlowRecord {
         name: n,
         payload: PayloadFormat::H264,
         group: Some("cameras".to_string()),
+        vlan: None,
         packets: rng.range(87, 93),
         bytes,
         bitrate_bps: round6(bytes as f64 * 8.0 / 1.0),
@@ -122,6 +123,7 @@ pub fn varied(i: u32, time: i64, rng: &mut Rng) -> FlowRecord {
             PayloadFormat::H265
         },
         group: None,
+        vlan: None,
         packets: rng.range(0, 100_000),
         bytes,
         // Now and then a bitrate that is not bytes x 8 / interval (stored as given).
