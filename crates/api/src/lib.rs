@@ -15,6 +15,7 @@ pub mod flows;
 pub mod metrics;
 pub mod routes;
 pub mod time;
+pub mod wall;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap};
@@ -37,6 +38,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/flows/{id}/history"),
     ("get", "/api/v1/groups"),
     ("get", "/api/v1/events"),
+    ("get", "/api/v1/wall"),
+    ("get", "/api/v1/wall/band"),
     ("get", "/api/v1/health"),
     ("get", "/api/v1/config"),
     ("post", "/api/v1/config"),
@@ -162,6 +165,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/flows/{id}/history", get(routes::history))
         .route("/api/v1/groups", get(routes::groups))
         .route("/api/v1/events", get(routes::events))
+        .route("/api/v1/wall", get(wall::wall))
+        .route("/api/v1/wall/band", get(wall::band))
         .route("/api/v1/health", get(routes::health))
         .route(
             "/api/v1/config",

@@ -11,6 +11,7 @@ pub mod bus;
 pub mod live_view;
 pub mod probe;
 pub mod store_sink;
+pub mod wall;
 
 pub use bus::{Bus, EssentialSinkFailed, IntervalBatch, Sink, SinkError, SinkState, SinkStatus};
 pub use live_view::{LiveSink, LiveView};

@@ -9,6 +9,7 @@
 
 use crate::bus::{IntervalBatch, Sink, SinkError};
 use crate::probe::ProbeRecord;
+use crate::wall::HealthWall;
 use analysis::alarm::{AlarmRecord, AlarmState};
 use analysis::event::FlowEvent;
 use analysis::interval::{EventRecord, FlowName, FlowRecord};
@@ -201,6 +202,8 @@ pub struct LiveFlow {
     pub lifetime: FlowTotals,
     /// Alarms active on it (raised, not cleared).
     pub active_alarms: u32,
+    /// Its row on the health wall.
+    pub wall_row: u32,
 }
 
 impl LiveFlow {
@@ -257,6 +260,8 @@ pub struct View {
     pub active_alarms: BTreeMap<u64, AlarmRecord>,
     /// The last alarm records, oldest first (for the API without a store).
     pub alarm_log: VecDeque<AlarmRecord>,
+    /// Every flow's health second by second (`GET /api/v1/wall`).
+    pub wall: HealthWall,
 }
 
 /// The probe's own counts since the start.
@@ -277,6 +282,7 @@ pub struct ProbeTotals {
 impl View {
     fn flow_mut(&mut self, name: &FlowName, time: i64) -> &mut LiveFlow {
         let id = name.id();
+        let wall = &mut self.wall;
         self.flows.entry(id.clone()).or_insert_with(|| LiveFlow {
             name: *name,
             id,
@@ -290,6 +296,7 @@ impl View {
             cleared_ns: time,
             lifetime: FlowTotals::default(),
             active_alarms: 0,
+            wall_row: wall.open(),
         })
     }
 
@@ -320,7 +327,11 @@ impl View {
         for e in batch.events() {
             match e.event {
                 FlowEvent::Expired | FlowEvent::Evicted => {
-                    self.forgotten += u64::from(self.flows.remove(&e.name.id()).is_some());
+                    if let Some(f) = self.flows.remove(&e.name.id()) {
+                        self.forgotten += 1;
+                        self.wall
+                            .close(f.wall_row, e.time.div_euclid(1_000_000_000));
+                    }
                 }
                 FlowEvent::Silent => self.flow_mut(&e.name, e.time).state = FlowState::Silent,
                 FlowEvent::Resumed => self.flow_mut(&e.name, e.time).state = FlowState::Active,
@@ -348,6 +359,21 @@ impl View {
         t.refused_state += p.refused_state;
         self.probe = Some(batch.probe.clone());
         self.time_ns = Some(batch.end_ns);
+        self.mark_wall(batch);
+    }
+
+    /// Writes every flow's health now on the wall, for the seconds of the interval that
+    /// ended (a cell is the second that begins at its Unix second).
+    fn mark_wall(&mut self, batch: &IntervalBatch) {
+        let seconds = batch
+            .flows()
+            .next()
+            .map_or(1, |r| r.interval_s.round().clamp(1.0, 3600.0) as u32);
+        let last = (batch.end_ns - 1).div_euclid(1_000_000_000);
+        for f in self.flows.values() {
+            self.wall.mark(f.wall_row, last, seconds, f.health());
+        }
+        self.wall.recycle(last);
     }
 
     /// Keeps an alarm transition: the active set, the flow's count, the log.
