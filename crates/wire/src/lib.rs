@@ -18,8 +18,8 @@ pub mod skip;
 pub mod ts;
 
 pub use link::{
-    decode_frame, decode_plain, Decoded, FourTuple, Frame, IpFragment, LinkType, PlainDatagram,
-    UdpDatagram,
+    decode_frame, decode_plain, outer_vlan, Decoded, FourTuple, Frame, IpFragment, LinkType,
+    PlainDatagram, UdpDatagram,
 };
 pub use rtcp::RtcpPacket;
 pub use rtp::{RtpError, RtpPacket};

@@ -229,6 +229,18 @@ pub fn decode_plain(link: LinkType, frame: &[u8]) -> Option<PlainDatagram<'_>> {
     ip.and_then(plain_ipv4_udp)
 }
 
+/// The outer VLAN id of an Ethernet frame: the VID (low 12 bits of the TCI) of its first
+/// 802.1Q (TPID 0x8100) or 802.1ad (0x88a8) tag, None for an untagged frame or another link.
+/// A Linux cooked capture (SLL, SLL2) has had its tags removed by the kernel: None.
+pub fn outer_vlan(link: LinkType, frame: &[u8]) -> Option<u16> {
+    match (link, frame.get(12..16)) {
+        (LinkType::Ethernet, Some([0x81, 0x00, hi, lo] | [0x88, 0xa8, hi, lo])) => {
+            Some(u16::from_be_bytes([*hi, *lo]) & 0x0fff)
+        }
+        _ => None,
+    }
+}
+
 /// The IPv4 packet of an Ethernet frame with at most two VLAN tags (802.1Q, 802.1ad).
 #[inline]
 fn ethernet_ipv4_payload(frame: &[u8]) -> Option<&[u8]> {
@@ -527,6 +539,39 @@ mod tests {
             decode_frame(LinkType::Ethernet, &frame[..10]),
             Err(SkipReason::LinkTruncated)
         );
+    }
+
+    #[test]
+    fn the_outer_vlan_is_the_first_tags_vid() {
+        let payload = [0u8; 8];
+        let mut qinq = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .double_vlan(
+                etherparse::VlanId::try_new(10).unwrap(),
+                etherparse::VlanId::try_new(20).unwrap(),
+            )
+            .ipv4([10, 0, 0, 1], [239, 1, 1, 1], 64)
+            .udp(1000, 5000)
+            .write(&mut qinq, &payload)
+            .unwrap();
+        assert_eq!(outer_vlan(LinkType::Ethernet, &qinq), Some(10));
+        let mut single = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .single_vlan(etherparse::VlanId::try_new(4094).unwrap())
+            .ipv4([10, 0, 0, 1], [239, 1, 1, 1], 64)
+            .udp(1000, 5000)
+            .write(&mut single, &payload)
+            .unwrap();
+        assert_eq!(outer_vlan(LinkType::Ethernet, &single), Some(4094));
+        let mut plain = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [239, 1, 1, 1], 64)
+            .udp(1000, 5000)
+            .write(&mut plain, &payload)
+            .unwrap();
+        assert_eq!(outer_vlan(LinkType::Ethernet, &plain), None);
+        assert_eq!(outer_vlan(LinkType::RawIp, &single), None);
+        assert_eq!(outer_vlan(LinkType::Ethernet, &single[..15]), None);
     }
 
     #[test]

@@ -36,7 +36,8 @@ use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 use wire::link::decode_udp;
 use wire::{
-    Decoded, Frame, LinkType, PlainDatagram, RtcpPacket, RtpPacket, SkipReason, UdpDatagram,
+    outer_vlan, Decoded, FourTuple, Frame, LinkType, PlainDatagram, RtcpPacket, RtpPacket,
+    SkipReason, UdpDatagram,
 };
 
 /// No entry in `ssrc_sets`.
@@ -77,6 +78,10 @@ pub struct Analyzer {
     /// Live interval state per RTP stream and per UDP flow (same indexes).
     live_streams: Vec<LiveState>,
     live_udp: Vec<LiveState>,
+    /// The outer VLAN id (802.1Q / 802.1ad) of each tracked 4-tuple whose first frame had
+    /// one, for its flow records. Kept beside the table, not in it: a table entry is one
+    /// cache line, full, and only a new 4-tuple's frame is read for its tag.
+    vlans: FxHashMap<FourTuple, u16>,
     /// Packets of new 4-tuples not tracked because the flow cap was reached, since the last
     /// tick.
     refused: u64,
@@ -189,6 +194,16 @@ impl Analyzer {
         self.capture.packets += 1;
         self.capture.last_ns = self.capture.last_ns.max(f.arrival_ns);
         self.capture_bytes += u64::from(f.wire_len);
+    }
+
+    /// Keeps the outer VLAN id of the frame that made a new 4-tuple, if it was tracked.
+    #[cold]
+    fn note_vlan(&mut self, tuple: &FourTuple, hash: u64, f: &Frame<'_>) {
+        if let Some(vlan) = outer_vlan(f.link, f.data) {
+            if self.table.find(tuple, hash).is_some() {
+                self.vlans.insert(*tuple, vlan);
+            }
+        }
     }
 
     /// A decoded frame: a datagram, a fragment to reassemble, or a skip.

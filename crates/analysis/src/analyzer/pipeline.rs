@@ -165,7 +165,11 @@ impl Analyzer {
         match &lane.lane {
             Lane::Datagram(d) => {
                 let index = self.table.find_hinted(&d.tuple, lane.hash, lane.hint);
-                self.dispatch(index, lane.hash, f.arrival_ns, d)
+                self.dispatch(index, lane.hash, f.arrival_ns, d);
+                if index.is_none() {
+                    // A new 4-tuple (the cold path): keep its frame's outer VLAN id.
+                    self.note_vlan(&d.tuple, lane.hash, f);
+                }
             }
             Lane::Skip(reason) => self.on_decoded(f.arrival_ns, Err(*reason)),
             Lane::Fragment => self.on_decoded(f.arrival_ns, decode_frame_general(f.link, f.data)),

@@ -1,11 +1,12 @@
 //! The live tick: interval records for every media flow, then expiry and eviction of idle
 //! 4-tuples.
 
+use super::flow_table::flow_hash;
 use super::{Analyzer, TupleState};
 use crate::event::FlowEvent;
 use crate::interval::{FlowView, LiveState, Record, Tick};
 use crate::stream::{RtpStream, UdpFlow, UdpKind};
-use wire::SkipReason;
+use wire::{FourTuple, SkipReason};
 
 /// What a tick did to the flow table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -72,6 +73,28 @@ impl Analyzer {
     /// since the last tick, and its events (appeared, silent, resumed, SSRC change). Flows
     /// are visited in the order they were found.
     pub fn tick(&mut self, tick: &Tick, out: &mut impl FnMut(Record)) -> TickOutcome {
+        // Flow records carry their 4-tuple's outer VLAN id, kept aside (see `vlans`).
+        let vlans = std::mem::take(&mut self.vlans);
+        let mut tagged = |mut r: Record| {
+            if let Record::Flow(f) = &mut r {
+                if !vlans.is_empty() {
+                    f.vlan = vlans.get(&FourTuple::new(f.name.src, f.name.dst)).copied();
+                }
+            }
+            out(r)
+        };
+        let outcome = self.close_interval(tick, &mut tagged);
+        self.vlans = vlans;
+        if !self.vlans.is_empty() {
+            // Forgotten 4-tuples forget their VLAN too: the map never outgrows the table.
+            let table = &self.table;
+            self.vlans
+                .retain(|t, _| table.find(t, flow_hash(t)).is_some());
+        }
+        outcome
+    }
+
+    fn close_interval(&mut self, tick: &Tick, out: &mut impl FnMut(Record)) -> TickOutcome {
         self.live_streams
             .resize_with(self.streams.len(), LiveState::default);
         self.live_udp

@@ -399,3 +399,61 @@ fn fps_stays_right_when_the_payload_vote_changes_between_intervals() {
         ]
     );
 }
+
+/// A camera's frame with an 802.1Q tag in front of its EtherType.
+fn tagged(frame: &[u8], tci: u16) -> Vec<u8> {
+    let mut f = frame[..12].to_vec();
+    f.extend_from_slice(&[0x81, 0x00]);
+    f.extend_from_slice(&tci.to_be_bytes());
+    f.extend_from_slice(&frame[12..]);
+    f
+}
+
+/// Flow records carry the outer VLAN id of their 4-tuple's first frame (the VID, without
+/// the priority bits), none for an untagged one; a 4-tuple forgotten and found again
+/// untagged has none.
+#[test]
+fn flow_records_carry_the_outer_vlan_id() {
+    let mut analyzer = Analyzer::new(AnalysisConfig::default());
+    let base = 1_700_000_000 * S;
+    let send = |analyzer: &mut Analyzer, t: i64, seq: u16, vlan: bool| {
+        for host in [1, 2] {
+            let frame = camera(host, seq);
+            // Priority 5 and VID 310 on camera 1's frames.
+            let frame = if host == 1 && vlan { tagged(&frame, 0xa136) } else { frame };
+            analyzer.on_frame(t, LinkType::Ethernet, &frame, frame.len() as u32);
+        }
+    };
+    let vlans = |analyzer: &mut Analyzer, tick: &Tick| {
+        let mut seen = Vec::new();
+        analyzer.tick(tick, &mut |r| {
+            if let Record::Flow(f) = r {
+                seen.push((f.name.src.to_string(), f.vlan));
+            }
+        });
+        seen.sort();
+        seen
+    };
+    for k in 0..20 {
+        send(&mut analyzer, base + k * 40 * MS, k as u16, true);
+    }
+    assert_eq!(
+        vlans(&mut analyzer, &tick_at(base + S, 10 * S)),
+        [
+            ("10.0.1.1:4000".to_string(), Some(310)),
+            ("10.0.1.2:4000".to_string(), None)
+        ]
+    );
+    // Both idle past the expiry time, then back untagged: new flows, no VLAN.
+    vlans(&mut analyzer, &tick_at(base + 20 * S, 10 * S));
+    for k in 0..20 {
+        send(&mut analyzer, base + 21 * S + k * 40 * MS, 100 + k as u16, false);
+    }
+    assert_eq!(
+        vlans(&mut analyzer, &tick_at(base + 22 * S, 10 * S)),
+        [
+            ("10.0.1.1:4000".to_string(), None),
+            ("10.0.1.2:4000".to_string(), None)
+        ]
+    );
+}
