@@ -371,6 +371,13 @@ pub async fn health(State(app): State<AppState>, headers: HeaderMap) -> Result<R
         forgotten_flows: u64,
         probe: Option<&'a outputs::ProbeRecord>,
         store: Store,
+        wall: Wall,
+    }
+    #[derive(Serialize)]
+    struct Wall {
+        minutes: usize,
+        rows: usize,
+        bytes: usize,
     }
     encoded(&Doc {
         schema: "streamprobe.health/1",
@@ -382,6 +389,11 @@ pub async fn health(State(app): State<AppState>, headers: HeaderMap) -> Result<R
             location,
             size_bytes: size,
             writer,
+        },
+        wall: Wall {
+            minutes: view.wall.window() / 60,
+            rows: view.wall.bytes() / view.wall.window(),
+            bytes: view.wall.bytes(),
         },
     })
 }

@@ -420,7 +420,11 @@ fn flow_records_carry_the_outer_vlan_id() {
         for host in [1, 2] {
             let frame = camera(host, seq);
             // Priority 5 and VID 310 on camera 1's frames.
-            let frame = if host == 1 && vlan { tagged(&frame, 0xa136) } else { frame };
+            let frame = if host == 1 && vlan {
+                tagged(&frame, 0xa136)
+            } else {
+                frame
+            };
             analyzer.on_frame(t, LinkType::Ethernet, &frame, frame.len() as u32);
         }
     };
@@ -447,7 +451,12 @@ fn flow_records_carry_the_outer_vlan_id() {
     // Both idle past the expiry time, then back untagged: new flows, no VLAN.
     vlans(&mut analyzer, &tick_at(base + 20 * S, 10 * S));
     for k in 0..20 {
-        send(&mut analyzer, base + 21 * S + k * 40 * MS, 100 + k as u16, false);
+        send(
+            &mut analyzer,
+            base + 21 * S + k * 40 * MS,
+            100 + k as u16,
+            false,
+        );
     }
     assert_eq!(
         vlans(&mut analyzer, &tick_at(base + 22 * S, 10 * S)),
