@@ -8,7 +8,7 @@
 # end: records written by the store per second, its drops, its worst write and queue
 # (insert lag), its bytes on disk per flow-second, the probe's CPU; then the API's latencies
 # (median of 5): GET /api/v1/flows (every flow), ?limit=100, one flow's last hour of
-# history, /metrics.
+# history, /metrics, the health wall (docs/wall.md) and a band of it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-10}; flows=${2:-55000}
@@ -61,5 +61,9 @@ echo "GET /api/v1/flows?limit=100: $(timeit "$api/api/v1/flows?limit=100")"
 echo "GET /api/v1/flows?limit=100&sort=-df: $(timeit "$api/api/v1/flows?limit=100&sort=-df")"
 echo "GET /api/v1/flows/{id}/history?since=1h: $(timeit "$api/api/v1/flows/$flow/history?since=1h")"
 echo "GET /metrics: $(timeit "$api/metrics")"
+echo "GET /api/v1/wall (15 min, 300 rows): $(timeit "$api/api/v1/wall")"
+echo "GET /api/v1/wall?minutes=1&rows=$flows (a row per flow): $(timeit "$api/api/v1/wall?minutes=1&rows=$flows")"
+now=$(date +%s)
+echo "GET /api/v1/wall/band (the last 60 s): $(timeit "$api/api/v1/wall/band?from=$((now - 62))&to=$((now - 2))&health=amber")"
 kill $probe 2>/dev/null || true
 wait $probe || true
