@@ -99,6 +99,21 @@ pub struct MirrorInfo {
 }
 
 impl Tap {
+    /// Throws away what its rings hold, unsent; how many datagrams. Holds the sender's lock,
+    /// so it is the rings' one consumer meanwhile.
+    pub fn discard(&self) -> u64 {
+        let _consumer = self.sender.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = 0;
+        for ring in self.rings.iter() {
+            while let Some((_, payload)) = ring.front() {
+                let len = payload.len();
+                ring.pop(len);
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Its figures now.
     pub fn info(&self) -> MirrorInfo {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);

@@ -1,7 +1,7 @@
 //! [`WorkerTap`]: a worker's side of the taps. With no tap in force it costs one relaxed
 //! atomic load, a compare and a length check per batch of frames (one predictable branch);
 //! the analysis is not touched either way. With taps, each frame of the batch is decoded to
-//! its 4-tuple (the same fast path the analysis takes: ~3 ns) and compared with each tap's
+//! its 4-tuple (the same fast path the analysis takes) and compared with each tap's
 //! match; a matching datagram is copied into the tap's ring for this worker.
 
 use crate::set::{Tap, TapSet};
