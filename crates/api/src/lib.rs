@@ -13,6 +13,7 @@ pub mod auth;
 pub mod error;
 pub mod flows;
 pub mod metrics;
+pub mod mirror;
 pub mod routes;
 pub mod time;
 pub mod wall;
@@ -20,7 +21,7 @@ pub mod wall;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use error::ApiError;
 use outputs::LiveView;
@@ -44,6 +45,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/config"),
     ("post", "/api/v1/config"),
     ("post", "/api/v1/clear"),
+    ("get", "/api/v1/mirror"),
+    ("post", "/api/v1/mirror"),
+    ("delete", "/api/v1/mirror/{id}"),
     ("get", "/metrics"),
 ];
 
@@ -108,6 +112,8 @@ pub struct AppState {
     pub max_flow_series: usize,
     /// When the probe started, ns since the epoch.
     pub started_ns: i64,
+    /// The flows mirrored (`/api/v1/mirror`).
+    pub mirror: Arc<tap::TapSet>,
 }
 
 /// A `200 OK` JSON response from encoded bytes.
@@ -173,6 +179,8 @@ pub fn router(state: AppState) -> Router {
             get(routes::config).post(routes::set_config),
         )
         .route("/api/v1/clear", post(routes::clear))
+        .route("/api/v1/mirror", get(mirror::list).post(mirror::create))
+        .route("/api/v1/mirror/{id}", delete(mirror::delete))
         .route("/metrics", get(metrics::metrics))
         .fallback(|| async { ApiError::not_found("no such route: see docs/openapi.yaml") })
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -41,6 +41,7 @@ fn server(read_token: bool) -> Server {
             read_token,
             max_flow_series: 10,
             started_ns: 0,
+            mirror: tap::TapSet::new(1, tap::RING_BYTES),
         },
     )
     .unwrap()
@@ -203,4 +204,57 @@ fn a_body_over_one_megabyte_is_refused_with_413() {
     assert_eq!(status, 200, "{text}");
     let (_, now) = request(&s, "GET", "/api/v1/config", None, b"");
     assert_eq!(now, "[run]\nworkers = 2\n");
+}
+
+#[test]
+fn mirrors_are_made_listed_and_ended_with_the_token_and_bad_ones_say_why() {
+    let s = server(false);
+    let body = br#"{"flow": "239.1.1.1:5000", "to": "127.0.0.1:6000"}"#;
+    assert_eq!(request(&s, "POST", "/api/v1/mirror", None, body).0, 401);
+    let (status, text) = request(&s, "POST", "/api/v1/mirror", Some(TOKEN), body);
+    assert_eq!(status, 201, "{text}");
+    let made: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(made["schema"], "streamprobe.mirror/1");
+    assert_eq!(made["flow"], "239.1.1.1:5000");
+    assert_eq!(made["to"], "127.0.0.1:6000");
+    assert_eq!(made["state"], "waiting");
+    assert_eq!(made["origin"], "api");
+    assert_eq!(made["rate_bps"], serde_json::Value::Null);
+    let id = made["id"].as_u64().unwrap();
+    let (status, text) = request(&s, "GET", "/api/v1/mirror", None, b"");
+    assert_eq!(status, 200);
+    let list: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(list["mirrors"].as_array().unwrap().len(), 1);
+    let path = format!("/api/v1/mirror/{id}");
+    assert_eq!(request(&s, "DELETE", &path, None, b"").0, 401);
+    assert_eq!(request(&s, "DELETE", &path, Some(TOKEN), b"").0, 204);
+    let (status, text) = request(&s, "DELETE", &path, Some(TOKEN), b"");
+    assert_eq!(status, 404);
+    assert!(text.contains(&format!("no mirror {id}")), "{text}");
+    let cases: [(&[u8], &str); 6] = [
+        (b"", "the body"),
+        (br#"{"flow": "239.1.1.1:5000"}"#, "missing field `to`"),
+        (
+            br#"{"flow": "239.1.1.1:5000", "to": "127.0.0.1:6000", "speed": 2}"#,
+            "unknown field `speed`",
+        ),
+        (
+            br#"{"flow": "nowhere", "to": "127.0.0.1:6000"}"#,
+            "flow \"nowhere\"",
+        ),
+        (
+            br#"{"flow": "239.1.1.1:5000", "to": "239.9.9.9:6000"}"#,
+            "multicast",
+        ),
+        (
+            br#"{"flow": "239.1.1.1:5000", "to": "127.0.0.1:6000", "rate_bps": 5}"#,
+            "rate 5 bit/s",
+        ),
+    ];
+    for (body, names) in cases {
+        let (status, text) = request(&s, "POST", "/api/v1/mirror", Some(TOKEN), body);
+        assert_eq!(status, 400, "{text}");
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(doc["error"].as_str().unwrap().contains(names), "{text}");
+    }
 }

@@ -173,6 +173,7 @@ fn fed() -> Server {
             read_token: false,
             max_flow_series: 10,
             started_ns: 0,
+            mirror: tap::TapSet::new(1, tap::RING_BYTES),
         },
     )
     .unwrap()

@@ -105,6 +105,57 @@ pub struct MirrorTable {
     pub flow: Spanned<String>,
     /// Where its datagrams go: a unicast `ADDR:PORT`.
     pub to: Spanned<String>,
-    /// Rate limit, e.g. `"20 Mbit/s"` (default twice the flow's measured rate).
-    pub rate: Option<Spanned<String>>,
+    /// Rate limit, e.g. `"20 Mbit/s"` or bit/s (default twice the flow's measured rate).
+    pub rate: Option<Spanned<crate::config::Rate>>,
+}
+
+/// `[[mirror]]` checked: the forms `POST /api/v1/mirror` takes (docs/mirror.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MirrorConfig {
+    pub flow: String,
+    pub to: String,
+    pub rate_bps: Option<u64>,
+}
+
+/// Checks every `[[mirror]]`; the error names the key and where it is.
+pub fn check_mirrors(tables: Vec<MirrorTable>) -> Result<Vec<MirrorConfig>, Located> {
+    if tables.len() > tap::MAX_TAPS {
+        return Err((
+            tables.get(tap::MAX_TAPS).map(|t| t.flow.span().start),
+            format!("mirror: {} tables, {} at most", tables.len(), tap::MAX_TAPS),
+        ));
+    }
+    let mut checked = Vec::with_capacity(tables.len());
+    for t in tables {
+        let at = |s: std::ops::Range<usize>| Some(s.start);
+        t.flow
+            .get_ref()
+            .parse::<tap::FlowSpec>()
+            .map_err(|e| (at(t.flow.span()), format!("mirror.{e}")))?;
+        tap::destination(t.to.get_ref()).map_err(|e| (at(t.to.span()), format!("mirror.{e}")))?;
+        let rate_bps = match &t.rate {
+            Some(r) => {
+                let bps = crate::config::parse_rate(r.get_ref())
+                    .map_err(|e| (at(r.span()), format!("mirror.rate: {e}")))?;
+                if !tap::RATE_RANGE.contains(&bps) {
+                    return Err((
+                        at(r.span()),
+                        format!(
+                            "mirror.rate: {bps} bit/s is outside {} bit/s to {} bit/s",
+                            tap::RATE_RANGE.start(),
+                            tap::RATE_RANGE.end()
+                        ),
+                    ));
+                }
+                Some(bps)
+            }
+            None => None,
+        };
+        checked.push(MirrorConfig {
+            flow: t.flow.into_inner(),
+            to: t.to.into_inner(),
+            rate_bps,
+        });
+    }
+    Ok(checked)
 }

@@ -44,7 +44,6 @@ pub struct ConfigFile {
     pub alarms: crate::alarm_config::AlarmsTable,
     /// `[[mirror]]`
     #[serde(default)]
-    #[allow(dead_code)]
     pub mirror: Vec<crate::alarm_config::MirrorTable>,
 }
 
@@ -131,6 +130,8 @@ pub struct ServiceConfig {
     /// `[alarms]`.
     #[allow(dead_code)]
     pub alarms: crate::alarm_config::AlarmsConfig,
+    /// `[[mirror]]`: flows mirrored from the start.
+    pub mirror: Vec<crate::alarm_config::MirrorConfig>,
 }
 
 /// `[limits]`
@@ -519,6 +520,7 @@ pub fn parse_with_run(text: &str, folder: &Path) -> Result<(AnalysisConfig, RunC
             u32::MAX,
         )?,
         alarms: file.alarms.check(folder)?,
+        mirror: crate::alarm_config::check_mirrors(file.mirror)?,
     };
     Ok((config, run))
 }

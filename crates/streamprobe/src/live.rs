@@ -91,6 +91,7 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), String> {
         let worker = Worker {
             index,
             analyzer: Analyzer::new(config),
+            tap: service.taps.worker(index),
             batch: (!sources.sockets.is_empty()).then(|| Box::new(ReceiveBatch::default())),
             sources,
             closer: IntervalCloser::new(
@@ -145,6 +146,8 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>) -> Result<(), String> {
 struct Worker {
     index: usize,
     analyzer: Analyzer,
+    /// The mirrors' side of this worker (crates/tap): offered each batch first.
+    tap: tap::WorkerTap,
     sources: Sources,
     batch: Option<Box<ReceiveBatch>>,
     closer: IntervalCloser,
@@ -243,15 +246,21 @@ impl Worker {
         let floor = self.floor;
         let analyzer = &mut self.analyzer;
         let late = &mut self.late;
+        let tap = &mut self.tap;
         for ring in &mut self.sources.rings {
-            ring.read_blocks(|frames| analyse_block(analyzer, frames, floor, late));
+            ring.read_blocks(|frames| {
+                tap.on_frames(frames);
+                analyse_block(analyzer, frames, floor, late)
+            });
         }
         if let Some(batch) = self.batch.as_deref_mut() {
+            tap.sync();
             for socket in &self.sources.sockets {
                 for _ in 0..BATCHES_PER_TURN {
                     let n = socket
                         .receive(batch, |t, d, wire_len| {
                             *late += u64::from(t < floor);
+                            tap.on_received(t, d);
                             analyzer.on_received(t.max(floor), d, wire_len)
                         })
                         .map_err(|e| format!("worker {}: {}: {e}", self.index, socket.join()))?;

@@ -6,6 +6,7 @@ mod history;
 mod huge;
 mod live;
 mod manpage;
+mod mirror;
 mod output;
 mod reload;
 mod run;

@@ -229,6 +229,8 @@ fn restart_needed(old: &RunConfig, new: &RunConfig) -> Vec<String> {
         "metrics.max_flow_series",
         o.metrics_max_flow_series != n.metrics_max_flow_series,
     );
+    // `[[mirror]]` starts mirrors at start; at run time `/api/v1/mirror` adds and ends them.
+    check("mirror", o.mirror != n.mirror);
     keys
 }
 

@@ -477,6 +477,8 @@ pub fn warn_damaged_file(file: &std::path::Path, truncated: u64, corrupt: u64) {
 /// output.
 struct Probe {
     analyzer: Analyzer,
+    /// The mirrors' side of this worker (crates/tap): offered each batch first.
+    tap: tap::WorkerTap,
     closer: IntervalCloser,
     interval_ns: i64,
     /// End of the interval in progress (packet time).
@@ -489,6 +491,12 @@ struct Probe {
 }
 
 impl Probe {
+    /// Analyses a batch of frames, after the taps have copied the mirrored ones.
+    fn on_frames(&mut self, frames: &[Frame<'_>]) {
+        self.tap.on_frames(frames);
+        self.analyzer.on_frames(frames);
+    }
+
     /// Closes the interval ending at `end` (of length `length` ns); `source_ended` when the
     /// replay ran to its end.
     fn tick(&mut self, end: i64, length: i64, source_ended: bool) {
@@ -535,6 +543,7 @@ fn run_replay(settings: &Settings, replay: &ReplaySource) -> Result<(), String> 
     analysis.max_flows = settings.max_flows;
     let mut probe = Probe {
         analyzer: Analyzer::new(analysis),
+        tap: service.taps.worker(0),
         closer: IntervalCloser::new(
             0,
             service.tx.clone(),
@@ -593,7 +602,7 @@ fn run_replay(settings: &Settings, replay: &ReplaySource) -> Result<(), String> 
                     probe.started = t;
                 }
                 if probe.next_end.is_some_and(|end| t >= end) {
-                    probe.analyzer.on_frames(&group);
+                    probe.on_frames(&group);
                     group.clear();
                     probe.tick_until(t);
                 }
@@ -604,7 +613,7 @@ fn run_replay(settings: &Settings, replay: &ReplaySource) -> Result<(), String> 
                     clock = wall_ns();
                 }
                 if due(t) > clock {
-                    probe.analyzer.on_frames(&group);
+                    probe.on_frames(&group);
                     group.clear();
                     if !wait_until(&mut probe, t, &due, &stop, deadline) {
                         stopped = true;
@@ -614,7 +623,7 @@ fn run_replay(settings: &Settings, replay: &ReplaySource) -> Result<(), String> 
                 }
                 group.push(f);
                 if group.len() == LANES {
-                    probe.analyzer.on_frames(&group);
+                    probe.on_frames(&group);
                     group.clear();
                 }
             }
@@ -629,7 +638,7 @@ fn run_replay(settings: &Settings, replay: &ReplaySource) -> Result<(), String> 
                 break;
             }
         }
-        probe.analyzer.on_frames(&group);
+        probe.on_frames(&group);
         group.clear();
         if probe.pass == 1 {
             // Once, after the first pass, as `analyze` warns.

@@ -29,6 +29,9 @@ pub struct Service {
     pub tx: SyncSender<Line>,
     /// The config in force, for the workers to follow.
     pub config: Arc<LiveConfig>,
+    /// The flows mirrored: each worker takes its side with `taps.worker(index)`.
+    pub taps: Arc<tap::TapSet>,
+    mirror: crate::mirror::Mirror,
     records: JoinHandle<Result<Totals, EssentialSinkFailed>>,
     started: std::time::Instant,
     _api: Option<api::Server>,
@@ -88,6 +91,8 @@ impl Service {
             }
             None => None,
         };
+        // `[[mirror]]` before any packet is read: a mirror from the config sees the flow whole.
+        let mirror = crate::mirror::Mirror::start(workers, &settings.config_run.service.mirror)?;
         let server = match listener {
             Some(listener) => {
                 let token = api::auth::load_or_create(&settings.api_token_file)?;
@@ -99,6 +104,7 @@ impl Service {
                     read_token: settings.api_read_token,
                     max_flow_series: settings.max_flow_series,
                     started_ns: crate::run::wall_ns(),
+                    mirror: Arc::clone(&mirror.taps),
                 };
                 Some(api::Server::start(listener, state)?)
             }
@@ -130,6 +136,8 @@ impl Service {
         Ok(Service {
             tx,
             config,
+            taps: Arc::clone(&mirror.taps),
+            mirror,
             records,
             started: std::time::Instant::now(),
             _api: server,
@@ -141,6 +149,8 @@ impl Service {
     /// Standard output that failed ended the probe: the error says so.
     pub fn finish(self, dropped: u64) -> Result<(), String> {
         drop(self.tx);
+        // The workers have stopped: what they copied is sent, then each mirror's figures.
+        self.mirror.finish();
         let totals = self
             .records
             .join()
