@@ -18,7 +18,9 @@ fi
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
-[ ${#need[@]} -eq 0 ] && exit 0
+# The IETF base MIBs the alarm tests need (not in Debian main): scripts/install-base-mibs.sh.
+base_mibs() { [ "${1:-}" != "--test" ] || "$(dirname "$0")/install-base-mibs.sh"; }
+[ ${#need[@]} -eq 0 ] && { base_mibs "${1:-}"; exit 0; }
 echo "installing: ${need[*]}" >&2
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive TMPDIR=/var/tmp/apt-tmp
@@ -26,3 +28,4 @@ $SUDO mkdir -p "$TMPDIR"
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+base_mibs "${1:-}"
