@@ -72,7 +72,7 @@ fn snmptrapd_decodes_every_notification_by_the_mibs_names() {
     let got = traps(&log);
     let m =
         |name: &str, value: &str| format!("STREAMPROBE-MIB::streamprobeAlarm{name}.0 = {value}");
-    let flow_alarm = |notification: &str, state: &str| {
+    let flow_alarm = |notification: &str, state: &str, group: &str| {
         vec![
             format!(
                 "SNMPv2-MIB::snmpTrapOID.0 = OID: STREAMPROBE-MIB::streamprobeAlarm{notification}"
@@ -81,7 +81,7 @@ fn snmptrapd_decodes_every_notification_by_the_mibs_names() {
             m("Rule", "INTEGER: maxLossPct(1)"),
             m("State", &format!("INTEGER: {state}")),
             m("Flow", "STRING: 10.20.1.7:5004>239.1.1.1:5004/0x00001234"),
-            m("Group", "STRING: cams-north"),
+            m("Group", &format!("STRING: {group}")),
             m("Value", "STRING: 2.5"),
             m("Threshold", "STRING: 1"),
             m(
@@ -93,9 +93,9 @@ fn snmptrapd_decodes_every_notification_by_the_mibs_names() {
         ]
     };
     let expected = vec![
-        flow_alarm("Raised", "raised(1)"),
-        flow_alarm("Acknowledged", "acknowledged(3)"),
-        flow_alarm("Cleared", "cleared(2)"),
+        flow_alarm("Raised", "raised(1)", "cams-north"),
+        flow_alarm("Acknowledged", "acknowledged(3)", ACK_GROUP),
+        flow_alarm("Cleared", "cleared(2)", "cams-north"),
         vec![
             "SNMPv2-MIB::snmpTrapOID.0 = OID: STREAMPROBE-MIB::streamprobeAlarmFlood".into(),
             m("Id", "STRING: 8"),

@@ -80,17 +80,24 @@ pub fn summarised(id: u64, of: u64) -> AlarmRecord {
     }
 }
 
-/// The alarms every receiver test sends: raised 7, acknowledged 7, cleared 7, flood summary
+/// The alarms every receiver test sends: raised 7, acknowledged 7 (its group renamed), cleared 7, flood summary
 /// 8, and the per-flow alarm 9 it stands for (not sent).
 pub fn five() -> Vec<AlarmRecord> {
     vec![
         alarm(7, AlarmState::Raised),
-        alarm(7, AlarmState::Acknowledged),
+        AlarmRecord {
+            // A group name with every character RFC 5424 escapes in a PARAM-VALUE.
+            group: Some(ACK_GROUP.into()),
+            ..alarm(7, AlarmState::Acknowledged)
+        },
         alarm(7, AlarmState::Cleared),
         flood(8),
         summarised(9, 8),
     ]
 }
+
+/// The acknowledged alarm's group.
+pub const ACK_GROUP: &str = r#"cams "north" \ [1]"#;
 
 /// An interval holding `alarms`.
 pub fn batch(alarms: Vec<AlarmRecord>) -> IntervalBatch {
