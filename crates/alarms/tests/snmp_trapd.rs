@@ -3,44 +3,11 @@
 
 mod common;
 
+use common::daemons::*;
 use common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// snmptrapd on 127.0.0.1:`port`, printing each notification as one line `TRAP <varbinds>`
-/// (tab-separated) to `log`.
-pub fn snmptrapd(dir: &Path, port: u16, log: &Path) -> Child {
-    let conf = dir.join("snmptrapd.conf");
-    std::fs::write(&conf, "authCommunity log public\nformat2 TRAP %V\\t%v\\n\n").unwrap();
-    let child = Command::new(tool("snmptrapd"))
-        .args(["-f", "-C", "-c"])
-        .arg(&conf)
-        .args(["-M", &mib_path(), "-m", "ALL", "-Lf"])
-        .arg(log)
-        .arg(format!("udp:127.0.0.1:{port}"))
-        .env("SNMP_PERSISTENT_DIR", dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("snmptrapd cannot run: scripts/install-deps.sh --test installs it");
-    let child = Child(child);
-    wait_for("snmptrapd to listen", Duration::from_secs(10), || {
-        listening(port, false)
-    });
-    child
-}
-
-/// The notifications in `log` so far, each as its varbinds.
-pub fn traps(log: &Path) -> Vec<Vec<String>> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.strip_prefix("TRAP "))
-        .map(|l| l.split('\t').map(str::to_string).collect())
-        .collect()
-}
 
 #[test]
 fn snmptrapd_decodes_every_notification_by_the_mibs_names() {

@@ -3,6 +3,9 @@
 //! missing one fails the test, never skips it).
 #![allow(dead_code)]
 
+pub mod daemons;
+pub mod http;
+
 use alarms::config::Receivers;
 use analysis::alarm::{AlarmRecord, AlarmRule, AlarmState, FloodSummary, Shared, ALARM_SCHEMA};
 use analysis::interval::FlowName;
