@@ -88,6 +88,9 @@ impl Service {
             }
             None => None,
         };
+        // The alarm receivers (SNMP traps, syslog, webhooks): each behind its own queue of
+        // alarms, never ending the probe.
+        alarms::attach(&mut bus, &settings.config_run.service.alarms.receivers)?;
         let server = match listener {
             Some(listener) => {
                 let token = api::auth::load_or_create(&settings.api_token_file)?;
