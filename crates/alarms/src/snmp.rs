@@ -76,7 +76,7 @@ fn display_string(text: &str) -> OctetString {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    OctetString::from(text[..end].as_bytes().to_vec())
+    OctetString::from(text.as_bytes()[..end].to_vec())
 }
 
 fn oid(arcs: Vec<u32>) -> ObjectIdentifier {

@@ -5,8 +5,7 @@ mod common;
 
 use common::daemons::*;
 use common::*;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 #[test]
@@ -151,7 +150,7 @@ fn the_mib_loads_without_error_and_names_every_rule_as_the_records_do() {
             let mut camel = String::new();
             for (i, word) in r.as_str().split('_').enumerate() {
                 if i == 0 {
-                    camel.push_str(&word);
+                    camel.push_str(word);
                 } else {
                     let mut c = word.chars();
                     camel.extend(c.next().map(|c| c.to_ascii_uppercase()));

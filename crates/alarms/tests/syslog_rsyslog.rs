@@ -6,8 +6,6 @@ mod common;
 
 use common::daemons::*;
 use common::*;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[test]
