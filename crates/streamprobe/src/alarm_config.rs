@@ -38,6 +38,8 @@ pub struct AlarmsTable {
     webhook_secret_file: Option<PathBuf>,
     /// Alarms each receiver holds while it is away (default 1000).
     queue: Option<Spanned<u32>>,
+    /// The syslog facility, a name or its code (default `local0`).
+    syslog_facility: Option<Spanned<String>>,
 }
 
 /// `[alarms]` checked.
@@ -51,6 +53,8 @@ pub struct AlarmsConfig {
     pub webhook: Vec<String>,
     pub webhook_secret_file: Option<PathBuf>,
     pub queue: Option<u32>,
+    /// The receivers, checked (crates/alarms).
+    pub receivers: alarms::Receivers,
 }
 
 fn in_range<T: PartialOrd + Copy + std::fmt::Display>(
@@ -83,6 +87,7 @@ impl AlarmsTable {
             flood_threshold: in_range("flood_threshold", &self.flood_threshold, 1, u32::MAX)?
                 .unwrap_or(d.flood_threshold),
         };
+        let receivers = self.receivers(folder)?;
         let strings = |v: Vec<Spanned<String>>| v.into_iter().map(Spanned::into_inner).collect();
         Ok(AlarmsConfig {
             settings,
@@ -93,6 +98,75 @@ impl AlarmsTable {
             webhook: strings(self.webhook),
             webhook_secret_file: self.webhook_secret_file.map(|p| folder.join(p)),
             queue: in_range("queue", &self.queue, 1, 1_000_000)?,
+            receivers,
+        })
+    }
+
+    /// The receiver keys checked by the alarms crate; an error names the key, the value
+    /// and what is wrong with it.
+    fn receivers(&self, folder: &Path) -> Result<alarms::Receivers, Located> {
+        use alarms::config as check;
+        fn one<T>(
+            key: &str,
+            value: &Spanned<String>,
+            check: impl Fn(&str) -> Result<T, String>,
+        ) -> Result<T, Located> {
+            check(value.get_ref()).map_err(|e| {
+                (
+                    Some(value.span().start),
+                    format!("alarms.{key} = {:?}: {e}", value.get_ref()),
+                )
+            })
+        }
+        fn each<T>(
+            key: &str,
+            values: &[Spanned<String>],
+            check: impl Fn(&str) -> Result<T, String>,
+        ) -> Result<Vec<T>, Located> {
+            values.iter().map(|v| one(key, v, &check)).collect()
+        }
+        let d = alarms::Receivers::default();
+        let community = self
+            .snmp_community
+            .clone()
+            .unwrap_or(d.snmp_community.clone());
+        if community.is_empty() {
+            return Err((
+                None,
+                "alarms.snmp_community = \"\": give the receivers' community, such as \"public\""
+                    .into(),
+            ));
+        }
+        Ok(alarms::Receivers {
+            snmp_trap: each("snmp_trap", &self.snmp_trap, check::snmp_target)?,
+            snmp_community: community,
+            enterprise: match &self.snmp_enterprise_oid {
+                Some(v) => one("snmp_enterprise_oid", v, check::enterprise_oid)?,
+                None => d.enterprise.clone(),
+            },
+            syslog: each("syslog", &self.syslog, check::syslog_target)?,
+            syslog_facility: match &self.syslog_facility {
+                Some(v) => one("syslog_facility", v, check::facility)?,
+                None => d.syslog_facility,
+            },
+            webhook: each("webhook", &self.webhook, check::webhook_url)?,
+            webhook_secret: match &self.webhook_secret_file {
+                Some(p) => Some(check::read_secret(&folder.join(p)).map_err(|e| {
+                    (
+                        None,
+                        format!(
+                            "alarms.webhook_secret_file = {:?}: {e}",
+                            p.display().to_string()
+                        ),
+                    )
+                })?),
+                None => None,
+            },
+            queue: self
+                .queue
+                .as_ref()
+                .map_or(d.queue, |q| *q.get_ref() as usize),
+            ..d
         })
     }
 }
@@ -158,4 +232,61 @@ pub fn check_mirrors(tables: Vec<MirrorTable>) -> Result<Vec<MirrorConfig>, Loca
         });
     }
     Ok(checked)
+}
+
+#[cfg(test)]
+mod receiver_tests {
+    use crate::config::parse_with_run;
+    use std::path::Path;
+
+    fn receivers(text: &str) -> Result<alarms::Receivers, String> {
+        parse_with_run(text, Path::new("/nowhere"))
+            .map(|(_, run)| run.service.alarms.receivers)
+            .map_err(|(_, e)| e)
+    }
+
+    #[test]
+    fn the_receivers_are_read_and_checked() {
+        let r = receivers(
+            r#"[alarms]
+snmp_trap = ["127.0.0.1:1162"]
+snmp_community = "probes"
+snmp_enterprise_oid = "1.3.6.1.4.1.8072.9999"
+syslog = ["udp://127.0.0.1:1514", "tcp://127.0.0.1"]
+syslog_facility = "daemon"
+webhook = ["http://127.0.0.1:9000/hook"]
+queue = 20
+"#,
+        )
+        .unwrap();
+        assert_eq!(r.snmp_trap, ["127.0.0.1:1162".parse().unwrap()]);
+        assert_eq!(r.snmp_community, "probes");
+        assert_eq!(r.enterprise.number(), 8072);
+        assert_eq!(r.syslog[1].to_string(), "tcp://127.0.0.1:514");
+        assert_eq!(r.syslog_facility.name(), "daemon");
+        assert_eq!((r.webhook.len(), r.queue), (1, 20));
+        let d = receivers("").unwrap();
+        assert_eq!((d.enterprise.number(), d.queue), (32473, 1000));
+    }
+
+    #[test]
+    fn a_bad_value_is_one_error_naming_the_key_and_the_value() {
+        let e = |text: &str| receivers(&format!("[alarms]\n{text}\n")).unwrap_err();
+        assert_eq!(
+            e(r#"syslog = ["udp://127.0.0.1:514", "ftp://x"]"#),
+            r#"alarms.syslog = "ftp://x": give udp://ADDR:PORT or tcp://ADDR:PORT, such as udp://127.0.0.1:514"#
+        );
+        assert!(e(r#"snmp_trap = ["127.0.0.1:70000"]"#)
+            .starts_with(r#"alarms.snmp_trap = "127.0.0.1:70000": "#));
+        assert!(e(r#"snmp_enterprise_oid = "1.3.6.1.2.1""#).starts_with(
+            r#"alarms.snmp_enterprise_oid = "1.3.6.1.2.1": the OID must be under enterprises"#
+        ));
+        assert!(e(r#"webhook = ["https://hooks.example/x"]"#).contains("TLS"));
+        assert!(e(r#"syslog_facility = "local9""#)
+            .starts_with(r#"alarms.syslog_facility = "local9": "#));
+        assert!(e(r#"webhook_secret_file = "missing.key""#).starts_with(
+            r#"alarms.webhook_secret_file = "missing.key": cannot read /nowhere/missing.key: "#
+        ));
+        assert_eq!(e("queue = 0"), "alarms.queue = 0: must be 1 to 1000000");
+    }
 }

@@ -91,6 +91,9 @@ impl Service {
             }
             None => None,
         };
+        // The alarm receivers (SNMP traps, syslog, webhooks): each behind its own queue of
+        // alarms, never ending the probe.
+        alarms::attach(&mut bus, &settings.config_run.service.alarms.receivers)?;
         // `[[mirror]]` before any packet is read: a mirror from the config sees the flow whole.
         let mirror = crate::mirror::Mirror::start(workers, &settings.config_run.service.mirror)?;
         let server = match listener {

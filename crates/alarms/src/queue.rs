@@ -1,0 +1,214 @@
+//! One receiver's queue of alarms and the thread that sends them.
+//!
+//! Invariants:
+//! - The bus's thread only puts alarms in the queue ([`ReceiverSink::write`] never waits for
+//!   the receiver): capture and analysis never wait for a receiver, and one receiver away
+//!   never delays another.
+//! - Alarms are sent one at a time, in the order they were judged; a failed send is tried
+//!   again, the same alarm, after a back-off (1 s, doubling to 60 s), so a receiver that
+//!   comes back gets what it missed, late but in order.
+//! - The queue holds at most `queue` alarms (the one being retried included). When it is
+//!   full the OLDEST is dropped, counted: after a long outage the newest alarms say what is
+//!   true now (what is raised, what has cleared); the old ones are still in the store and
+//!   the API's alarm log.
+//! - `received == written + dropped + queued` (the counters the bus shows): an alarm
+//!   dropped while it was being sent that did arrive is counted written, not dropped.
+//! - When the bus closes, what is queued is sent while the receiver takes it; at the first
+//!   failure the rest is counted dropped (the probe does not wait for a receiver away).
+
+use analysis::alarm::AlarmRecord;
+use outputs::bus::OwnQueue;
+use outputs::{IntervalBatch, Sink, SinkError};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How alarms reach one receiver. `send` runs on the receiver's own thread and may take
+/// up to its timeout; an error means the alarm did not arrive (it is tried again).
+pub trait Channel: Send + 'static {
+    fn send(&mut self, alarm: &AlarmRecord) -> Result<(), String>;
+}
+
+/// The queue, under its lock.
+struct Queue {
+    /// Waiting alarms, oldest first, each with its place in the order.
+    alarms: VecDeque<(u64, Arc<AlarmRecord>)>,
+    next: u64,
+    bound: usize,
+    /// The alarm being sent, and whether it was dropped from the queue meanwhile.
+    in_flight: Option<(u64, bool)>,
+    closing: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    counters: Arc<OwnQueue>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // A poisoned lock only means a panic elsewhere mid-update of plain data: go on.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A receiver as a sink of the record bus: it takes the alarms receivers are sent
+/// ([`AlarmRecord::notify`]) from each interval into its own bounded queue.
+pub struct ReceiverSink {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ReceiverSink {
+    /// Starts the sending thread `sender-NAME` of a receiver whose queue holds `bound`
+    /// alarms, backing off from `backoff.0` to `backoff.1`.
+    pub fn start(
+        name: &str,
+        channel: impl Channel,
+        bound: usize,
+        backoff: (Duration, Duration),
+    ) -> std::io::Result<ReceiverSink> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                alarms: VecDeque::new(),
+                next: 0,
+                bound: bound.max(1),
+                in_flight: None,
+                closing: false,
+            }),
+            wake: Condvar::new(),
+            counters: Arc::default(),
+        });
+        let thread = std::thread::Builder::new()
+            .name(format!("alarm-{name}"))
+            .spawn({
+                let shared = Arc::clone(&shared);
+                move || send_loop(channel, &shared, backoff)
+            })?;
+        Ok(ReceiverSink {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues one alarm (the oldest goes when the queue is full).
+    pub fn offer(&self, alarm: &AlarmRecord) {
+        let c = &self.shared.counters;
+        let mut q = self.shared.lock();
+        c.received.fetch_add(1, Ordering::Relaxed);
+        if q.alarms.len() >= q.bound {
+            if let Some((seq, _)) = q.alarms.pop_front() {
+                c.dropped.fetch_add(1, Ordering::Relaxed);
+                c.queued.fetch_sub(1, Ordering::Relaxed);
+                if let Some((sending, dropped)) = &mut q.in_flight {
+                    if *sending == seq {
+                        *dropped = true;
+                    }
+                }
+            }
+        }
+        let seq = q.next;
+        q.next += 1;
+        q.alarms.push_back((seq, Arc::new(alarm.clone())));
+        c.queued.fetch_add(1, Ordering::Relaxed);
+        self.shared.wake.notify_all();
+    }
+
+    /// Its counters.
+    pub fn counters(&self) -> Arc<OwnQueue> {
+        Arc::clone(&self.shared.counters)
+    }
+
+    /// Sends what it can of what is queued and stops its thread (see the module's
+    /// invariants).
+    pub fn stop(&mut self) {
+        self.shared.lock().closing = true;
+        self.shared.wake.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ReceiverSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Sink for ReceiverSink {
+    fn write(&mut self, batch: &IntervalBatch) -> Result<(), SinkError> {
+        for alarm in batch.alarms.iter().filter(|a| a.notify()) {
+            self.offer(alarm);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), SinkError> {
+        self.stop();
+        Ok(())
+    }
+
+    fn own_queue(&self) -> Option<Arc<OwnQueue>> {
+        Some(self.counters())
+    }
+}
+
+/// The sending thread: the oldest alarm, until it arrives; then the next.
+fn send_loop(mut channel: impl Channel, shared: &Shared, (first, max): (Duration, Duration)) {
+    let c = &shared.counters;
+    let mut backoff = first;
+    loop {
+        let (seq, alarm) = {
+            let mut q = shared.lock();
+            while q.alarms.is_empty() && !q.closing {
+                q = shared.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+            let Some((seq, alarm)) = q.alarms.front().cloned() else {
+                return; // closing, and nothing left
+            };
+            q.in_flight = Some((seq, false));
+            (seq, alarm)
+        };
+        let sent = channel.send(&alarm);
+        let mut q = shared.lock();
+        let dropped_meanwhile = matches!(q.in_flight.take(), Some((_, true)));
+        match sent {
+            Ok(()) => {
+                c.written.fetch_add(1, Ordering::Relaxed);
+                if dropped_meanwhile {
+                    // It arrived after all: written, not dropped.
+                    c.dropped.fetch_sub(1, Ordering::Relaxed);
+                } else if q.alarms.front().map(|(s, _)| *s) == Some(seq) {
+                    q.alarms.pop_front();
+                    c.queued.fetch_sub(1, Ordering::Relaxed);
+                }
+                c.retrying.store(false, Ordering::Relaxed);
+                backoff = first;
+            }
+            Err(message) => {
+                c.failed(message);
+                if q.closing {
+                    // The probe is stopping and the receiver is away: what is left is lost.
+                    let left = q.alarms.len() as u64;
+                    q.alarms.clear();
+                    c.queued.fetch_sub(left, Ordering::Relaxed);
+                    c.dropped.fetch_add(left, Ordering::Relaxed);
+                    return;
+                }
+                // Wait out the back-off, or until the bus closes.
+                let (_q, _) = shared
+                    .wake
+                    .wait_timeout_while(q, backoff, |q| !q.closing)
+                    .unwrap_or_else(|p| p.into_inner());
+                backoff = (backoff * 2).min(max);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,135 @@
+use super::*;
+use analysis::alarm::{AlarmRule, AlarmState, ALARM_SCHEMA};
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{channel, Sender};
+
+/// A receiver that is up or away as the test says, and reports what arrived.
+struct Switch {
+    up: Arc<AtomicBool>,
+    arrived: Sender<u64>,
+}
+
+impl Channel for Switch {
+    fn send(&mut self, alarm: &AlarmRecord) -> Result<(), String> {
+        if self.up.load(Ordering::SeqCst) {
+            let _ = self.arrived.send(alarm.id);
+            Ok(())
+        } else {
+            Err("away".into())
+        }
+    }
+}
+
+fn alarm(id: u64) -> AlarmRecord {
+    AlarmRecord {
+        schema: ALARM_SCHEMA,
+        kind_of_record: "alarm",
+        id,
+        time: 0,
+        state: AlarmState::Raised,
+        rule: AlarmRule::Silent,
+        flow: None,
+        group: None,
+        raised: 0,
+        value: None,
+        threshold: None,
+        text: String::new(),
+        summary: None,
+        summarised_in: None,
+    }
+}
+
+fn figures(c: &OwnQueue) -> [u64; 4] {
+    [&c.received, &c.written, &c.dropped, &c.queued].map(|a| a.load(Ordering::SeqCst))
+}
+
+#[test]
+fn a_receiver_away_gets_the_newest_alarms_late_in_order_and_the_oldest_are_counted_dropped() {
+    let up = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = channel();
+    let backoff = (Duration::from_millis(10), Duration::from_millis(40));
+    let sink = ReceiverSink::start(
+        "t",
+        Switch {
+            up: Arc::clone(&up),
+            arrived: tx,
+        },
+        4,
+        backoff,
+    )
+    .unwrap();
+    for id in 1..=10 {
+        sink.offer(&alarm(id));
+    }
+    let c = sink.counters();
+    assert_eq!(figures(&c), [10, 0, 6, 4]);
+    // It has found the receiver away before it comes back.
+    let waited = std::time::Instant::now();
+    while c.errors.load(Ordering::SeqCst) == 0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(5),
+            "no send was tried"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    up.store(true, Ordering::SeqCst);
+    let got: Vec<u64> = (0..4)
+        .map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap())
+        .collect();
+    assert_eq!(got, [7, 8, 9, 10]);
+    drop(sink);
+    assert_eq!(figures(&c), [10, 4, 6, 0]);
+    assert!(!c.retrying.load(Ordering::SeqCst));
+}
+
+#[test]
+fn alarms_left_when_the_bus_closes_with_the_receiver_away_are_counted_dropped() {
+    let (tx, _rx) = channel();
+    let mut sink = ReceiverSink::start(
+        "t",
+        Switch {
+            up: Arc::new(AtomicBool::new(false)),
+            arrived: tx,
+        },
+        100,
+        (Duration::from_secs(60), Duration::from_secs(60)),
+    )
+    .unwrap();
+    for id in 1..=3 {
+        sink.offer(&alarm(id));
+    }
+    let c = sink.counters();
+    let started = std::time::Instant::now();
+    sink.stop();
+    // The back-off is cut short by the close.
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(figures(&c), [3, 0, 3, 0]);
+}
+
+#[test]
+fn only_the_alarms_receivers_are_sent_are_queued() {
+    let (tx, rx) = channel();
+    let mut sink = ReceiverSink::start(
+        "t",
+        Switch {
+            up: Arc::new(AtomicBool::new(true)),
+            arrived: tx,
+        },
+        10,
+        (Duration::from_millis(10), Duration::from_millis(10)),
+    )
+    .unwrap();
+    let mut covered = alarm(2);
+    covered.summarised_in = Some(3);
+    let batch = IntervalBatch {
+        end_ns: 0,
+        records: Vec::new(),
+        alarms: vec![alarm(1), covered, alarm(3)],
+        probe: outputs::ProbeRecord::from_reports(&[outputs::WorkerReport::default()]),
+        published: None,
+    };
+    sink.write(&batch).unwrap();
+    sink.finish().unwrap();
+    assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 3]);
+    assert_eq!(figures(&sink.counters()), [2, 2, 0, 0]);
+}
