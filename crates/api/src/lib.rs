@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod flows;
 pub mod metrics;
@@ -42,6 +43,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/config"),
     ("post", "/api/v1/clear"),
     ("get", "/metrics"),
+    ("get", "/"),
+    ("get", "/assets/{file}"),
 ];
 
 /// What the config routes do: the binary knows the config file and how to apply one.
@@ -169,6 +172,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/clear", post(routes::clear))
         .route("/metrics", get(metrics::metrics))
+        .route("/", get(dashboard::index))
+        .route("/assets/{*file}", get(dashboard::asset))
         .fallback(|| async { ApiError::not_found("no such route: see docs/openapi.yaml") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
