@@ -82,10 +82,12 @@ export function mount(root, params, id) {
     // Anchored to the flow's last interval, not the wall clock: a replay's time is its own.
     const to = new Date(Date.parse(f.last_seen) + 1000);
     const from = new Date(to.getTime() - seconds * 1000);
+    // Charts start no earlier than the flow: a new flow's line fills the chart.
+    const shownFrom = new Date(Math.max(from.getTime(), Date.parse(f.first_seen) - 1000));
     try {
       const h = await get(`${flowPath(id)}/history${query({ from: from.toISOString(), to: to.toISOString() })}`);
       historyNote.replaceChildren(note(`${h.points.length} points of the ${h.tier} tier, ${h.step_s} s each`));
-      drawCharts(h, from, to);
+      drawCharts(h, shownFrom, to);
     } catch (e) {
       historyNote.replaceChildren(e.status === 404 ? note(`No history: ${e.message}`) : errorNote(`history: ${e.message}`));
     }
@@ -111,7 +113,7 @@ export function mount(root, params, id) {
         s.plots[i].setScale('x', { min: from.getTime() / 1000, max: to.getTime() / 1000 });
         s.plots[i].setData(data);
       }
-      s.plots[i].over.parentElement.dataset.points = String(xs.length);
+      box.dataset.points = String(xs.length);
     });
   }
 
