@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod flows;
 pub mod metrics;
@@ -49,6 +50,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/mirror"),
     ("delete", "/api/v1/mirror/{id}"),
     ("get", "/metrics"),
+    ("get", "/"),
+    ("get", "/assets/{file}"),
 ];
 
 /// What the config routes do: the binary knows the config file and how to apply one.
@@ -182,6 +185,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/mirror", get(mirror::list).post(mirror::create))
         .route("/api/v1/mirror/{id}", delete(mirror::delete))
         .route("/metrics", get(metrics::metrics))
+        .route("/", get(dashboard::index))
+        .route("/assets/{*file}", get(dashboard::asset))
         .fallback(|| async { ApiError::not_found("no such route: see docs/openapi.yaml") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

@@ -1,0 +1,509 @@
+//! The web dashboard end to end in a real browser: `streamprobe run` replays six cameras
+//! (one of which starts losing a quarter of its packets half way) with its API and store,
+//! and headless Chromium, driven through chromedriver's WebDriver HTTP interface, opens the
+//! page. Asserted: no console error (nor page exception, nor CSP violation), the table shows
+//! exactly the replay's six flows, a filter narrows it to exactly the two of one
+//! destination, a flow page draws its six uPlot charts (canvases of non-zero size with
+//! pixels drawn), and the faulty flow's row takes the colour the API gives it within three
+//! intervals of the API giving it. With the alarm engine (GET /api/v1/alarms served) that
+//! colour is red (an active alarm); without it, amber (the interval's SLA verdict).
+//! Screenshots of every page go to target/test-artifacts/dashboard/.
+//!
+//! Chromium and chromedriver (Debian's `chromium` and `chromium-driver`, installed by
+//! scripts/install-deps.sh --test) are required: the test fails when they are missing.
+
+mod common;
+
+use common::probe::{fresh_dir, Probe};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use testbed::pcap_writer::{rtp_packet, udp_frame, PcapWriter};
+
+/// Cameras in the replay, the first four to the studio group, the last two to news.
+const CAMERAS: u32 = 6;
+/// Packets a second per camera, and the capture's length.
+const PPS: u64 = 50;
+const SECONDS: u64 = 60;
+/// From this second on, the last camera loses every fourth packet.
+const FAULT_S: u64 = 30;
+const FAULTY: u32 = CAMERAS - 1;
+
+const CONFIG: &str = r#"
+[[group]]
+name = "studio"
+prefixes = ["239.1.1.1/32"]
+media_rate = "400 kbit/s"
+
+[[group]]
+name = "news"
+prefixes = ["239.2.2.2/32"]
+media_rate = "400 kbit/s"
+[group.sla]
+max_loss_pct = 1
+"#;
+
+fn source(c: u32) -> [u8; 4] {
+    [10, 1, 0, 1 + c as u8]
+}
+
+fn destination(c: u32) -> [u8; 4] {
+    if c < 4 {
+        [239, 1, 1, 1]
+    } else {
+        [239, 2, 2, 2]
+    }
+}
+
+/// The capture: H.264-like RTP (payload type 96, a frame of two packets, 25 frames/s).
+fn write_capture(path: &Path) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = PcapWriter::new(std::io::BufWriter::new(file)).unwrap();
+    let start_ns: i64 = 1_767_225_600_000_000_000;
+    let step_ns = 1_000_000_000 / PPS as i64;
+    // FU-A fragments of a non-IDR slice (RFC 6184 section 5.8): start, then end.
+    let mut payload = vec![0x5cu8; 1000];
+    payload[0] = 0x7c;
+    for n in 0..SECONDS * PPS {
+        for c in 0..CAMERAS {
+            let lost = c == FAULTY && n >= FAULT_S * PPS && n % 4 == 3;
+            if lost {
+                continue;
+            }
+            payload[1] = if n % 2 == 0 { 0x81 } else { 0x41 };
+            let rtp = rtp_packet(
+                96,
+                n % 2 == 1,
+                n as u16,
+                (n / 2 * 3600) as u32,
+                0x2000_0000 + c,
+                &payload,
+            );
+            let frame = udp_frame(source(c), 5004, destination(c), 5004, &rtp);
+            let ns = start_ns + n as i64 * step_ns + i64::from(c) * 1_000_000;
+            w.write_frame(ns, &frame, frame.len()).unwrap();
+        }
+    }
+    w.into_inner().unwrap();
+}
+
+/// A program on PATH, or a failure that says what to install.
+fn required(program: &str, package: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(program))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!("{program} is needed for the dashboard test: apt-get install {package} (scripts/install-deps.sh --test)")
+        })
+}
+
+/// A chromedriver and one headless Chromium session.
+struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+}
+
+impl Browser {
+    fn start(dir: &Path) -> Browser {
+        required("chromium", "chromium");
+        let chromedriver = required("chromedriver", "chromium-driver");
+        let port = common::probe::free_port();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ureq::get(&format!("{base}/status")).call().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut b = Browser {
+            driver,
+            base,
+            session: String::new(),
+        };
+        let profile = dir.join("chromium-profile");
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
+            "goog:chromeOptions": {"args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=1400,900", "--no-first-run", "--disable-extensions",
+                "--disable-background-networking", "--disable-component-update",
+                format!("--user-data-dir={}", profile.display()),
+            ]},
+        }}});
+        let answer = b.call("POST", "/session", Some(caps));
+        b.session = answer["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {answer}"))
+            .to_string();
+        b
+    }
+
+    /// One WebDriver command; its `value`.
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.base);
+        let req = ureq::request(method, &url).timeout(Duration::from_secs(60));
+        let r = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        let doc: Value = match r {
+            Ok(r) => r.into_json().unwrap(),
+            Err(ureq::Error::Status(code, r)) => {
+                panic!(
+                    "WebDriver {method} {path}: {code} {}",
+                    r.into_string().unwrap()
+                )
+            }
+            Err(e) => panic!("WebDriver {method} {path}: {e}"),
+        };
+        doc["value"].clone()
+    }
+
+    fn session_call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.call(method, &format!("/session/{}{path}", self.session), body)
+    }
+
+    fn open(&self, url: &str) {
+        self.session_call("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    /// Runs `script` (a function body) in the page; its return value.
+    fn eval(&self, script: &str) -> Value {
+        self.session_call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    /// Waits until `script` returns something truthy; that value.
+    fn wait(&self, what: &str, within: Duration, script: &str) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let v = self.eval(script);
+            if !(v.is_null() || v == false || v == "" || v == 0) {
+                return v;
+            }
+            if Instant::now() >= deadline {
+                let shot = self.screenshot("failed");
+                let text = self.eval("return document.body.innerText");
+                panic!(
+                    "{what}: not within {within:?} (last {v}); the page ({}): {text}",
+                    shot.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Types `text` into the element `css` as a user would.
+    fn type_into(&self, css: &str, text: &str) {
+        let found = self.session_call(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        let id = found["element-6066-11e4-a52e-4f735466cecf"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_string();
+        self.session_call(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    /// The browser's log since the last call: (level, message).
+    fn log(&self) -> Vec<(String, String)> {
+        let v = self.session_call("POST", "/se/log", Some(json!({"type": "browser"})));
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["level"].as_str().unwrap_or("").to_string(),
+                    e["message"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Fails on any error in the console (a console.error, an exception, a failed load,
+    /// a CSP violation): `during` says which step.
+    fn no_console_error(&self, during: &str) {
+        let errors: Vec<_> = self
+            .log()
+            .into_iter()
+            .filter(|(level, _)| level == "SEVERE")
+            .collect();
+        assert!(errors.is_empty(), "console errors {during}: {errors:?}");
+    }
+
+    fn screenshot(&self, name: &str) -> PathBuf {
+        let b64 = self.session_call("GET", "/screenshot", None);
+        let png = base64_decode(b64.as_str().unwrap());
+        assert_eq!(&png[1..4], b"PNG");
+        let dir = artifacts();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = ureq::delete(&format!("{}/session/{}", self.base, self.session)).call();
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// target/test-artifacts/dashboard/, made.
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../test-artifacts/dashboard");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Standard base64 (RFC 4648 section 4), as WebDriver sends screenshots.
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let (mut out, mut acc, mut bits) = (Vec::new(), 0u32, 0);
+    for v in text.bytes().filter_map(value) {
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// The faulty flow's health as the API gives it: its `health` field (with the alarm
+/// engine), else the same rule on what the document gives (the page's fallback).
+fn api_health(flow: &Value) -> &'static str {
+    if let Some(h) = flow["health"].as_str() {
+        return ["red", "amber", "grey"]
+            .into_iter()
+            .find(|c| *c == h)
+            .unwrap_or("green");
+    }
+    if flow["active_alarms"].as_u64().unwrap_or(0) > 0 {
+        "red"
+    } else if flow["state"] == "silent" {
+        "grey"
+    } else if flow["last"]["sla"]["violations"]
+        .as_array()
+        .is_some_and(|v| !v.is_empty())
+    {
+        "amber"
+    } else {
+        "green"
+    }
+}
+
+#[test]
+fn the_dashboard_shows_the_replay_filters_draws_charts_and_colours_a_fault() {
+    let dir = fresh_dir("dashboard");
+    let capture = dir.join("cameras.pcap");
+    write_capture(&capture);
+    let config = dir.join("probe.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let browser = Browser::start(&dir);
+    let probe = Probe::start(
+        &dir,
+        &[
+            "--replay",
+            capture.to_str().unwrap(),
+            "--speed",
+            "1",
+            "--store",
+            dir.join("store.db").to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--duration",
+            "90",
+        ],
+    );
+    probe.wait_for(Duration::from_secs(20), |h| {
+        h["flows"].as_u64() == Some(u64::from(CAMERAS))
+    });
+    let base = format!("http://{}", probe.api);
+    let faulty = format!(
+        "10.1.0.{}:5004>239.2.2.2:5004/0x{:08x}",
+        1 + FAULTY,
+        0x2000_0000 + FAULTY
+    );
+    let faulty_path = format!(
+        "/api/v1/flows/{}",
+        faulty.replace('>', "%3E").replace('/', "%2F")
+    );
+    assert_eq!(api_health(&probe.get(&faulty_path)), "green");
+    // With the alarm engine merged, a broken limit held for `raise_after` intervals is an
+    // alarm and the row turns red; before it, the SLA verdict (amber) is what is seen.
+    let routes: Vec<String> =
+        serde_json::from_str(&probe.http("GET", "/assets/routes.json", None, b"").1).unwrap();
+    let engine = routes.iter().any(|r| r == "GET /api/v1/alarms");
+    let fault_colour = if engine { "red" } else { "amber" };
+
+    // The flow table: exactly the replay's six flows, each row green before the fault.
+    browser.open(&format!("{base}/#/flows"));
+    browser.wait(
+        "the table's first full render",
+        Duration::from_secs(20),
+        "return document.querySelector('#flow-table')?.dataset.ready === '1' && document.querySelector('#flow-table').dataset.shown",
+    );
+    let shown = browser.eval(
+        "return [...document.querySelectorAll('#flow-table .rows .row:not([hidden])')].map(r => [r.dataset.flow, r.dataset.health])",
+    );
+    let shown = shown.as_array().unwrap();
+    assert_eq!(shown.len(), CAMERAS as usize, "{shown:?}");
+    assert_eq!(
+        browser.eval("return document.querySelector('#flow-total').textContent"),
+        "6 flows"
+    );
+    assert!(shown.iter().any(|r| r[0] == faulty.as_str()), "{shown:?}");
+    assert!(shown.iter().all(|r| r[1] == "green"), "{shown:?}");
+    browser.no_console_error("loading the flow table");
+    browser.screenshot("flows");
+
+    // A filter narrows it: the two flows to 239.2.2.2.
+    browser.type_into("#flow-filter", "239.2.2.2");
+    let narrowed = browser.wait(
+        "the filter to narrow the table",
+        Duration::from_secs(10),
+        "const t = document.querySelector('#flow-table'); return t.dataset.total === '2' && [...t.querySelectorAll('.rows .row:not([hidden])')].map(r => r.dataset.flow)",
+    );
+    let narrowed = narrowed.as_array().unwrap();
+    assert_eq!(narrowed.len(), 2, "{narrowed:?}");
+    assert!(narrowed
+        .iter()
+        .all(|f| f.as_str().unwrap().contains(">239.2.2.2:5004")));
+    browser.screenshot("flows-filtered");
+    browser.no_console_error("filtering");
+
+    // A flow page draws its charts from the store's history.
+    browser.open(&format!(
+        "{base}/#/flow/{}",
+        faulty.replace('>', "%3E").replace('/', "%2F")
+    ));
+    let drawn = browser.wait(
+        "the flow page's charts",
+        Duration::from_secs(20),
+        r#"const cs = [...document.querySelectorAll('#flow-charts .uplot canvas')];
+           if (cs.length !== 6) return false;
+           const points = [...document.querySelectorAll('#flow-charts .uplot')].map(u => Number(u.parentElement.dataset.points || 0));
+           if (points.some(p => p < 2)) return false;
+           return cs.map(c => {
+             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+             let drawn = 0, blue = 0;
+             for (let i = 0; i < d.length; i += 4) {
+               if (d[i + 3] > 0) drawn++;
+               if (d[i + 2] > d[i] + 60 && d[i + 3] > 40) blue++;
+             }
+             return [c.width, c.height, drawn, blue];
+           });"#,
+    );
+    eprintln!("charts (width, height, pixels drawn, pixels of the line): {drawn}");
+    for c in drawn.as_array().unwrap() {
+        let [w, h, drawn, blue] = [0, 1, 2, 3].map(|i| c[i].as_u64().unwrap());
+        assert!(w > 100 && h > 50, "{c}");
+        assert!(drawn > 0, "a blank chart: {c}");
+        // The series' stroke (#1a73e8): each chart draws a line.
+        assert!(blue > 10, "a chart without its line: {c}");
+    }
+    assert!(browser
+        .eval("return document.querySelector('#flow-identity').textContent")
+        .as_str()
+        .unwrap()
+        .contains("0x20000005"));
+    browser.no_console_error("drawing the flow page");
+    browser.screenshot("flow");
+
+    // The other pages load without error; the wall and alarms say when their API is absent.
+    for page in ["wall", "alarms", "groups", "probe"] {
+        browser.open(&format!("{base}/#/{page}"));
+        browser.wait(
+            page,
+            Duration::from_secs(10),
+            &format!("return document.body.dataset.page === '{page}' && document.querySelector('main').children.length > 1"),
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let text = browser.eval("return document.querySelector('main').textContent");
+        let text = text.as_str().unwrap();
+        match page {
+            "wall" if !routes.iter().any(|r| r == "GET /api/v1/wall") => {
+                assert!(text.contains("Not available"), "{text}")
+            }
+            "alarms" if !engine => assert!(text.contains("Not available"), "{text}"),
+            "groups" => assert!(text.contains("studio") && text.contains("news"), "{text}"),
+            "probe" => assert!(text.contains("Workers") && text.contains("store"), "{text}"),
+            _ => {}
+        }
+        browser.no_console_error(&format!("on the {page} page"));
+        browser.screenshot(page);
+    }
+
+    // The fault: the row takes the API's colour within three intervals (1 s each here).
+    browser.open(&format!("{base}/#/flows"));
+    browser.wait(
+        "the table again",
+        Duration::from_secs(20),
+        "return document.querySelector('#flow-table')?.dataset.ready === '1'",
+    );
+    let row_health = format!(
+        "return document.querySelector('#flow-table .rows .row[data-flow=\"{faulty}\"]')?.dataset.health || ''"
+    );
+    let deadline = Instant::now() + Duration::from_secs(SECONDS);
+    let mut api_since: Option<Instant> = None;
+    let lag = loop {
+        let now = Instant::now();
+        assert!(
+            now < deadline,
+            "the API never gave the faulty flow {fault_colour}"
+        );
+        if api_since.is_none() && api_health(&probe.get(&faulty_path)) == fault_colour {
+            api_since = Some(now);
+        }
+        let row = browser.eval(&row_health);
+        if row == fault_colour {
+            // The page may even see it first (it asked just before this loop did).
+            break api_since.map_or(Duration::ZERO, |t| now - t);
+        }
+        if let Some(t) = api_since {
+            assert!(
+                now - t <= Duration::from_secs(3),
+                "the faulty flow's row is still {row} 3 intervals after the API gave {fault_colour}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    eprintln!("the faulty row turned {fault_colour} {lag:?} after the API said so");
+    browser.no_console_error("while the fault came");
+    let shot = browser.screenshot("flows-fault");
+    eprintln!("screenshots in {}", shot.parent().unwrap().display());
+    drop(browser);
+    let _ = probe.stop();
+}
