@@ -107,6 +107,13 @@ fn a_loss_burst_is_one_episode_raised_acknowledged_cleared_and_stored() {
         (flow["health"].as_str(), flow["active_alarms"].as_u64()),
         (Some("red"), Some(1))
     );
+    let (status, metrics) = probe.http("GET", "/metrics", None, b"");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("streamprobe_alarms_active{rule=\"max_loss_pct\"} 1")
+            && metrics.contains("streamprobe_alarms_active{rule=\"silent\"} 0"),
+        "{metrics}"
+    );
     // Acknowledged: the token is needed.
     let path = format!("/api/v1/alarms/{id}/ack");
     let body = br#"{"by": "tester", "note": "burst seen"}"#;
