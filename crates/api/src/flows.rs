@@ -54,6 +54,11 @@ pub struct FlowDocument<'a> {
     pub group: Option<&'a str>,
     /// `active` or `silent`.
     pub state: &'static str,
+    /// `green`, `amber`, `grey` or `red` (`LiveFlow::health`: an active alarm, silent, an
+    /// SLA limit broken in the last interval, ok).
+    pub health: &'static str,
+    /// Alarms active on it (raised, not cleared; flood summaries not counted).
+    pub active_alarms: u32,
     pub first_seen: Time,
     pub last_seen: Time,
     /// The figures of the flow's last interval record (`streamprobe.interval/1`), without
@@ -143,6 +148,8 @@ impl<'a> FlowDocument<'a> {
             payload: f.payload,
             group: f.group.as_deref(),
             state: f.state.as_str(),
+            health: f.health().as_str(),
+            active_alarms: f.active_alarms,
             first_seen: times.of(f.first_seen_ns),
             last_seen: times.of(f.last_seen_ns),
             last: f.last.as_deref().map(|r| LastDocument::of(r, times)),

@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alarms;
 pub mod auth;
 pub mod dashboard;
 pub mod error;
@@ -49,6 +50,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/mirror"),
     ("post", "/api/v1/mirror"),
     ("delete", "/api/v1/mirror/{id}"),
+    ("get", "/api/v1/alarms"),
+    ("post", "/api/v1/alarms/{id}/ack"),
     ("get", "/metrics"),
     ("get", "/"),
     ("get", "/assets/{file}"),
@@ -93,6 +96,17 @@ pub trait History: Send + Sync + 'static {
         limit: usize,
         offset: usize,
     ) -> Result<Vec<serde_json::Value>, HistoryError>;
+    /// Stored alarm records as `filter` asks, oldest first, as JSON objects (the records as
+    /// the bus carried them). None stored by default.
+    fn alarms(&self, filter: &alarms::AlarmFilter) -> Result<Vec<serde_json::Value>, HistoryError> {
+        let _ = filter;
+        Ok(Vec::new())
+    }
+    /// The last stored record of alarm `id`, if any.
+    fn alarm(&self, id: u64) -> Result<Option<serde_json::Value>, HistoryError> {
+        let _ = id;
+        Ok(None)
+    }
     /// The store's size on disk, bytes.
     fn size_bytes(&self) -> u64;
     /// Where it is (as given: a path).
@@ -106,6 +120,8 @@ pub trait History: Send + Sync + 'static {
 pub struct AppState {
     pub view: Arc<LiveView>,
     pub history: Option<Arc<dyn History>>,
+    /// Where acknowledgements wait for the alarm engine (the records thread).
+    pub alarm_desk: Arc<outputs::AlarmDesk>,
     pub config: Arc<dyn ConfigControl>,
     /// The bearer token changing calls need.
     pub token: Arc<str>,
@@ -184,6 +200,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/clear", post(routes::clear))
         .route("/api/v1/mirror", get(mirror::list).post(mirror::create))
         .route("/api/v1/mirror/{id}", delete(mirror::delete))
+        .route("/api/v1/alarms", get(alarms::list))
+        .route("/api/v1/alarms/{id}/ack", post(alarms::ack))
         .route("/metrics", get(metrics::metrics))
         .route("/", get(dashboard::index))
         .route("/assets/{*file}", get(dashboard::asset))

@@ -404,6 +404,24 @@ fn write_probe(
                 .collect(),
         ),
     )?;
+    // Every rule, 0 when none: ten series at most; flood summaries are not counted (their
+    // flows' alarms are).
+    let mut active = [0u64; analysis::alarm::AlarmRule::ALL.len()];
+    for a in view.active_alarms.values().filter(|a| a.summary.is_none()) {
+        active[usize::from(a.rule.code()) - 1] += 1;
+    }
+    family(
+        encoder,
+        "streamprobe_alarms_active",
+        "Alarms active now (raised, not cleared), by rule",
+        Values::Gauge(
+            analysis::alarm::AlarmRule::ALL
+                .iter()
+                .zip(active)
+                .map(|(r, n)| (vec![("rule", r.as_str())], n as f64))
+                .collect(),
+        ),
+    )?;
     let gauges: [(&str, &str, f64); 4] = [
         (
             "streamprobe_flows",

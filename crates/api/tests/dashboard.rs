@@ -32,6 +32,7 @@ fn server() -> Server {
             max_flow_series: 10,
             started_ns: 0,
             mirror: tap::TapSet::new(1, tap::RING_BYTES),
+            alarm_desk: Arc::default(),
         },
     )
     .unwrap()

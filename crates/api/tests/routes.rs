@@ -36,6 +36,7 @@ fn server(read_token: bool) -> Server {
         AppState {
             view: LiveView::new(vec![]),
             history: None,
+            alarm_desk: Arc::default(),
             config: Arc::new(Config(Mutex::new("[run]\n".into()))),
             token: TOKEN.into(),
             read_token,

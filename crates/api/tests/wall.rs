@@ -93,6 +93,8 @@ fn alarm(i: u16, end: i64, state: AlarmState) -> AlarmRecord {
         text: "loss".into(),
         summary: None,
         summarised_in: None,
+        reason: None,
+        ack: None,
     }
 }
 
@@ -174,6 +176,7 @@ fn fed() -> Server {
             max_flow_series: 10,
             started_ns: 0,
             mirror: tap::TapSet::new(1, tap::RING_BYTES),
+            alarm_desk: Arc::default(),
         },
     )
     .unwrap()

@@ -7,12 +7,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alarm_desk;
 pub mod bus;
 pub mod live_view;
 pub mod probe;
 pub mod store_sink;
 pub mod wall;
 
+pub use alarm_desk::AlarmDesk;
 pub use bus::{Bus, EssentialSinkFailed, IntervalBatch, Sink, SinkError, SinkState, SinkStatus};
 pub use live_view::{LiveSink, LiveView};
 pub use probe::{ProbeRecord, WorkerFigures, WorkerReport};

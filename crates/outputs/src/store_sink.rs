@@ -1,5 +1,5 @@
-//! The store sink: each interval into the history store (crates/store), one transaction per
-//! interval, on the sink's own thread. A failed write (a full disk, a locked or damaged file)
+//! The store sink: each interval into the history store (crates/store), its alarm records
+//! included, one transaction per interval, on the sink's own thread. A failed write (a full disk, a locked or damaged file)
 //! is retried with the bus's back-off while the queue fills and then drops, counted; the
 //! store's size and the last write's time are shared for the API's health document.
 
@@ -50,9 +50,10 @@ impl Sink for StoreSink {
     fn write(&mut self, batch: &IntervalBatch) -> Result<(), SinkError> {
         let flows: Vec<&FlowRecord> = batch.flows().collect();
         let events: Vec<&EventRecord> = batch.events().collect();
+        let alarms: Vec<&analysis::alarm::AlarmRecord> = batch.alarms.iter().collect();
         let stats = self
             .store
-            .write_interval_of(batch.end_ns, &flows, &events)
+            .write_interval_with_alarms(batch.end_ns, &flows, &events, &alarms)
             .map_err(|e| SinkError::Retry(e.to_string()))?;
         let s = &self.status;
         s.size_bytes

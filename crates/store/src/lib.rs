@@ -1,4 +1,4 @@
-//! The probe's embedded history store (`streamprobe.store/1`): every flow's interval records
+//! The probe's embedded history store (`streamprobe.store/2`): every flow's interval records
 //! in one SQLite file, in three tiers (Netdata's dbengine tiers): per second (kept 7 days by
 //! default), per minute (90 days) and per hour (2 years), within a size cap that wins over
 //! the ages.
@@ -16,9 +16,11 @@
 //!
 //! Layout: schema.rs (tables, open checks), pack.rs (column encoding), sample.rs (a
 //! flow-second and its blobs), summary.rs (roll-up buckets), write.rs (the writer),
-//! tiers.rs (packing, roll-ups, pruning), query.rs (the reader), lock.rs.
+//! tiers.rs (packing, roll-ups, pruning), query.rs (the reader), alarms.rs (alarm records),
+//! lock.rs.
 #![forbid(unsafe_code)]
 
+mod alarms;
 mod error;
 mod lock;
 mod pack;
@@ -29,6 +31,7 @@ mod summary;
 mod tiers;
 mod write;
 
+pub use alarms::{AlarmQuery, StoredAlarm};
 pub use error::StoreError;
 pub use query::StoreReader;
 pub use sample::{Sample, INDICATORS};

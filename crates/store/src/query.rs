@@ -17,8 +17,8 @@ pub const MAX_POINTS: i64 = 1_000_000;
 
 /// A read-only connection to a store (Send: one per thread).
 pub struct StoreReader {
-    conn: Connection,
-    file: String,
+    pub(crate) conn: Connection,
+    pub(crate) file: String,
 }
 
 impl std::fmt::Debug for StoreReader {
@@ -47,7 +47,7 @@ impl StoreReader {
         Ok(StoreReader { conn, file })
     }
 
-    fn sql(&self, what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    pub(crate) fn sql(&self, what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
         move |e| error::sql(&self.file, what, e)
     }
 

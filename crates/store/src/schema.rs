@@ -16,6 +16,13 @@
 //! - `minutes(key = hour << 32 | flow, blob)`: per flow per hour, its minute summaries.
 //! - `hours(key = day << 32 | flow, blob)`: per flow per day, its hour summaries.
 //! - `event(id, time_ns, flow_id, event, silent_s, new_ssrc, violations)`: events as rows.
+//! - `alarm(row, id, time_ns, state, rule, flow, grp, raised_ns, record)` (version 2): alarm
+//!   records (`streamprobe.alarm/1`) in the order written, `id` the episode's, `record` the
+//!   record's JSON as the bus carried it.
+//!
+//! Versions: 1 (no `alarm` table) is upgraded to 2 by the writer when it opens the file (one
+//! transaction: the table, the meta row, `user_version`); a reader refuses a version-1 file
+//! until a probe has opened it once.
 
 use crate::error::{self, StoreError};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -23,17 +30,17 @@ use std::io::Read;
 use std::path::Path;
 
 /// The schema version this build reads and writes (`PRAGMA user_version`).
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 /// The schema's name in the `meta` table.
-pub const SCHEMA: &str = "streamprobe.store/1";
+pub const SCHEMA: &str = "streamprobe.store/2";
 
 /// Page size at creation: 4 KiB, SQLite's default. Tier tables are rowid tables because they
 /// keep up to page size - 35 bytes of a row in its page (index b-trees, WITHOUT ROWID, spill
 /// past ~1 KB into overflow pages, mostly empty): a packed minute (~600 B) never spills.
 const PAGE_SIZE: u32 = 4096;
 
-const CREATE: &str = "
+const CREATE: &str = r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE flow (
     id INTEGER PRIMARY KEY,
@@ -65,6 +72,23 @@ CREATE TABLE event (
 );
 CREATE INDEX event_time ON event (time_ns);
 CREATE INDEX event_flow ON event (flow_id, time_ns);
+"#;
+
+/// What version 2 added (made at creation, and by the upgrade from 1).
+const CREATE_ALARM: &str = "
+CREATE TABLE alarm (
+    row INTEGER PRIMARY KEY,
+    id INTEGER NOT NULL,
+    time_ns INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    flow TEXT,
+    grp TEXT,
+    raised_ns INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX alarm_id ON alarm (id);
+CREATE INDEX alarm_time ON alarm (time_ns);
 ";
 
 /// How a file is opened.
@@ -98,6 +122,14 @@ pub(crate) fn open(path: &Path, file: &str, mode: Mode) -> Result<Connection, St
             })
         }
         (Marks::Store, _) => {}
+        (Marks::Version1, Mode::Write) => upgrade_from_1(&conn, file)?,
+        (Marks::Version1, Mode::Read) => {
+            return Err(StoreError::NotAStore {
+                file: file.to_string(),
+                why: "schema streamprobe.store/1, upgraded to 2 when the probe next opens it"
+                    .to_string(),
+            })
+        }
     }
     if mode == Mode::Write {
         conn.execute_batch(
@@ -160,6 +192,8 @@ enum Marks {
     Empty,
     /// A store of this version.
     Store,
+    /// A store of version 1 (before alarms).
+    Version1,
 }
 
 fn read_marks(conn: &Connection, file: &str) -> Result<Marks, StoreError> {
@@ -205,6 +239,9 @@ fn read_marks(conn: &Connection, file: &str) -> Result<Marks, StoreError> {
             supported: VERSION,
         });
     }
+    if version == 1 && name == "streamprobe.store/1" {
+        return Ok(Marks::Version1);
+    }
     if version != VERSION || name != SCHEMA {
         return Err(StoreError::NotAStore {
             file: file.to_string(),
@@ -221,10 +258,20 @@ fn create(conn: &Connection, file: &str) -> Result<(), StoreError> {
     ))
     .map_err(|e| error::sql(file, "setting page size", e))?;
     conn.execute_batch(&format!(
-        "BEGIN; {CREATE} INSERT INTO meta (key, value) VALUES ('schema', '{SCHEMA}');
+        "BEGIN; {CREATE} {CREATE_ALARM} INSERT INTO meta (key, value) VALUES ('schema', '{SCHEMA}');
          PRAGMA user_version = {VERSION}; COMMIT;"
     ))
     .map_err(|e| error::sql(file, "creating the schema", e))
+}
+
+/// Version 1 to 2: the `alarm` table, in one transaction (a crash leaves version 1 whole).
+fn upgrade_from_1(conn: &Connection, file: &str) -> Result<(), StoreError> {
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE; {CREATE_ALARM}
+         UPDATE meta SET value = '{SCHEMA}' WHERE key = 'schema';
+         PRAGMA user_version = {VERSION}; COMMIT;"
+    ))
+    .map_err(|e| error::sql(file, "upgrading the schema from version 1", e))
 }
 
 /// The tiers' watermarks, kept in `meta` and changed in the transactions that move them, so

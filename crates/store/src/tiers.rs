@@ -398,11 +398,18 @@ impl Store {
             }
         }
         if deleted == 0 {
-            // Events go with the hours tier's age, a bounded batch at a time.
+            // Events and alarms go with the hours tier's age, a bounded batch at a time.
             let cutoff = now.saturating_sub(keep_hours_s.saturating_mul(1_000_000_000));
             deleted += tx
                 .execute(
                     "DELETE FROM event WHERE id IN (SELECT id FROM event WHERE time_ns < ?1 LIMIT 8192)",
+                    [cutoff],
+                )
+                .map_err(sql)? as u64;
+            // Alarm records likewise (ids go on from the largest kept).
+            deleted += tx
+                .execute(
+                    "DELETE FROM alarm WHERE row IN (SELECT row FROM alarm WHERE time_ns < ?1 LIMIT 8192)",
                     [cutoff],
                 )
                 .map_err(sql)? as u64;

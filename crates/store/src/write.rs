@@ -6,6 +6,7 @@ use crate::query::StoreReader;
 use crate::sample::{self, Sample};
 use crate::schema::{self, Meta, Mode};
 use crate::{row_key, StoreSettings, WriteStats};
+use analysis::alarm::AlarmRecord;
 use analysis::format::endpoint;
 use analysis::interval::{EventRecord, FlowName, FlowRecord};
 use rusqlite::{params, Connection, TransactionBehavior};
@@ -171,6 +172,18 @@ impl Store {
         flows: &[&FlowRecord],
         events: &[&EventRecord],
     ) -> Result<WriteStats, StoreError> {
+        self.write_interval_with_alarms(end_ns, flows, events, &[])
+    }
+
+    /// [`Store::write_interval_of`] with the interval's alarm records (the `alarm` table),
+    /// in the same transaction.
+    pub fn write_interval_with_alarms(
+        &mut self,
+        end_ns: i64,
+        flows: &[&FlowRecord],
+        events: &[&EventRecord],
+        alarms: &[&AlarmRecord],
+    ) -> Result<WriteStats, StoreError> {
         let start = Instant::now();
         let mut stats = WriteStats {
             flows: flows.len(),
@@ -189,7 +202,7 @@ impl Store {
                 });
             }
         }
-        let rows = match self.insert_interval(end_ns, flows, events) {
+        let rows = match self.insert_interval(end_ns, flows, events, alarms) {
             Ok(rows) => rows,
             Err(e) => {
                 // The transaction rolled back: so must the identities it gave or changed.
@@ -226,6 +239,7 @@ impl Store {
         end_ns: i64,
         flows: &[&FlowRecord],
         events: &[&EventRecord],
+        alarms: &[&AlarmRecord],
     ) -> Result<Vec<(i64, u32)>, StoreError> {
         let before = self.meta;
         let mut meta = self.meta;
@@ -306,6 +320,7 @@ impl Store {
             })
             .map_err(|err| error::sql(&self.file, "writing an event", err))?;
         }
+        crate::alarms::insert(&tx, &self.file, alarms)?;
         let times = flows
             .iter()
             .map(|r| r.time)

@@ -19,7 +19,7 @@ fn a_newer_schema_is_refused() {
         .expect("set version");
     drop(conn);
     let want = format!(
-        "{}: schema version 7 is newer than this streamprobe's (1): upgrade streamprobe",
+        "{}: schema version 7 is newer than this streamprobe's (2): upgrade streamprobe",
         path.display()
     );
     assert_eq!(open_err(&path).to_string(), want);

@@ -95,6 +95,30 @@ impl api::History for StoreHistory {
             })
     }
 
+    fn alarms(
+        &self,
+        filter: &api::alarms::AlarmFilter,
+    ) -> Result<Vec<serde_json::Value>, HistoryError> {
+        let q = store::AlarmQuery {
+            from_ns: filter.from_ns,
+            to_ns: filter.to_ns,
+            flow: filter.flow.clone(),
+            group: filter.group.clone(),
+            rule: filter.rule.clone(),
+            open_only: false,
+            limit: filter.limit,
+            offset: filter.offset,
+        };
+        let rows = self.with(|r| r.alarms(&q))?;
+        rows.iter().map(|a| record_value(&a.record)).collect()
+    }
+
+    fn alarm(&self, id: u64) -> Result<Option<serde_json::Value>, HistoryError> {
+        self.with(|r| r.alarm(id))?
+            .map(|a| record_value(&a.record))
+            .transpose()
+    }
+
     fn size_bytes(&self) -> u64 {
         self.status.size_bytes.load(Ordering::Relaxed)
     }
@@ -115,6 +139,12 @@ impl api::History for StoreHistory {
             "tier_errors": s.tier_errors.load(Ordering::Relaxed),
         })
     }
+}
+
+/// A stored alarm record's JSON as a value.
+fn record_value(text: &str) -> Result<serde_json::Value, HistoryError> {
+    serde_json::from_str(text)
+        .map_err(|e| HistoryError::Failed(format!("a stored alarm record: {e}")))
 }
 
 /// `streamprobe.history/1`: the store's history with RFC 3339 times beside the ns.

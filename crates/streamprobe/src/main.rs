@@ -1,6 +1,7 @@
 //! streamprobe: finds every video stream in a capture and says how healthy it is.
 
 mod alarm_config;
+mod alarm_stage;
 mod config;
 mod history;
 mod huge;

@@ -170,25 +170,28 @@ pub struct Totals {
 }
 
 /// The records thread: puts each interval together from the workers' records and reports
-/// (`workers` reports close one) and publishes it on `bus`. Ends when every worker has gone,
+/// (`workers` reports close one), judges its alarms (`alarms`) and publishes it on `bus`. Ends when every worker has gone,
 /// or at once when an essential sink (standard output) failed: the workers see the channel
 /// close and stop.
 pub fn assemble(
     rx: Receiver<Line>,
     workers: usize,
     bus: Bus,
+    mut alarms: crate::alarm_stage::AlarmStage,
 ) -> Result<Totals, EssentialSinkFailed> {
     let mut pending: BTreeMap<i64, Pending> = BTreeMap::new();
     let mut totals = Totals::default();
-    let publish = |end: i64, p: Pending, totals: &mut Totals| {
+    let mut publish = |end: i64, p: Pending, totals: &mut Totals| {
         let probe = ProbeRecord::from_reports(&p.reports);
+        // Judged before it is published: its alarms travel with it.
+        let alarms = alarms.judge(end, &p.records, probe.kernel_drops);
         totals.packets += probe.packets;
         totals.kernel_drops += probe.kernel_drops;
         totals.expired += probe.expired;
         totals.evicted += probe.evicted;
         totals.refused += probe.refused;
         bus.publish(IntervalBatch {
-            alarms: Vec::new(),
+            alarms,
             end_ns: end,
             records: p.records,
             probe,

@@ -226,6 +226,8 @@ pub struct Settings {
     pub api_read_token: bool,
     /// Per-flow series on /metrics at most.
     pub max_flow_series: usize,
+    /// How alarms are judged (`[alarms]`).
+    pub alarms: analysis::alarm::AlarmSettings,
 }
 
 /// `--store`'s value: a path, `sqlite:PATH`, or `none`.
@@ -399,6 +401,7 @@ pub fn settings(args: &RunArgs) -> Result<Settings, String> {
             .metrics_max_flow_series
             .or(service.metrics_max_flow_series)
             .map_or(DEFAULT_MAX_FLOW_SERIES, |n| n as usize),
+        alarms: service.alarms.settings,
     })
 }
 

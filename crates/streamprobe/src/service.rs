@@ -72,6 +72,14 @@ impl Service {
             }
             None => None,
         };
+        // Alarm ids go on after the store's largest: unique across restarts.
+        let last_alarm_id = match &store {
+            Some((_, store)) => store.max_alarm_id().map_err(|e| e.to_string())?,
+            None => 0,
+        };
+        let desk = Arc::new(outputs::AlarmDesk::default());
+        let alarms =
+            crate::alarm_stage::AlarmStage::new(settings.alarms, last_alarm_id, Arc::clone(&desk));
         let mut bus = Bus::new();
         bus.attach("stdout", STDOUT_QUEUE, true, StdoutSink::new(settings.json))
             .map_err(|e| format!("cannot start the standard output sink: {e}"))?;
@@ -102,6 +110,7 @@ impl Service {
                 let state = api::AppState {
                     view: Arc::clone(&view),
                     history,
+                    alarm_desk: desk,
                     config: config.clone(),
                     token: token.into(),
                     read_token: settings.api_read_token,
@@ -134,7 +143,7 @@ impl Service {
         let (tx, rx) = sync_channel(OUTPUT_QUEUE);
         let records = std::thread::Builder::new()
             .name("records".into())
-            .spawn(move || assemble(rx, workers, bus))
+            .spawn(move || assemble(rx, workers, bus, alarms))
             .map_err(|e| format!("cannot start the records thread: {e}"))?;
         Ok(Service {
             tx,

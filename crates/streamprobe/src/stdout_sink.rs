@@ -1,5 +1,6 @@
 //! The standard-output sink of the record bus: newline-delimited JSON records
-//! (`streamprobe.interval/1`, each interval's flow and event records then its probe record),
+//! (`streamprobe.interval/1`, each interval's flow and event records, its alarm records
+//! (`streamprobe.alarm/1`), then its probe record),
 //! or a table per interval, redrawn in place on a terminal (worst flows first). It is the
 //! bus's essential sink: when standard output fails, nothing measured can be seen, and the
 //! probe stops.
@@ -49,6 +50,11 @@ impl StdoutSink {
                 Record::Flow(f) => serde_json::to_writer(&mut *out, f)?,
                 Record::Event(e) => serde_json::to_writer(&mut *out, e)?,
             }
+            out.write_all(b"\n")?;
+        }
+        // Alarm records (`streamprobe.alarm/1`) after the interval's flows and events.
+        for a in &batch.alarms {
+            serde_json::to_writer(&mut *out, a)?;
             out.write_all(b"\n")?;
         }
         serde_json::to_writer(&mut *out, &batch.probe)?;
@@ -126,6 +132,9 @@ impl StdoutSink {
             .collect();
         if !troubled.is_empty() {
             writeln!(out, "sinks: {}", troubled.join("; "))?;
+        }
+        for a in &batch.alarms {
+            writeln!(out, "alarm {} {}: {}", a.id, a.state.as_str(), a.text)?;
         }
         writeln!(out)
     }

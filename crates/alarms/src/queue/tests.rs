@@ -36,6 +36,8 @@ fn alarm(id: u64) -> AlarmRecord {
         text: String::new(),
         summary: None,
         summarised_in: None,
+        reason: None,
+        ack: None,
     }
 }
 

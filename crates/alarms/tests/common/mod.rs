@@ -46,6 +46,8 @@ pub fn alarm(id: u64, state: AlarmState) -> AlarmRecord {
         text: r#"loss 2.5 % over max_loss_pct 1 in "cams-north" [a\b]"#.into(),
         summary: None,
         summarised_in: None,
+        reason: None,
+        ack: None,
     }
 }
 

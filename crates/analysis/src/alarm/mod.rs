@@ -4,10 +4,12 @@
 //! probe's own record (kernel drops); the engine that judges them is pure like the rest of
 //! this crate: time is an argument.
 
+pub mod engine;
 pub mod shared;
 
 use crate::format::rfc3339_ns;
 use crate::interval::FlowName;
+pub use engine::{AckRefused, AckRequest, AlarmEngine};
 use serde::Serialize;
 pub use shared::Shared;
 
@@ -130,7 +132,7 @@ pub struct FloodSummary {
 }
 
 /// One alarm transition: a record on the record bus, in the store and in the API.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AlarmRecord {
     /// [`ALARM_SCHEMA`].
     pub schema: &'static str,
@@ -162,6 +164,25 @@ pub struct AlarmRecord {
     pub summary: Option<FloodSummary>,
     /// Set on a per-flow alarm whose notification the summary of this id replaced.
     pub summarised_in: Option<u64>,
+    /// Why it cleared (`cleared` records only): [`engine::CLEARED_GOOD`] (`clear_after` good
+    /// intervals), [`engine::CLEARED_EXPIRED`] / [`engine::CLEARED_EVICTED`] (the probe
+    /// forgot the flow), [`engine::CLEARED_FLOWS`] (a flood summary whose flows all cleared).
+    pub reason: Option<&'static str>,
+    /// Who acknowledged the episode and when, on its `acknowledged` record and every later
+    /// one (its `cleared`).
+    pub ack: Option<Acknowledgement>,
+}
+
+/// An operator's acknowledgement of an active alarm (`POST /api/v1/alarms/{id}/ack`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Acknowledgement {
+    /// Who, as the request said (`api` when it said nothing).
+    pub by: String,
+    /// When the request came, wall clock, ns since the epoch (written as RFC 3339).
+    #[serde(serialize_with = "rfc3339")]
+    pub time: i64,
+    /// What they wrote, if anything.
+    pub note: Option<String>,
 }
 
 impl AlarmRecord {
