@@ -42,6 +42,7 @@ fn to_frames(frames: &[Vec<u8>], first: usize) -> Vec<Frame<'_>> {
             link: LinkType::Ethernet,
             data: f,
             wire_len: f.len() as u32,
+            vlan: None,
         })
         .collect()
 }
@@ -133,6 +134,7 @@ fn bench_ts(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::Wa
             link: LinkType::Ethernet,
             data: f,
             wire_len: f.len() as u32,
+            vlan: None,
         })
         .collect();
     let warm = usize::from(FLOWS) * 16;

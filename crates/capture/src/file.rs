@@ -505,6 +505,7 @@ fn read_pcap<'a, const BIG_ENDIAN: bool>(
             link,
             data: frame,
             wire_len: origlen.max(caplen as u32),
+            vlan: None,
         }));
     }
     None
@@ -619,6 +620,7 @@ impl BlockDecoder {
             link,
             data,
             wire_len: wire_len.max(data.len() as u32),
+            vlan: None,
         }));
     }
 }

@@ -32,6 +32,8 @@ const PACKET_FANOUT_HASH: u32 = 0;
 const PACKET_FANOUT_FLAG_DEFRAG: u32 = 0x8000;
 const TP_STATUS_KERNEL: u32 = 0;
 const TP_STATUS_USER: u32 = 1;
+/// `tp_vlan_tci` holds the outer VLAN tag the kernel took out of the frame (linux/if_packet.h).
+const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 const ETH_P_ALL: u16 = 0x0003;
 const ARPHRD_ETHER: u16 = 1;
 const ARPHRD_LOOPBACK: u16 = 772;
@@ -367,6 +369,10 @@ impl PacketRing {
                     link: self.link,
                     data,
                     wire_len: hdr.tp_len,
+                    // The kernel takes the outer tag out of the frame and gives it here
+                    // (a QinQ frame keeps only its inner tag in the bytes).
+                    vlan: (hdr.tp_status & TP_STATUS_VLAN_VALID != 0)
+                        .then_some((hdr.tp_vlan_tci & 0x0fff) as u16),
                 });
                 if hdr.tp_next_offset == 0 {
                     break;

@@ -342,6 +342,7 @@ mod tests {
                 link: LinkType::Ethernet,
                 data: d,
                 wire_len: d.len() as u32,
+                vlan: None,
             })
             .collect();
         let mut analyzer = Analyzer::new(AnalysisConfig::default());

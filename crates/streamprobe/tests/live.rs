@@ -312,3 +312,92 @@ for i in range(100):
     );
     assert!(live.keys().all(|f| f.starts_with("[fd00::1]:")), "{live:?}");
 }
+
+/// A frame with `tags` (TPID, VID) in front of its EtherType, outermost first.
+fn tagged(frame: &[u8], tags: &[(u16, u16)]) -> Vec<u8> {
+    let mut f = frame[..12].to_vec();
+    for &(tpid, vid) in tags {
+        f.extend_from_slice(&tpid.to_be_bytes());
+        // Priority 5 in the TCI: the VID is its low 12 bits.
+        f.extend_from_slice(&(0xa000 | vid).to_be_bytes());
+    }
+    f.extend_from_slice(&frame[12..]);
+    f
+}
+
+/// Flows keep their outer VLAN id from a live capture too, where the kernel takes the outer
+/// tag out of the frame and gives it beside it (TP_STATUS_VLAN_VALID): a single 802.1Q tag
+/// (VID 310), 802.1ad QinQ (outer 100, inner 310: the inner tag stays in the bytes) and an
+/// untagged flow, sent by tcpreplay over a veth pair.
+#[test]
+fn live_flows_keep_the_outer_vlan_id() {
+    if !common::may_run(
+        "vlan",
+        common::namespace_prerequisites(&["ip", "tcpreplay"]),
+    ) {
+        return;
+    }
+    use testbed::pcap_writer::{rtp_packet, udp_frame, PcapWriter};
+    let dir = std::env::temp_dir().join(format!("sp-vlan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let capture = dir.join("vlans.pcap");
+    let mut w = PcapWriter::new(std::fs::File::create(&capture).unwrap()).unwrap();
+    for seq in 0..50u16 {
+        for (port, tags) in [
+            (5000u16, vec![(0x8100, 310)]),
+            (5002, vec![(0x88a8, 100), (0x8100, 310)]),
+            (5004, vec![]),
+        ] {
+            let p = rtp_packet(
+                96,
+                false,
+                seq,
+                u32::from(seq) * 3600,
+                u32::from(port),
+                &[0x41; 400],
+            );
+            let f = tagged(
+                &udp_frame([10, 9, 0, 1], 4000, [239, 9, 0, 1], port, &p),
+                &tags,
+            );
+            w.write_frame(i64::from(seq) * 20_000_000, &f, f.len())
+                .unwrap();
+        }
+    }
+    w.into_inner().unwrap();
+    let pair = Pair::new('v');
+    let probe = LiveProbe::start(&pair.rx, &["--interface", &pair.b, "--promiscuous"]);
+    let replay = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &pair.tx,
+            "tcpreplay",
+            "-q",
+            "--pps",
+            "1000",
+        ])
+        .arg(format!("--intf1={}", pair.a))
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let records = probe.stop();
+    let mut vlans = BTreeMap::new();
+    for r in records.iter().filter(|r| r["type"] == "flow") {
+        vlans.insert(r["dst"].as_str().unwrap().to_string(), r["vlan"].clone());
+    }
+    assert_eq!(
+        vlans,
+        BTreeMap::from([
+            ("239.9.0.1:5000".to_string(), Value::from(310)),
+            ("239.9.0.1:5002".to_string(), Value::from(100)),
+            ("239.9.0.1:5004".to_string(), Value::Null),
+        ])
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -31,6 +31,7 @@ fn bench(c: &mut Criterion) {
             link: LinkType::Ethernet,
             data: d,
             wire_len: d.len() as u32,
+            vlan: None,
         })
         .collect();
     let mut group = c.benchmark_group("tap");

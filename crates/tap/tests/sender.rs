@@ -13,6 +13,7 @@ fn frame(arrival_ns: i64, data: &[u8]) -> Frame<'_> {
         link: LinkType::Ethernet,
         data,
         wire_len: data.len() as u32,
+        vlan: None,
     }
 }
 

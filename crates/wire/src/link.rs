@@ -52,6 +52,9 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// The frame's length on the wire.
     pub wire_len: u32,
+    /// Its outer VLAN id when the capture took the tag out of the bytes and gave it beside
+    /// them (AF_PACKET: `TP_STATUS_VLAN_VALID`); None when the tag, if any, is in `data`.
+    pub vlan: Option<u16>,
 }
 
 /// A UDP datagram inside a frame: addresses, ports and the payload as captured.

@@ -184,6 +184,7 @@ impl Analyzer {
             link,
             data,
             wire_len,
+            vlan: None,
         }]);
     }
 
@@ -199,7 +200,7 @@ impl Analyzer {
     /// Keeps the outer VLAN id of the frame that made a new 4-tuple, if it was tracked.
     #[cold]
     fn note_vlan(&mut self, tuple: &FourTuple, hash: u64, f: &Frame<'_>) {
-        if let Some(vlan) = outer_vlan(f.link, f.data) {
+        if let Some(vlan) = f.vlan.or_else(|| outer_vlan(f.link, f.data)) {
             if self.table.find(tuple, hash).is_some() {
                 self.vlans.insert(*tuple, vlan);
             }
@@ -240,6 +241,7 @@ impl Analyzer {
             link: LinkType::RawIp,
             data: &[],
             wire_len,
+            vlan: None,
         });
         // A datagram longer than the receive slot arrives cut, as a snap length cuts a
         // captured one: analysed the same way.

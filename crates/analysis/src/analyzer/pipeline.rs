@@ -273,6 +273,7 @@ mod tests {
                 link: LinkType::Ethernet,
                 data: f,
                 wire_len: f.len() as u32,
+                vlan: None,
             })
             .collect();
         let mut single = Analyzer::new(AnalysisConfig::default());

@@ -108,7 +108,8 @@ pub struct FlowRecord {
     pub payload: PayloadFormat,
     /// Monitor group.
     pub group: Option<String>,
-    /// The outer VLAN id of the flow's last frame that had one (802.1Q / 802.1ad).
+    /// The outer VLAN id (802.1Q / 802.1ad VID) of the frame that made the flow's 4-tuple
+    /// known; None when it had no tag.
     pub vlan: Option<u16>,
     /// Packets in the interval.
     pub packets: u64,
