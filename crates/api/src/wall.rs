@@ -7,18 +7,21 @@ use crate::routes::parse_time;
 use crate::{check_read, json_response, time_text, AppState};
 use analysis::alarm::shared::SharedBuilder;
 use analysis::alarm::Shared;
+use analysis::interval::FlowName;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use base64::Engine;
-use outputs::live_view::{Health, LiveFlow, View};
+use outputs::live_view::{Health, View};
 use serde::{Deserialize, Serialize};
 
 /// Rows a wall is drawn in at most by default: a screen's height of cells.
 const DEFAULT_ROWS: usize = 300;
 /// Rows asked for at most.
 const MAX_ROWS: usize = 100_000;
+/// Cells (rows x seconds) in one answer at most: 8 MiB before base64.
+const MAX_CELLS: usize = 8 << 20;
 /// Flows a band lists at most by default (all are counted).
 const DEFAULT_BAND_LIMIT: usize = 1000;
 
@@ -74,23 +77,82 @@ struct Counts {
     red: Vec<u32>,
 }
 
-/// The view's flows of `group` (all without one), sorted by group, then id.
-fn chosen<'a>(view: &'a View, group: Option<&str>) -> Result<Vec<&'a LiveFlow>, ApiError> {
+/// A flow on the wall: one the view holds, or one forgotten less than a window ago.
+struct WallFlow<'a> {
+    id: &'a str,
+    name: &'a FlowName,
+    group: Option<&'a str>,
+    vlan: Option<u16>,
+    row: u32,
+}
+
+/// The wall's flows of `group` (all without one), forgotten ones included, sorted by group
+/// (the ungrouped last), then in the stable order of definitions.md: destination, source,
+/// SSRC.
+fn chosen<'a>(view: &'a View, group: Option<&str>) -> Result<Vec<WallFlow<'a>>, ApiError> {
     if let Some(g) = group {
         if !view.groups.iter().any(|x| x.name == g) {
             return Err(ApiError::not_found(format!("group={g}: no such group")));
         }
     }
-    let mut flows: Vec<&LiveFlow> = view
-        .flows
-        .values()
-        .filter(|f| group.is_none_or(|g| f.group.as_deref() == Some(g)))
+    let live = view.flows.values().map(|f| WallFlow {
+        id: &f.id,
+        name: &f.name,
+        group: f.group.as_deref(),
+        vlan: f.last.as_ref().and_then(|r| r.vlan),
+        row: f.wall_row,
+    });
+    let gone = view.wall_gone.iter().map(|(id, g)| WallFlow {
+        id,
+        name: &g.name,
+        group: g.group.as_deref(),
+        vlan: g.vlan,
+        row: g.wall_row,
+    });
+    let mut flows: Vec<WallFlow<'_>> = live
+        .chain(gone)
+        .filter(|f| group.is_none_or(|g| f.group == Some(g)))
         .collect();
-    // Grouped flows first, by group; then the ungrouped. Ids are unique.
     flows.sort_by(|a, b| {
-        (a.group.is_none(), &a.group, &a.id).cmp(&(b.group.is_none(), &b.group, &b.id))
+        let key = |f: &WallFlow<'a>| {
+            (
+                f.group.is_none(),
+                f.group,
+                f.name.dst,
+                f.name.src,
+                f.name.ssrc,
+            )
+        };
+        key(a).cmp(&key(b))
     });
     Ok(flows)
+}
+
+/// Rows for groups of `sizes` flows, `max_rows` in all: one a group at least, the rest by
+/// largest remainder in proportion to their flows, never more rows than flows. More groups
+/// than `max_rows`: one row each.
+fn share_rows(sizes: &[usize], max_rows: usize) -> Vec<usize> {
+    let total: usize = sizes.iter().sum();
+    let mut rows = vec![1; sizes.len()];
+    let spare = max_rows.saturating_sub(sizes.len());
+    if spare == 0 || total == 0 {
+        return rows;
+    }
+    let mut remainders = Vec::with_capacity(sizes.len());
+    for (i, &k) in sizes.iter().enumerate() {
+        let exact = k * spare;
+        rows[i] += exact / total;
+        remainders.push((exact % total, i));
+    }
+    let given: usize = rows.iter().sum::<usize>() - sizes.len();
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for &(_, i) in remainders.iter().take(spare - given) {
+        rows[i] += 1;
+    }
+    for (r, &k) in rows.iter_mut().zip(sizes) {
+        *r = (*r).min(k.max(1));
+    }
+    rows
 }
 
 /// The seconds `[from, to]` of the last `minutes` the wall holds.
@@ -134,43 +196,48 @@ pub async fn wall(
 fn wall_document(view: &View, q: &WallQuery, max_rows: usize) -> Result<Response, ApiError> {
     let (from, seconds) = span(view, q.minutes)?;
     let flows = chosen(view, q.group.as_deref())?;
-    let mut counts = Counts {
-        green: vec![0; seconds],
-        amber: vec![0; seconds],
-        grey: vec![0; seconds],
-        red: vec![0; seconds],
-    };
-    let mut rows = Vec::new();
-    let mut cells = Vec::new();
-    let mut line = vec![0u8; seconds];
-    // Each group gets rows in proportion to its flows (one at least), so no row mixes groups.
     let mut at = 0;
+    let mut groups = Vec::new();
     while at < flows.len() {
-        let group = flows[at].group.as_deref();
-        let end = at + flows[at..].partition_point(|f| f.group.as_deref() == group);
+        let group = flows[at].group;
+        let end = at + flows[at..].partition_point(|f| f.group == group);
+        groups.push((at, end));
+        at = end;
+    }
+    let shares = share_rows(
+        &groups.iter().map(|(a, b)| b - a).collect::<Vec<_>>(),
+        max_rows,
+    );
+    let cells_asked = shares.iter().sum::<usize>() * seconds;
+    if cells_asked > MAX_CELLS {
+        return Err(ApiError::bad_request(format!(
+            "rows={max_rows} over {seconds} s: {cells_asked} cells, at most {MAX_CELLS}: ask fewer rows or minutes"
+        )));
+    }
+    let mut rows = Vec::new();
+    let mut cells = Vec::with_capacity(cells_asked);
+    let mut line = vec![0u8; seconds];
+    let mut one = vec![0u8; seconds];
+    // Counts by code (0 none, 1 green ... 4 red), second by second.
+    let mut by_code = vec![[0u32; 5]; seconds];
+    for (&(at, end), &share) in groups.iter().zip(&shares) {
+        let group = flows[at].group;
         let in_group = end - at;
-        let share = (in_group * max_rows).div_ceil(flows.len()).max(1);
         let per_row = in_group.div_ceil(share);
         for (k, chunk) in flows[at..end].chunks(per_row).enumerate() {
             line.fill(0);
             for f in chunk {
-                for (s, cell) in line.iter_mut().enumerate() {
-                    let c = view.wall.cell(f.wall_row, from + s as i64);
-                    match Health::of_code(c) {
-                        Some(Health::Green) => counts.green[s] += 1,
-                        Some(Health::Amber) => counts.amber[s] += 1,
-                        Some(Health::Grey) => counts.grey[s] += 1,
-                        Some(Health::Red) => counts.red[s] += 1,
-                        None => {}
-                    }
+                view.wall.read(f.row, from, &mut one);
+                for ((cell, &c), n) in line.iter_mut().zip(&one).zip(by_code.iter_mut()) {
+                    n[usize::from(c.min(4))] += 1;
                     *cell = (*cell).max(c);
                 }
             }
             cells.extend_from_slice(&line);
-            let first = &chunk[0].id;
-            let last = &chunk[chunk.len() - 1].id;
+            let first = chunk[0].id;
+            let last = chunk[chunk.len() - 1].id;
             let label = match (chunk.len(), group) {
-                (1, _) => first.clone(),
+                (1, _) => first.to_string(),
                 (n, g) => format!(
                     "{} {}-{} of {in_group}",
                     g.unwrap_or("(no group)"),
@@ -182,13 +249,19 @@ fn wall_document(view: &View, q: &WallQuery, max_rows: usize) -> Result<Response
                 label,
                 group,
                 flows: chunk.len(),
-                flow: (chunk.len() == 1).then_some(first.as_str()),
+                flow: (chunk.len() == 1).then_some(first),
                 first,
                 last,
             });
         }
-        at = end;
     }
+    let code = |c: usize| by_code.iter().map(|n| n[c]).collect::<Vec<u32>>();
+    let counts = Counts {
+        green: code(Health::Green as usize),
+        amber: code(Health::Amber as usize),
+        grey: code(Health::Grey as usize),
+        red: code(Health::Red as usize),
+    };
     let doc = WallDocument {
         schema: "streamprobe.wall/1",
         start: time_text(from * 1_000_000_000),
@@ -292,32 +365,29 @@ fn band_document(
     let mut shared = SharedBuilder::default();
     let mut hit = Vec::new();
     let mut count = 0;
+    let mut one = vec![0u8; usize::try_from(to - from + 1).unwrap_or(0)];
     for f in chosen(view, q.group.as_deref())? {
-        let (mut worst, mut seconds) = (0u8, 0u32);
-        for s in from..=to {
-            let c = view.wall.cell(f.wall_row, s);
-            worst = worst.max(c);
-            seconds += u32::from(c >= least as u8);
-        }
+        view.wall.read(f.row, from, &mut one);
+        let worst = one.iter().copied().max().unwrap_or(0);
+        let seconds = one.iter().filter(|&&c| c >= least as u8).count() as u32;
         if seconds == 0 {
             continue;
         }
         count += 1;
-        let vlan = f.last.as_ref().and_then(|r| r.vlan);
         shared.add(
             f.name.src.ip(),
             f.name.dst.ip(),
-            f.group.as_deref(),
-            vlan,
+            f.group,
+            f.vlan,
             f.name.kind,
         );
         if hit.len() < limit {
             hit.push(BandFlow {
-                id: &f.id,
-                group: f.group.as_deref(),
+                id: f.id,
+                group: f.group,
                 src: f.name.src.to_string(),
                 dst: f.name.dst.to_string(),
-                vlan,
+                vlan: f.vlan,
                 kind: f.name.kind.as_str(),
                 worst: Health::of_code(worst).map_or("none", Health::as_str),
                 seconds,
@@ -335,4 +405,30 @@ fn band_document(
     serde_json::to_vec(&doc)
         .map(json_response)
         .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share_rows;
+
+    #[test]
+    fn rows_are_shared_by_largest_remainder_one_a_group_at_least() {
+        assert_eq!(share_rows(&[1, 1, 98], 3), [1, 1, 1]);
+        assert_eq!(share_rows(&[1, 1, 98], 10), [1, 1, 8]);
+        assert_eq!(share_rows(&[8, 2], 3), [2, 1]);
+        assert_eq!(share_rows(&[50, 50], 10), [5, 5]);
+        assert_eq!(
+            share_rows(&[5, 3], 300),
+            [5, 3],
+            "never more rows than flows"
+        );
+        assert_eq!(
+            share_rows(&[1, 1, 1, 1], 2),
+            [1, 1, 1, 1],
+            "more groups than rows"
+        );
+        let shares = share_rows(&[37, 1000, 3, 999], 300);
+        assert_eq!(shares.iter().sum::<usize>(), 300);
+        assert_eq!(shares, [6, 146, 2, 146]);
+    }
 }

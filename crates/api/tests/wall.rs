@@ -211,14 +211,18 @@ fn one_row_per_flow_holds_its_health_second_by_second() {
     // The last interval ended at T0 + 19: its second is T0 + 18, the wall's last.
     let start = T0 + 18 - 59;
     assert_eq!(doc["start_s"], start);
-    assert_eq!(doc["flows"], 9, "flow 8 was forgotten");
+    assert_eq!(
+        doc["flows"], 10,
+        "flow 8 was forgotten, its past is still on the wall"
+    );
     let rows = doc["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 9);
+    assert_eq!(rows.len(), 10);
     assert_eq!(rows[0]["flow"], name(0).id());
-    assert_eq!(rows[8]["flow"], name(9).id());
-    assert_eq!(rows[8]["group"], "studio");
+    assert_eq!(rows[8]["flow"], name(8).id());
+    assert_eq!(rows[9]["flow"], name(9).id());
+    assert_eq!(rows[9]["group"], "studio");
     let c = cells(&doc);
-    assert_eq!(c.len(), 9 * 60);
+    assert_eq!(c.len(), 10 * 60);
     let at = |row: usize, k: i64| c[row * 60 + (T0 + k - 1 - start) as usize];
     // Interval k (ending at T0 + k) is second T0 + k - 1.
     let flow0: Vec<u8> = (0..20).map(|k| at(0, k)).collect();
@@ -232,7 +236,13 @@ fn one_row_per_flow_holds_its_health_second_by_second() {
         [1, 1, 1, 1, 1, 2, 4, 4, 4, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
         "red while the alarm is active, over amber"
     );
-    let flow9: Vec<u8> = (0..20).map(|k| at(8, k)).collect();
+    let flow8: Vec<u8> = (0..20).map(|k| at(8, k)).collect();
+    assert_eq!(
+        flow8,
+        [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+        "none once forgotten"
+    );
+    let flow9: Vec<u8> = (0..20).map(|k| at(9, k)).collect();
     assert_eq!(
         flow9,
         [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3]
@@ -252,19 +262,29 @@ fn rows_of_many_flows_show_the_worst_and_never_mix_groups() {
     let s = fed();
     let (_, doc) = get(&s, "/api/v1/wall?minutes=1&rows=3");
     let rows = doc["rows"].as_array().unwrap();
-    // 8 cams flows get 3 rows of 3, 3 and 2; the studio flow its own row.
+    // 3 rows: one a group, the spare one to the larger: 8 cams flows in 2 rows of 4, the 2
+    // studio flows (one forgotten) in one.
     let sizes: Vec<u64> = rows.iter().map(|r| r["flows"].as_u64().unwrap()).collect();
-    assert_eq!(sizes, [3, 3, 2, 1]);
-    assert_eq!(rows[0]["label"], "cams 1-3 of 8");
+    assert_eq!(sizes, [4, 4, 2]);
+    assert_eq!(rows[0]["label"], "cams 1-4 of 8");
+    assert_eq!(rows[2]["label"], "studio 1-2 of 2");
     assert_eq!(rows[0]["flow"], serde_json::Value::Null);
     let start = doc["start_s"].as_i64().unwrap();
     let c = cells(&doc);
     let at = |row: usize, k: i64| c[row * 60 + (T0 + k - 1 - start) as usize];
     assert_eq!(at(0, 7), 4, "flow 1's alarm");
-    assert_eq!(at(1, 7), 2, "flows 3-5 amber");
-    assert_eq!(at(2, 7), 1, "flows 6-7 green");
+    assert_eq!(at(1, 7), 2, "flows 4-5 amber, 6-7 green");
+    assert_eq!(at(1, 9), 1, "all four green");
+    assert_eq!(at(2, 16), 3, "flow 9 silent, flow 8 gone");
     let (_, doc) = get(&s, "/api/v1/wall?minutes=1&group=studio");
-    assert_eq!(doc["flows"], 1);
+    assert_eq!(doc["flows"], 2);
+    let (status, doc) = get(&s, "/api/v1/wall?rows=10000");
+    assert_eq!(
+        (status, doc["rows"].as_array().unwrap().len()),
+        (200, 10),
+        "a row per flow at most"
+    );
+    assert_eq!(get(&s, "/api/v1/wall?rows=100001").0, 400);
     let (status, doc) = get(&s, "/api/v1/wall?group=nothing");
     assert_eq!(
         (status, doc["error"].as_str().unwrap()),

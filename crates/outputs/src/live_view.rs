@@ -9,7 +9,7 @@
 
 use crate::bus::{IntervalBatch, Sink, SinkError};
 use crate::probe::ProbeRecord;
-use crate::wall::HealthWall;
+use crate::wall::{HealthWall, MAX_GONE_ROWS};
 use analysis::alarm::{AlarmRecord, AlarmState};
 use analysis::event::FlowEvent;
 use analysis::interval::{EventRecord, FlowName, FlowRecord};
@@ -262,6 +262,21 @@ pub struct View {
     pub alarm_log: VecDeque<AlarmRecord>,
     /// Every flow's health second by second (`GET /api/v1/wall`).
     pub wall: HealthWall,
+    /// Flows forgotten less than the wall's window ago, by id: their rows stay on the wall.
+    pub wall_gone: BTreeMap<String, GoneFlow>,
+    /// The same, oldest first (a row found again leaves a stale entry here, skipped).
+    wall_gone_order: VecDeque<(i64, String)>,
+}
+
+/// A forgotten flow still on the wall.
+#[derive(Clone, Debug)]
+pub struct GoneFlow {
+    pub name: FlowName,
+    pub group: Option<String>,
+    pub vlan: Option<u16>,
+    pub wall_row: u32,
+    /// When it was forgotten, ns since the epoch.
+    pub gone_ns: i64,
 }
 
 /// The probe's own counts since the start.
@@ -283,6 +298,7 @@ impl View {
     fn flow_mut(&mut self, name: &FlowName, time: i64) -> &mut LiveFlow {
         let id = name.id();
         let wall = &mut self.wall;
+        let gone = &mut self.wall_gone;
         self.flows.entry(id.clone()).or_insert_with(|| LiveFlow {
             name: *name,
             id,
@@ -296,7 +312,10 @@ impl View {
             cleared_ns: time,
             lifetime: FlowTotals::default(),
             active_alarms: 0,
-            wall_row: wall.open(),
+            // Found again within the wall's window: its row goes on.
+            wall_row: gone
+                .remove(&name.id())
+                .map_or_else(|| wall.open(), |g| g.wall_row),
         })
     }
 
@@ -329,8 +348,7 @@ impl View {
                 FlowEvent::Expired | FlowEvent::Evicted => {
                     if let Some(f) = self.flows.remove(&e.name.id()) {
                         self.forgotten += 1;
-                        self.wall
-                            .close(f.wall_row, e.time.div_euclid(1_000_000_000));
+                        self.keep_on_wall(f, e.time);
                     }
                 }
                 FlowEvent::Silent => self.flow_mut(&e.name, e.time).state = FlowState::Silent,
@@ -363,17 +381,49 @@ impl View {
     }
 
     /// Writes every flow's health now on the wall, for the seconds of the interval that
-    /// ended (a cell is the second that begins at its Unix second).
+    /// ended (a cell is the second that begins at its Unix second); frees the rows of flows
+    /// forgotten a window ago.
     fn mark_wall(&mut self, batch: &IntervalBatch) {
-        let seconds = batch
-            .flows()
-            .next()
-            .map_or(1, |r| r.interval_s.round().clamp(1.0, 3600.0) as u32);
+        let seconds = batch.probe.interval_s.round().clamp(1.0, 3600.0) as u32;
         let last = (batch.end_ns - 1).div_euclid(1_000_000_000);
         for f in self.flows.values() {
             self.wall.mark(f.wall_row, last, seconds, f.health());
         }
-        self.wall.recycle(last);
+        let window = self.wall.window() as i64 * 1_000_000_000;
+        while let Some((at, _)) = self.wall_gone_order.front() {
+            if batch.end_ns - at < window && self.wall_gone_order.len() <= MAX_GONE_ROWS {
+                break;
+            }
+            let Some((at, id)) = self.wall_gone_order.pop_front() else {
+                break;
+            };
+            // A flow found again since (or forgotten again later) has moved on.
+            if self.wall_gone.get(&id).is_some_and(|g| g.gone_ns == at) {
+                if let Some(g) = self.wall_gone.remove(&id) {
+                    self.wall.free(g.wall_row);
+                }
+            }
+        }
+    }
+
+    /// A forgotten flow's row stays on the wall for a window (at most [`MAX_GONE_ROWS`] such
+    /// rows, the oldest freed first).
+    fn keep_on_wall(&mut self, f: LiveFlow, at: i64) {
+        let vlan = f.last.as_ref().and_then(|r| r.vlan);
+        self.wall_gone_order.push_back((at, f.id.clone()));
+        let old = self.wall_gone.insert(
+            f.id,
+            GoneFlow {
+                name: f.name,
+                group: f.group,
+                vlan,
+                wall_row: f.wall_row,
+                gone_ns: at,
+            },
+        );
+        if let Some(old) = old {
+            self.wall.free(old.wall_row);
+        }
     }
 
     /// Keeps an alarm transition: the active set, the flow's count, the log.

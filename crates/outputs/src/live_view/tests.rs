@@ -162,3 +162,53 @@ fn the_event_ring_keeps_the_last_events() {
     assert_eq!(view.events.len(), EVENTS_KEPT);
     assert_eq!(view.events.front().unwrap().time, 5 * S);
 }
+
+/// A forgotten flow's row stays on the wall for a window, then is freed and reused; a flow
+/// found again within the window goes on in its own row.
+#[test]
+fn forgotten_flows_stay_on_the_wall_for_a_window() {
+    let mut view = View::default();
+    let t0 = 1_800_000_000 * S;
+    view.apply(&batch(
+        t0,
+        vec![flow(1, t0, 0, 0, 10.0, "g"), flow(2, t0, 0, 0, 10.0, "g")],
+    ));
+    let (row1, row2) = (
+        view.flows[&name(1).id()].wall_row,
+        view.flows[&name(2).id()].wall_row,
+    );
+    view.apply(&batch(
+        t0 + S,
+        vec![
+            flow(2, t0 + S, 0, 0, 10.0, "g"),
+            event(1, t0 + S, FlowEvent::Expired),
+        ],
+    ));
+    assert_eq!(view.wall_gone.len(), 1);
+    assert_eq!(view.wall_gone[&name(1).id()].wall_row, row1);
+    assert_eq!(view.wall.cell(row1, 1_800_000_000 - 1), Health::Green as u8);
+    assert_eq!(
+        view.wall.cell(row1, 1_800_000_000),
+        0,
+        "forgotten: no health"
+    );
+    // Flow 2 forgotten, then back 10 s later: the same row, its past kept.
+    view.apply(&batch(
+        t0 + 2 * S,
+        vec![event(2, t0 + 2 * S, FlowEvent::Expired)],
+    ));
+    view.apply(&batch(
+        t0 + 12 * S,
+        vec![flow(2, t0 + 12 * S, 0, 0, 10.0, "g")],
+    ));
+    assert_eq!(view.flows[&name(2).id()].wall_row, row2);
+    assert_eq!(view.wall.cell(row2, 1_800_000_000), Health::Green as u8);
+    assert_eq!(view.wall_gone.len(), 1);
+    // A window (15 min) after flow 1 left, its row is freed, and a new flow takes it.
+    let later = t0 + S + 900 * S;
+    view.apply(&batch(later, vec![flow(2, later, 0, 0, 10.0, "g")]));
+    assert!(view.wall_gone.is_empty());
+    view.apply(&batch(later + S, vec![flow(3, later + S, 0, 0, 10.0, "g")]));
+    assert_eq!(view.flows[&name(3).id()].wall_row, row1);
+    assert_eq!(view.wall.rows(), 2);
+}
