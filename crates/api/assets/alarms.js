@@ -65,10 +65,10 @@ export function mount(root, params, _id, app) {
   const queuedNote = (answer) => el('span', { class: 'alarm-status', 'data-queued': answer.id }, `queued by ${answer.by}: recorded at the next interval's end`);
 
   function ackCell(a) {
-    const cell = el('span', { class: 'ack-cell', 'data-alarm': a.id });
+    const cell = el('span', { class: 'ack-cell', 'data-alarm': a.id, 'data-state': a.state });
     if (a.state === 'acknowledged') {
       queued.delete(a.id);
-      cell.append(`acknowledged by ${acked(a)}`);
+      cell.append(`by ${acked(a)}`);
     } else if (queued.has(a.id)) {
       cell.append(queuedNote(queued.get(a.id)));
     } else {
@@ -81,10 +81,21 @@ export function mount(root, params, _id, app) {
 
   const flowCell = (a) => (a.flow ? el('a', { href: `#/flow/${encodeURIComponent(a.flow)}` }, a.flow) : (a.summary ? '(flood summary)' : '(probe)'));
   const dot = (a) => el('span', { class: `dot ${a.state === 'cleared' ? 'green' : 'red'}` });
-  const activeHeads = ['', 'Id#', 'Raised', 'Rule', 'Flow', 'Group', 'Value#', 'Threshold#', 'Text', 'Summary', 'Acknowledged'];
-  const activeRow = (a) => [dot(a), String(a.id), a.raised, a.rule, flowCell(a), a.group ?? '', num(a.value), num(a.threshold), a.text ?? '', summary(a), ackCell(a)];
-  const historyHeads = ['', 'Id#', 'Time', 'State', 'Rule', 'Flow', 'Group', 'Value#', 'Threshold#', 'Text', 'Summary', 'Reason', 'Acknowledged'];
-  const historyRow = (a) => [dot(a), String(a.id), a.time, a.state, a.rule, flowCell(a), a.group ?? '', num(a.value), num(a.threshold), a.text ?? '', summary(a), a.reason ?? '', acked(a)];
+  const when = (t) => (t ? t.slice(0, 19).replace('T', ' ') : '');
+  // [heading, cell, whether any record needs the column (none: always shown)]
+  const columns = (history) => [
+    ['', dot], ['Id#', (a) => String(a.id)],
+    ...(history ? [['Time', (a) => when(a.time)], ['State', (a) => a.state]] : [['Raised', (a) => when(a.raised)]]),
+    ['Rule', (a) => a.rule], ['Flow', flowCell], ['Group', (a) => a.group ?? ''],
+    ['Value#', (a) => num(a.value)], ['Threshold#', (a) => num(a.threshold)], ['Text', (a) => a.text ?? ''],
+    ['Summary', summary, (a) => a.summary || a.summarised_in],
+    ...(history ? [['Reason', (a) => a.reason ?? '', (a) => a.reason], ['Acknowledged', acked, (a) => a.ack]] : [['Acknowledged', ackCell]]),
+  ];
+  /** A table of `list` with the columns some record needs. */
+  function alarmTable(list, history) {
+    const cols = columns(history).filter(([, , needed]) => !needed || list.some(needed));
+    return table(cols.map(([h]) => h), list.map((a) => cols.map(([, cell]) => cell(a))));
+  }
 
   /** The newest records: all when they are few, else those of the last hour, 10 min or
    * minute before the last interval (the API lists oldest first); [records, whether more
@@ -106,10 +117,10 @@ export function mount(root, params, _id, app) {
       const shown = all.slice().reverse().slice(0, SHOWN);
       failure.replaceChildren();
       activeCount.textContent = `${now.active} active`;
-      active.replaceChildren(now.alarms.length ? table(activeHeads, now.alarms.map(activeRow)) : note('No alarm is active.'));
+      active.replaceChildren(now.alarms.length ? alarmTable(now.alarms, false) : note('No alarm is active.'));
       history.replaceChildren(
         ...(more || all.length > SHOWN ? [note('More records are kept than shown here: GET /api/v1/alarms?state=all&from=&to= pages through them all.')] : []),
-        shown.length ? table(historyHeads, shown.map(historyRow)) : note('No alarms yet.'));
+        shown.length ? alarmTable(shown, true) : note('No alarms yet.'));
       history.dataset.records = String(all.length);
     } catch (e) {
       failure.replaceChildren(errorNote(`alarms: ${e.message}`));

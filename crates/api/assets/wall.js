@@ -23,6 +23,25 @@ function decode(b64) {
   return out;
 }
 
+/** The commonest group, source /24 (IPv6: /64), VLAN and kind of `flows`, each with how many
+ * have it, where not every flow has the same: [[what, value, count]]. */
+function breakdown(flows) {
+  const net = (endpoint) => {
+    const ip = endpoint.startsWith('[') ? endpoint.slice(1, endpoint.indexOf(']')) : endpoint.slice(0, endpoint.lastIndexOf(':'));
+    return ip.includes(':') ? `${ip.split(':').slice(0, 4).join(':')}::/64` : `${ip.split('.').slice(0, 3).join('.')}.0/24`;
+  };
+  const keys = [['group', (f) => f.group ?? '(none)'], ['source', (f) => net(f.src)], ['destination', (f) => net(f.dst)],
+    ['outer VLAN', (f) => f.vlan ?? 'none'], ['kind', (f) => f.kind]];
+  const out = [];
+  for (const [what, of] of keys) {
+    const n = new Map();
+    for (const f of flows) n.set(of(f), (n.get(of(f)) || 0) + 1);
+    const [value, count] = [...n].sort((a, b) => b[1] - a[1])[0];
+    if (n.size > 1 && count > 1) out.push([what, value, count]);
+  }
+  return out;
+}
+
 const hms = (unixS) => new Date(unixS * 1000).toISOString().slice(11, 19);
 const rgb = (name) => `rgb(${RGB[name].join(',')})`;
 
@@ -62,7 +81,7 @@ export function mount(root, params) {
   const axis = el('div', { class: 'wall-axis' });
   const plot = el('div', { class: 'wall-plot' }, counts, canvas, axis);
   const band = el('div', { id: 'wall-band' });
-  const countsLabel = el('div', { class: 'counts-label' }, 'flows hit');
+  const countsLabel = el('div', { class: 'counts-label' }, 'flows not green');
   countsLabel.style.height = `${COUNTS_H}px`;
   root.append(el('h2', {}, 'Health wall'),
     el('div', { class: 'controls' }, minutesSel, groupSel, healthSel, info), failure,
@@ -132,6 +151,7 @@ export function mount(root, params) {
     }
     ctx.putImageData(img, 0, 0);
     drawCounts(d, S, W);
+    countsLabel.textContent = `flows not green (of ${d.flows.toLocaleString('en')})`;
     const sel = selected();
     if (sel) {
       for (const [cv, h] of [[canvas, canvas.height], [counts, COUNTS_H]]) {
@@ -146,8 +166,7 @@ export function mount(root, params) {
       }
     }
     labels.replaceChildren(...d.rows.map((row) => {
-      const text = row.flow ? row.label : `${row.label} (${row.flows})`;
-      const div = el('div', { title: row.flow ? row.label : `${row.first} … ${row.last}` }, text);
+      const div = el('div', { title: row.flow ? row.label : `${row.flows} flows: ${row.first} … ${row.last}` }, row.label);
       div.style.height = `${CELL_H}px`;
       div.style.lineHeight = `${CELL_H}px`;
       return div;
@@ -239,11 +258,14 @@ export function mount(root, params) {
       ];
       const span = `${hms(from)} to ${hms(to + 1)} UTC (${to - from + 1} s)`;
       const listed = b.flows.length < b.count ? ` (the first ${b.flows.length} listed)` : '';
+      const most = b.count > 1 ? breakdown(b.flows) : [];
       band.replaceChildren(
         el('h3', { id: 'wall-band-title' }, `${b.count.toLocaleString('en')} ${b.count === 1 ? 'flow' : 'flows'} ${s.health} or worse from ${span}${listed}`),
         b.count === 0 ? note('No flow was hit in these seconds.')
           : el('p', { id: 'wall-shared', class: 'shared' }, 'What they share: ',
             ...shared.flatMap(([k, v]) => [el('span', { class: v == null ? 'differ' : 'same', title: v == null ? 'not shared (they differ, or none has one)' : 'shared by all' }, `${k} ${v ?? '—'}`), ' · ']).slice(0, -1)),
+        most.length ? el('p', { id: 'wall-most', class: 'shared' }, `Most of the ${b.flows.length} listed: `,
+          ...most.flatMap(([k, v, n]) => [el('span', { class: 'same' }, `${k} ${v}`), ` (${n})`, ' · ']).slice(0, -1)) : '',
         b.count === 0 ? '' : table(['', 'Flow', 'Group', 'Source', 'Destination', 'VLAN', 'Kind', 'Worst', 'Seconds hit#'], b.flows.map((f) => [
           el('span', { class: `dot ${f.worst}` }),
           el('a', { href: `#/flow/${encodeURIComponent(f.id)}`, 'data-flow': f.id }, f.id), f.group ?? '', f.src, f.dst, f.vlan ?? '', f.kind, f.worst, String(f.seconds)])));

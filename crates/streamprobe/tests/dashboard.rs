@@ -616,7 +616,7 @@ fn the_dashboard_shows_the_replay_filters_draws_charts_and_colours_a_fault() {
     let cell = browser.wait(
         "the page to show it acknowledged",
         Duration::from_secs(10),
-        &format!("const c = document.querySelector('#alarms-active .ack-cell[data-alarm=\"{alarm_id}\"]'); return c && c.textContent.startsWith('acknowledged by dashboard') && c.textContent"),
+        &format!("const c = document.querySelector('#alarms-active .ack-cell[data-alarm=\"{alarm_id}\"]'); return c && c.dataset.state === 'acknowledged' && c.textContent.startsWith('by dashboard at ') && c.textContent"),
     );
     eprintln!("alarm {alarm_id} on the page: {cell}");
     let history = browser.eval("return document.querySelector('#alarms-history').textContent");
