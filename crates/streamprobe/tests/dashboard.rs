@@ -1,13 +1,16 @@
 //! The web dashboard end to end in a real browser: `streamprobe run` replays six cameras
-//! (one of which starts losing a quarter of its packets half way) with its API and store,
-//! and headless Chromium, driven through chromedriver's WebDriver HTTP interface, opens the
-//! page. Asserted: no console error (nor page exception, nor CSP violation), the table shows
-//! exactly the replay's six flows, a filter narrows it to exactly the two of one
-//! destination, a flow page draws its six uPlot charts (canvases of non-zero size with
-//! pixels drawn), and the faulty flow's row takes the colour the API gives it within three
-//! intervals of the API giving it. With the alarm engine (GET /api/v1/alarms served) that
-//! colour is red (an active alarm); without it, amber (the interval's SLA verdict).
-//! Screenshots of every page go to target/test-artifacts/dashboard/.
+//! (one of which starts losing a quarter of its packets half way, against its group's loss
+//! limit, with `[alarms] raise_after = 2`) with its API and store, and headless Chromium,
+//! driven through chromedriver's WebDriver HTTP interface, opens the page. Asserted: no
+//! console error (nor page exception, nor CSP violation) on any page; the table shows exactly
+//! the replay's six flows, a filter narrows it to exactly the two of one destination; a flow
+//! page draws its six uPlot charts (canvases of non-zero size with pixels drawn); the faulty
+//! flow's row turns red within three intervals of its alarm being listed by the API, and the
+//! health filter (`health=red`) leaves exactly it; the alarms page lists the alarm, and
+//! acknowledging it there (the token pasted in the token form) gives an `acknowledged` record;
+//! the wall draws red cells among green ones, and dragging across them lists exactly the
+//! faulty flow and what it shares. Screenshots of every page go to
+//! target/test-artifacts/dashboard/.
 //!
 //! Chromium and chromedriver (Debian's `chromium` and `chromium-driver`, installed by
 //! scripts/install-deps.sh --test) are required: the test fails when they are missing.
