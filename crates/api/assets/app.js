@@ -68,7 +68,7 @@ async function tick() {
       current?.update();
       if (has('GET /api/v1/alarms')) {
         get('/api/v1/alarms?state=active').then((d) => {
-          const n = (Array.isArray(d) ? d : d.alarms ?? []).length;
+          const n = d.active;
           const badge = document.getElementById('alarm-count');
           badge.hidden = n === 0;
           badge.textContent = String(n);

@@ -136,8 +136,8 @@ export function mount(root, params, id) {
       return;
     }
     try {
-      const doc = await get('/api/v1/alarms?state=all');
-      const list = (doc.alarms ?? doc).filter((a) => a.flow === id);
+      const doc = await get(`/api/v1/alarms${query({ state: 'all', flow: id })}`);
+      const list = doc.alarms.slice().reverse();
       alarms.replaceChildren(list.length ? table(['Time', 'State', 'Rule', 'Value#', 'Threshold#', 'Text'],
         list.map((a) => [a.time, a.state, a.rule, num(a.value), num(a.threshold), a.text])) : note('No alarms on this flow.'));
     } catch (e) {

@@ -31,7 +31,7 @@ export function mount(root, params) {
     sort: params.get('sort') || 'flow',
     q: params.get('q') || '',
     group: params.get('group') || '',
-    state: params.get('state') || '',
+    health: params.get('health') || '',
     window: { offset: 0, flows: [] },
     total: null,
     seq: 0,
@@ -42,9 +42,15 @@ export function mount(root, params) {
   };
   const search = el('input', { type: 'search', id: 'flow-filter', placeholder: 'filter: flow id, group, kind, payload', value: s.q });
   const groupSel = el('select', { id: 'flow-group' }, el('option', { value: '' }, 'all groups'));
-  const stateSel = el('select', { id: 'flow-state' },
-    el('option', { value: '' }, 'any state'), el('option', { value: 'active' }, 'active'), el('option', { value: 'silent' }, 'silent'));
-  stateSel.value = s.state;
+  // The API's health= filter (a comma list): the colours of health.js.
+  const healthSel = el('select', { id: 'flow-health' },
+    el('option', { value: '' }, 'any health'),
+    el('option', { value: 'amber,grey,red' }, 'not green'),
+    el('option', { value: 'red' }, 'red: an alarm'),
+    el('option', { value: 'amber' }, 'amber: SLA broken'),
+    el('option', { value: 'grey' }, 'grey: silent'),
+    el('option', { value: 'green' }, 'green: ok'));
+  healthSel.value = s.health;
   const total = el('span', { class: 'total', id: 'flow-total' }, '…');
   const failure = el('div');
   const head = el('div', { class: 'row head' }, ...COLUMNS.map(([h, key, , n]) => {
@@ -56,7 +62,7 @@ export function mount(root, params) {
   const spacer = el('div', { class: 'spacer' }, rows);
   const scroller = el('div', { class: 'scroller' }, spacer);
   const tableEl = el('div', { class: 'vtable', id: 'flow-table' }, head, scroller);
-  root.append(el('div', { class: 'controls' }, search, groupSel, stateSel, total), failure, tableEl);
+  root.append(el('div', { class: 'controls' }, search, groupSel, healthSel, total), failure, tableEl);
 
   function markSort() {
     for (const span of head.children) {
@@ -73,7 +79,7 @@ export function mount(root, params) {
     typing = setTimeout(() => { s.q = search.value.trim(); restart(); }, 200);
   });
   groupSel.addEventListener('change', () => { s.group = groupSel.value; restart(); });
-  stateSel.addEventListener('change', () => { s.state = stateSel.value; restart(); });
+  healthSel.addEventListener('change', () => { s.health = healthSel.value; restart(); });
 
   get('/api/v1/groups').then((doc) => {
     for (const g of doc.groups) groupSel.append(el('option', { value: g.name }, g.name));
@@ -102,7 +108,7 @@ export function mount(root, params) {
     const offset = Math.max(0, first - OVERSCAN);
     const limit = count + 2 * OVERSCAN;
     try {
-      const doc = await get(`/api/v1/flows${query({ offset, limit, sort: s.sort, q: s.q, group: s.group, state: s.state })}`);
+      const doc = await get(`/api/v1/flows${query({ offset, limit, sort: s.sort, q: s.q, group: s.group, health: s.health })}`);
       if (seq === s.seq) {
         s.window = { offset: doc.offset, flows: doc.flows };
         s.total = doc.total;

@@ -7,7 +7,7 @@ use analysis::format::endpoint;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use outputs::live_view::{FlowTotals, LiveFlow};
+use outputs::live_view::{FlowTotals, Health, LiveFlow};
 use serde::{Deserialize, Serialize};
 
 /// The flow list's schema.
@@ -178,6 +178,9 @@ pub struct FlowsQuery {
     pub group: Option<String>,
     /// `active` or `silent`.
     pub state: Option<String>,
+    /// `green`, `amber`, `grey`, `red`, or a comma list of them (`amber,red`): flows whose
+    /// health ([`LiveFlow::health`]) is one of them.
+    pub health: Option<String>,
     /// Text found in the flow id, group, kind or payload.
     pub q: Option<String>,
     /// `flow` (default), `group`, `kind`, `state`, `last_seen`, `loss`, `df`, `mlr`,
@@ -250,11 +253,33 @@ fn sort_key(name: &str) -> Option<SortKey> {
     })
 }
 
-/// Whether `f` passes the query's filters.
-fn matches(f: &LiveFlow, q: &FlowsQuery) -> bool {
-    q.group
-        .as_deref()
-        .is_none_or(|g| f.group.as_deref() == Some(g))
+/// The healths `health=` names, as a set of [`Health`] codes (bit `1 << code`); all when
+/// not given.
+fn health_set(text: Option<&str>) -> Result<u8, ApiError> {
+    let Some(text) = text else {
+        return Ok(u8::MAX);
+    };
+    let mut set = 0u8;
+    for name in text.split(',') {
+        let h = [Health::Green, Health::Amber, Health::Grey, Health::Red]
+            .into_iter()
+            .find(|h| h.as_str() == name.trim())
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "health={text}: green, amber, grey, red or a comma list of them"
+                ))
+            })?;
+        set |= 1 << h as u8;
+    }
+    Ok(set)
+}
+
+/// Whether `f` passes the query's filters (`healths`: [`health_set`]).
+fn matches(f: &LiveFlow, q: &FlowsQuery, healths: u8) -> bool {
+    healths & (1 << f.health() as u8) != 0
+        && q.group
+            .as_deref()
+            .is_none_or(|g| f.group.as_deref() == Some(g))
         && q.state.as_deref().is_none_or(|s| f.state.as_str() == s)
         && q.q.as_deref().is_none_or(|text| {
             f.id.contains(text)
@@ -279,6 +304,7 @@ pub async fn list(
             )));
         }
     }
+    let healths = health_set(q.health.as_deref())?;
     let sort = q.sort.clone().unwrap_or_else(|| "flow".into());
     let (descending, key) = match sort.strip_prefix('-') {
         Some(k) => (true, k.to_string()),
@@ -293,19 +319,26 @@ pub async fn list(
     // 55,000 flows would cost more than the encoding itself).
     let view = app.view.clone();
     let _turn = crate::whole_view_turn().await?;
-    tokio::task::spawn_blocking(move || list_document(&view.read(), &q, order, &key, descending))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+    tokio::task::spawn_blocking(move || {
+        list_document(&view.read(), &q, healths, order, &key, descending)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
 }
 
 fn list_document(
     view: &outputs::live_view::View,
     q: &FlowsQuery,
+    healths: u8,
     order: SortKey,
     key: &str,
     descending: bool,
 ) -> Result<axum::response::Response, ApiError> {
-    let mut flows: Vec<&LiveFlow> = view.flows.values().filter(|f| matches(f, q)).collect();
+    let mut flows: Vec<&LiveFlow> = view
+        .flows
+        .values()
+        .filter(|f| matches(f, q, healths))
+        .collect();
     if key != "flow" || descending {
         flows.sort_by(|a, b| order(a, b));
         if descending {

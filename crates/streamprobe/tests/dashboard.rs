@@ -1,13 +1,16 @@
 //! The web dashboard end to end in a real browser: `streamprobe run` replays six cameras
-//! (one of which starts losing a quarter of its packets half way) with its API and store,
-//! and headless Chromium, driven through chromedriver's WebDriver HTTP interface, opens the
-//! page. Asserted: no console error (nor page exception, nor CSP violation), the table shows
-//! exactly the replay's six flows, a filter narrows it to exactly the two of one
-//! destination, a flow page draws its six uPlot charts (canvases of non-zero size with
-//! pixels drawn), and the faulty flow's row takes the colour the API gives it within three
-//! intervals of the API giving it. With the alarm engine (GET /api/v1/alarms served) that
-//! colour is red (an active alarm); without it, amber (the interval's SLA verdict).
-//! Screenshots of every page go to target/test-artifacts/dashboard/.
+//! (one of which starts losing a quarter of its packets half way, against its group's loss
+//! limit, with `[alarms] raise_after = 2`) with its API and store, and headless Chromium,
+//! driven through chromedriver's WebDriver HTTP interface, opens the page. Asserted: no
+//! console error (nor page exception, nor CSP violation) on any page; the table shows exactly
+//! the replay's six flows, a filter narrows it to exactly the two of one destination; a flow
+//! page draws its six uPlot charts (canvases of non-zero size with pixels drawn); the faulty
+//! flow's row turns red within three intervals of its alarm being listed by the API, and the
+//! health filter (`health=red`) leaves exactly it; the alarms page lists the alarm, and
+//! acknowledging it there (the token pasted in the token form) gives an `acknowledged` record;
+//! the wall draws red cells among green ones, and dragging across them lists exactly the
+//! faulty flow and what it shares. Screenshots of every page go to
+//! target/test-artifacts/dashboard/.
 //!
 //! Chromium and chromedriver (Debian's `chromium` and `chromium-driver`, installed by
 //! scripts/install-deps.sh --test) are required: the test fails when they are missing.
@@ -42,6 +45,11 @@ prefixes = ["239.2.2.2/32"]
 media_rate = "400 kbit/s"
 [group.sla]
 max_loss_pct = 1
+
+# Two bad intervals raise; the alarm outlasts the test.
+[alarms]
+raise_after = 2
+clear_after = 100
 "#;
 
 fn source(c: u32) -> [u8; 4] {
@@ -207,22 +215,46 @@ impl Browser {
         }
     }
 
-    /// Types `text` into the element `css` as a user would.
-    fn type_into(&self, css: &str, text: &str) {
+    /// The WebDriver id of the element `css`.
+    fn find(&self, css: &str) -> String {
         let found = self.session_call(
             "POST",
             "/element",
             Some(json!({"using": "css selector", "value": css})),
         );
-        let id = found["element-6066-11e4-a52e-4f735466cecf"]
+        found["element-6066-11e4-a52e-4f735466cecf"]
             .as_str()
             .unwrap_or_else(|| panic!("no element {css}: {found}"))
-            .to_string();
+            .to_string()
+    }
+
+    /// Types `text` into the element `css` as a user would.
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css);
         self.session_call(
             "POST",
             &format!("/element/{id}/value"),
             Some(json!({ "text": text })),
         );
+    }
+
+    /// Clicks the element `css` as a user would.
+    fn click(&self, css: &str) {
+        let id = self.find(css);
+        self.session_call("POST", &format!("/element/{id}/click"), Some(json!({})));
+    }
+
+    /// Drags the mouse from `(x0, y0)` to `(x1, y1)` (viewport pixels), its button held.
+    fn drag(&self, (x0, y0): (i64, i64), (x1, y1): (i64, i64)) {
+        let actions = json!({"actions": [{"type": "pointer", "id": "mouse",
+        "parameters": {"pointerType": "mouse"}, "actions": [
+            {"type": "pointerMove", "duration": 0, "origin": "viewport", "x": x0, "y": y0},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerMove", "duration": 300, "origin": "viewport", "x": x1, "y": y1},
+            {"type": "pointerUp", "button": 0},
+        ]}]});
+        self.session_call("POST", "/actions", Some(actions));
+        self.session_call("DELETE", "/actions", None);
     }
 
     /// The browser's log since the last call: (level, message).
@@ -361,12 +393,18 @@ fn the_dashboard_shows_the_replay_filters_draws_charts_and_colours_a_fault() {
         faulty.replace('>', "%3E").replace('/', "%2F")
     );
     assert_eq!(api_health(&probe.get(&faulty_path)), "green");
-    // With the alarm engine merged, a broken limit held for `raise_after` intervals is an
-    // alarm and the row turns red; before it, the SLA verdict (amber) is what is seen.
+    // A broken limit held for `raise_after` (2) intervals is an alarm: the row turns red.
     let routes: Vec<String> =
         serde_json::from_str(&probe.http("GET", "/assets/routes.json", None, b"").1).unwrap();
-    let engine = routes.iter().any(|r| r == "GET /api/v1/alarms");
-    let fault_colour = if engine { "red" } else { "amber" };
+    for r in [
+        "GET /api/v1/alarms",
+        "POST /api/v1/alarms/{id}/ack",
+        "GET /api/v1/wall",
+        "GET /api/v1/wall/band",
+    ] {
+        assert!(routes.iter().any(|x| x == r), "{r} not in {routes:?}");
+    }
+    let fault_colour = "red";
 
     // The flow table: exactly the replay's six flows, each row green before the fault.
     browser.open(&format!("{base}/#/flows"));
@@ -442,7 +480,7 @@ fn the_dashboard_shows_the_replay_filters_draws_charts_and_colours_a_fault() {
     browser.no_console_error("drawing the flow page");
     browser.screenshot("flow");
 
-    // The other pages load without error; the wall and alarms say when their API is absent.
+    // The other pages load without error, before the fault: no alarm yet.
     for page in ["wall", "alarms", "groups", "probe"] {
         browser.open(&format!("{base}/#/{page}"));
         browser.wait(
@@ -453,11 +491,10 @@ fn the_dashboard_shows_the_replay_filters_draws_charts_and_colours_a_fault() {
         std::thread::sleep(Duration::from_millis(500));
         let text = browser.eval("return document.querySelector('main').textContent");
         let text = text.as_str().unwrap();
+        assert!(!text.contains("Not available"), "{page}: {text}");
         match page {
-            "wall" if !routes.iter().any(|r| r == "GET /api/v1/wall") => {
-                assert!(text.contains("Not available"), "{text}")
-            }
-            "alarms" if !engine => assert!(text.contains("Not available"), "{text}"),
+            "wall" => assert!(text.contains("6 flows in 6 rows"), "{text}"),
+            "alarms" => assert!(text.contains("No alarm is active."), "{text}"),
             "groups" => assert!(text.contains("studio") && text.contains("news"), "{text}"),
             "probe" => assert!(text.contains("Workers") && text.contains("store"), "{text}"),
             _ => {}
@@ -466,7 +503,8 @@ fn the_dashboard_shows_the_replay_filters_draws_charts_and_colours_a_fault() {
         browser.screenshot(page);
     }
 
-    // The fault: the row takes the API's colour within three intervals (1 s each here).
+    // The fault: an alarm is raised on the faulty flow, and its row turns red (not amber)
+    // within three intervals (1 s each here) of the API listing the alarm.
     browser.open(&format!("{base}/#/flows"));
     browser.wait(
         "the table again",
@@ -477,32 +515,190 @@ fn the_dashboard_shows_the_replay_filters_draws_charts_and_colours_a_fault() {
         "return document.querySelector('#flow-table .rows .row[data-flow=\"{faulty}\"]')?.dataset.health || ''"
     );
     let deadline = Instant::now() + Duration::from_secs(SECONDS);
-    let mut api_since: Option<Instant> = None;
+    let mut raised: Option<(Instant, Value)> = None;
     let lag = loop {
         let now = Instant::now();
-        assert!(
-            now < deadline,
-            "the API never gave the faulty flow {fault_colour}"
-        );
-        if api_since.is_none() && api_health(&probe.get(&faulty_path)) == fault_colour {
-            api_since = Some(now);
+        assert!(now < deadline, "no alarm was raised on the faulty flow");
+        if raised.is_none() {
+            let active = probe.get("/api/v1/alarms?state=active");
+            if let Some(a) = active["alarms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["flow"] == faulty.as_str())
+            {
+                assert_eq!(a["state"], "raised", "{a}");
+                assert_eq!(a["rule"], "max_loss_pct", "{a}");
+                assert_eq!(api_health(&probe.get(&faulty_path)), "red");
+                raised = Some((now, a.clone()));
+            }
         }
         let row = browser.eval(&row_health);
-        if row == fault_colour {
-            // The page may even see it first (it asked just before this loop did).
-            break api_since.map_or(Duration::ZERO, |t| now - t);
+        // (A row red before the loop saw the alarm: the view changed between the two
+        // questions; the next turn sees both.)
+        if let (true, Some((since, _))) = (row == fault_colour, &raised) {
+            break now - *since;
         }
-        if let Some(t) = api_since {
+        if let Some((since, _)) = &raised {
             assert!(
-                now - t <= Duration::from_secs(3),
-                "the faulty flow's row is still {row} 3 intervals after the API gave {fault_colour}"
+                now - *since <= Duration::from_secs(3),
+                "the faulty flow's row is still {row} 3 intervals after its alarm was raised"
             );
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    eprintln!("the faulty row turned {fault_colour} {lag:?} after the API said so");
+    let (_, alarm) = raised.unwrap();
+    let alarm_id = alarm["id"].as_u64().unwrap();
+    eprintln!(
+        "the faulty row turned {fault_colour} {lag:?} after the API listed alarm {alarm_id}: {}",
+        alarm["text"]
+    );
     browser.no_console_error("while the fault came");
-    let shot = browser.screenshot("flows-fault");
+    browser.screenshot("flows-fault");
+    // The table's health filter (health= of the API): red leaves exactly the faulty flow.
+    browser.eval(
+        "const s = document.querySelector('#flow-health'); s.value = 'red'; s.dispatchEvent(new Event('change')); return 1",
+    );
+    let reds = browser.wait(
+        "the health filter",
+        Duration::from_secs(10),
+        "const t = document.querySelector('#flow-table'); return t.dataset.total === '1' && [...t.querySelectorAll('.rows .row:not([hidden])')].map(r => [r.dataset.flow, r.dataset.health])",
+    );
+    assert_eq!(reds, json!([[faulty, "red"]]));
+    browser.no_console_error("filtering by health");
+
+    // The alarms page lists it; acknowledged from the page with the token pasted in the
+    // token form, the engine records it at the next interval's end.
+    browser.open(&format!("{base}/#/alarms"));
+    let button = format!("#alarms-active button.ack[data-alarm=\"{alarm_id}\"]");
+    browser.wait(
+        "the alarm on the alarms page",
+        Duration::from_secs(10),
+        &format!("return !!document.querySelector('{button}')"),
+    );
+    let listed = browser.eval("return document.querySelector('#alarms-active').textContent");
+    assert!(
+        listed.as_str().unwrap().contains(&faulty)
+            && listed.as_str().unwrap().contains("max_loss_pct"),
+        "{listed}"
+    );
+    browser.click("#token-button");
+    browser.type_into("#token-input", &probe.token());
+    browser.click("#token-form button[type=submit]");
+    browser.wait(
+        "the page again with the token",
+        Duration::from_secs(10),
+        &format!("return document.querySelector('#token-form').hidden && !!document.querySelector('{button}')"),
+    );
+    browser.click(&button);
+    browser.wait(
+        "the acknowledgement queued",
+        Duration::from_secs(10),
+        &format!("return !!document.querySelector('#alarms-active [data-queued=\"{alarm_id}\"]')"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let record = loop {
+        let all = probe.get("/api/v1/alarms?state=all");
+        let found = all["alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == alarm_id && a["state"] == "acknowledged")
+            .cloned();
+        if let Some(a) = found {
+            break a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no acknowledged record of alarm {alarm_id}: {all}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(record["ack"]["by"], "dashboard", "{record}");
+    assert_eq!(record["flow"], faulty.as_str(), "{record}");
+    let cell = browser.wait(
+        "the page to show it acknowledged",
+        Duration::from_secs(10),
+        &format!("const c = document.querySelector('#alarms-active .ack-cell[data-alarm=\"{alarm_id}\"]'); return c && c.dataset.state === 'acknowledged' && c.textContent.startsWith('by dashboard at ') && c.textContent"),
+    );
+    eprintln!("alarm {alarm_id} on the page: {cell}");
+    let history = browser.eval("return document.querySelector('#alarms-history').textContent");
+    assert!(
+        history.as_str().unwrap().contains("acknowledged")
+            && history.as_str().unwrap().contains("raised"),
+        "{history}"
+    );
+    browser.no_console_error("acknowledging on the alarms page");
+    browser.screenshot("alarms-acknowledged");
+
+    // The wall: cells drawn, red ones among them (the faulty flow's row since its alarm).
+    browser.open(&format!("{base}/#/wall"));
+    browser.wait(
+        "the wall drawn",
+        Duration::from_secs(10),
+        "return document.querySelector('#wall-canvas')?.dataset.ready === '1'",
+    );
+    let drawn = browser.eval(
+        r#"const c = document.querySelector('#wall-canvas');
+           const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+           const n = { red: 0, green: 0, other: 0, blank: 0 };
+           let x0 = null, x1 = null, y0 = null;
+           for (let i = 0; i < d.length; i += 4) {
+             const [r, g, b, a] = [d[i], d[i + 1], d[i + 2], d[i + 3]];
+             if (a === 0 || (r === 241 && g === 243 && b === 244)) n.blank++;
+             else if (r === 217 && g === 48 && b === 37) {
+               n.red++;
+               const p = i / 4, x = p % c.width, y = Math.floor(p / c.width);
+               if (x0 === null || x < x0) x0 = x;
+               if (x1 === null || x > x1) x1 = x;
+               if (y0 === null) y0 = y;
+             } else if (r === 30 && g === 142 && b === 62) n.green++;
+             else n.other++;
+           }
+           const rect = c.getBoundingClientRect();
+           const k = rect.width / c.width;
+           return { ...n, width: c.width, height: c.height, x0: rect.left + (x0 + 0.5) * k,
+             x1: rect.left + (x1 + 0.5) * k, y: rect.top + (y0 + 2) * k };"#,
+    );
+    eprintln!("the wall's pixels: {drawn}");
+    assert!(drawn["red"].as_u64().unwrap() > 0, "no red cell: {drawn}");
+    assert!(
+        drawn["green"].as_u64().unwrap() > drawn["red"].as_u64().unwrap(),
+        "{drawn}"
+    );
+    browser.no_console_error("drawing the wall");
+    browser.screenshot("wall-fault");
+    // A drag across the red seconds asks for the band: exactly the faulty flow, and what it
+    // shares (one flow: its group, its addresses as /32 prefixes, its kind).
+    let at = |k: &str| drawn[k].as_f64().unwrap().round() as i64;
+    let y = at("y");
+    browser.drag((at("x0"), y), (at("x1").max(at("x0") + 1), y));
+    let hit = browser.wait(
+        "the band's flows",
+        Duration::from_secs(10),
+        "const b = document.querySelector('#wall-band'); return b.dataset.count && [...b.querySelectorAll('a[data-flow]')].map(a => a.dataset.flow)",
+    );
+    assert_eq!(hit, json!([faulty]));
+    let shared = browser.eval("return document.querySelector('#wall-shared').textContent");
+    let shared = shared.as_str().unwrap();
+    for part in [
+        "group news",
+        "source 10.1.0.6/32",
+        "destination 239.2.2.2/32",
+        "kind rtp",
+    ] {
+        assert!(shared.contains(part), "{part} not in {shared}");
+    }
+    assert!(
+        browser
+            .eval("return location.hash")
+            .as_str()
+            .unwrap()
+            .contains("from="),
+        "the band is not in the hash"
+    );
+    browser.no_console_error("asking for a band");
+    let shot = browser.screenshot("wall-band");
     eprintln!("screenshots in {}", shot.parent().unwrap().display());
     drop(browser);
     let _ = probe.stop();
