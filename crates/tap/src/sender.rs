@@ -74,11 +74,14 @@ fn drain(tap: &Tap) {
     if tap.removed.load(Ordering::SeqCst) {
         return;
     }
+    // SAFETY (every `unsafe` block below): this thread holds the tap's sender lock, so it is
+    // the rings' one consumer; each slice `front` shows is dropped before the `pop` after it.
     loop {
         // The ring whose oldest datagram is the oldest (few rings: one per worker).
         let mut next: Option<(usize, i64)> = None;
         for (i, ring) in tap.rings.iter().enumerate() {
-            if let Some((t, _)) = ring.front() {
+            #[allow(unsafe_code)]
+            if let Some((t, _)) = unsafe { ring.front() } {
                 if next.is_none_or(|(_, best)| t < best) {
                     next = Some((i, t));
                 }
@@ -86,7 +89,8 @@ fn drain(tap: &Tap) {
         }
         let Some((i, _)) = next else { return };
         let ring = &tap.rings[i];
-        let Some((arrival_ns, payload)) = ring.front() else {
+        #[allow(unsafe_code)]
+        let Some((arrival_ns, payload)) = (unsafe { ring.front() }) else {
             return;
         };
         let len = payload.len();
@@ -118,6 +122,9 @@ fn drain(tap: &Tap) {
                 }
             }
         }
-        ring.pop(len);
+        #[allow(unsafe_code)]
+        unsafe {
+            ring.pop(len)
+        };
     }
 }
