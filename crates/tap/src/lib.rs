@@ -34,7 +34,7 @@ mod sender;
 mod set;
 mod worker;
 
-pub use limit::{RateMeter, TokenBucket};
+pub use limit::{MirrorLimit, RateMeter, TokenBucket};
 pub use matcher::{destination, FlowMatch, FlowSpec};
 pub use sender::Sender;
 pub use set::{MirrorInfo, Origin, Tap, TapSet, MAX_TAPS, RATE_RANGE, RING_BYTES};

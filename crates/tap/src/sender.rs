@@ -4,9 +4,7 @@
 //! in force (a datagram leaves at most ~1 ms after the worker copied it), every 50 ms
 //! otherwise, and at once when a tap is added.
 
-use crate::limit::default_rate;
 use crate::set::{Tap, TapSet};
-use crate::TokenBucket;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,21 +92,13 @@ fn drain(tap: &Tap) {
             return;
         };
         let len = payload.len();
-        if let Some(bps) = state.meter.add(arrival_ns, len) {
+        let allowed = state.limit.admit(arrival_ns, len);
+        if let Some(bps) = state.limit.measured_bps() {
             tap.measured_bps.store(bps, Ordering::Relaxed);
-            if tap.rate_bps.is_none() {
-                let rate = default_rate(bps);
-                match &mut state.bucket {
-                    Some(b) => b.set_rate(rate),
-                    None => state.bucket = Some(TokenBucket::new(rate)),
-                }
-                tap.limit_bps.store(rate, Ordering::Relaxed);
-            }
         }
-        let allowed = state
-            .bucket
-            .as_mut()
-            .is_none_or(|b| b.take(arrival_ns, len));
+        if let Some(rate) = state.limit.limit_bps() {
+            tap.limit_bps.store(rate, Ordering::Relaxed);
+        }
         if !allowed {
             tap.dropped_rate.fetch_add(1, Ordering::Relaxed);
         } else {

@@ -5,7 +5,7 @@
 //! each worker compares the generation once per batch of frames and takes the new list only
 //! when it changed (a lock then, never per packet).
 
-use crate::limit::{RateMeter, TokenBucket};
+use crate::limit::MirrorLimit;
 use crate::matcher::{destination, FlowMatch, FlowSpec};
 use crate::ring::TapRing;
 use std::net::{SocketAddr, UdpSocket};
@@ -42,9 +42,7 @@ impl Origin {
 /// nothing but reading).
 pub(crate) struct SenderState {
     pub(crate) socket: UdpSocket,
-    /// None with the default rate until a whole second has been measured.
-    pub(crate) bucket: Option<TokenBucket>,
-    pub(crate) meter: RateMeter,
+    pub(crate) limit: MirrorLimit,
 }
 
 /// One mirror: what it takes, where it sends, its rings (one per worker) and figures.
@@ -248,8 +246,7 @@ impl TapSet {
             measured_bps: AtomicU64::new(u64::MAX),
             sender: Mutex::new(SenderState {
                 socket,
-                bucket: rate_bps.map(TokenBucket::new),
-                meter: RateMeter::default(),
+                limit: MirrorLimit::new(rate_bps),
             }),
             removed: AtomicBool::new(false),
         });
