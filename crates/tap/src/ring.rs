@@ -129,16 +129,32 @@ impl TapRing {
         true
     }
 
+    /// Where the producer has written to, now: what [`front_before`](Self::front_before)
+    /// may read up to (the records before it are whole and published).
+    pub(crate) fn head(&self) -> usize {
+        self.head.load(Ordering::Acquire)
+    }
+
     /// The oldest record, not yet taken (the consumer): (arrival ns, payload).
+    ///
+    /// # Safety
+    /// As [`front_before`](Self::front_before).
+    pub(crate) unsafe fn front(&self) -> Option<(i64, &[u8])> {
+        // SAFETY: the caller's promise, passed on; the head is the one just published.
+        unsafe { self.front_before(self.head()) }
+    }
+
+    /// The oldest record, not yet taken, if it was written before `head` (a value
+    /// [`head`](Self::head) returned): the consumer reads up to where the producer was,
+    /// not on after it.
     ///
     /// # Safety
     /// The caller is this ring's one consumer (it holds the tap's sender lock) until it has
     /// let go of the slice (it `pop`s it or drops it before anyone else reads).
-    pub(crate) unsafe fn front(&self) -> Option<(i64, &[u8])> {
-        let head = self.head.load(Ordering::Acquire);
+    pub(crate) unsafe fn front_before(&self, head: usize) -> Option<(i64, &[u8])> {
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
-            if tail == head {
+            if tail >= head {
                 return None;
             }
             let pos = tail & self.mask;

@@ -66,20 +66,27 @@ impl Drop for Sender {
     }
 }
 
-/// Sends what `tap`'s rings hold, in arrival order.
+/// Sends what `tap`'s rings held when it was called, in arrival order: not what the workers
+/// copy meanwhile (a flow fed as fast as it is sent would keep the tap's lock, and starve
+/// every other tap, for as long as it lasts). Stops at the next datagram once the tap is
+/// removed, so `TapSet::remove` waits for one `sendto` at most.
 fn drain(tap: &Tap) {
     let mut state = tap.sender.lock().unwrap_or_else(|e| e.into_inner());
-    if tap.removed.load(Ordering::SeqCst) {
-        return;
-    }
+    let state = &mut *state;
+    state.heads.clear();
+    state.heads.extend(tap.rings.iter().map(|r| r.head()));
     // SAFETY (every `unsafe` block below): this thread holds the tap's sender lock, so it is
-    // the rings' one consumer; each slice `front` shows is dropped before the `pop` after it.
+    // the rings' one consumer; each slice `front_before` shows is dropped before the `pop`
+    // after it; the heads are values `head()` returned.
     loop {
+        if tap.removed.load(Ordering::SeqCst) {
+            return;
+        }
         // The ring whose oldest datagram is the oldest (few rings: one per worker).
         let mut next: Option<(usize, i64)> = None;
         for (i, ring) in tap.rings.iter().enumerate() {
             #[allow(unsafe_code)]
-            if let Some((t, _)) = unsafe { ring.front() } {
+            if let Some((t, _)) = unsafe { ring.front_before(state.heads[i]) } {
                 if next.is_none_or(|(_, best)| t < best) {
                     next = Some((i, t));
                 }
@@ -88,7 +95,7 @@ fn drain(tap: &Tap) {
         let Some((i, _)) = next else { return };
         let ring = &tap.rings[i];
         #[allow(unsafe_code)]
-        let Some((arrival_ns, payload)) = (unsafe { ring.front() }) else {
+        let Some((arrival_ns, payload)) = (unsafe { ring.front_before(state.heads[i]) }) else {
             return;
         };
         let len = payload.len();

@@ -43,6 +43,8 @@ impl Origin {
 pub(crate) struct SenderState {
     pub(crate) socket: UdpSocket,
     pub(crate) limit: MirrorLimit,
+    /// Each ring's head when the sender began draining it (kept to reuse its memory).
+    pub(crate) heads: Vec<usize>,
 }
 
 /// One mirror: what it takes, where it sends, its rings (one per worker) and figures.
@@ -247,6 +249,7 @@ impl TapSet {
             sender: Mutex::new(SenderState {
                 socket,
                 limit: MirrorLimit::new(rate_bps),
+                heads: Vec::with_capacity(self.workers),
             }),
             removed: AtomicBool::new(false),
         });
