@@ -371,7 +371,27 @@ fn an_api_mirror_plays_in_ffprobe_is_exact_and_ends_with_delete() {
         .as_u64()
         .unwrap();
     let (status, text) = probe.http("DELETE", &path, Some(&token), b"");
-    assert_eq!(status, 204, "{text}");
+    assert_eq!(status, 200, "{text}");
+    let ended: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (&ended["id"], &ended["state"]),
+        (&id.into(), &"ended".into())
+    );
+    let figure = |key: &str| {
+        ended[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key}: {ended}"))
+    };
+    assert_eq!(
+        figure("matched"),
+        figure("packets_sent")
+            + figure("dropped_ring")
+            + figure("dropped_rate")
+            + figure("cut")
+            + figure("send_errors")
+            + figure("discarded"),
+        "{ended}"
+    );
     assert_eq!(probe.http("DELETE", &path, Some(&token), b"").0, 404);
     let got = collect(&rx, Duration::from_millis(1500));
     assert!(

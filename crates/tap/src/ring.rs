@@ -45,8 +45,11 @@ pub(crate) struct TapRing {
     head: AtomicUsize,
     /// Bytes read, ever (the consumer's).
     tail: AtomicUsize,
-    /// Datagrams pushed.
+    /// Datagrams pushed (counted before each is published: a consumer that has seen a
+    /// record sees it counted).
     pushed: AtomicU64,
+    /// Datagrams taken by the consumer (the consumer's).
+    popped: AtomicU64,
     /// Datagrams that found the ring full.
     dropped: AtomicU64,
 }
@@ -77,6 +80,7 @@ impl TapRing {
             head: AtomicUsize::new(0),
             tail: AtomicUsize::new(0),
             pushed: AtomicU64::new(0),
+            popped: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         }
     }
@@ -124,8 +128,9 @@ impl TapRing {
             std::ptr::copy_nonoverlapping(arrival_ns.to_ne_bytes().as_ptr(), at.add(8), 8);
             std::ptr::copy_nonoverlapping(payload.as_ptr(), at.add(HEADER), payload.len());
         }
-        self.head.store(head + need, Ordering::Release);
+        // Counted first: the Release store of head publishes the count with the record.
         self.pushed.fetch_add(1, Ordering::Relaxed);
+        self.head.store(head + need, Ordering::Release);
         true
     }
 
@@ -187,7 +192,15 @@ impl TapRing {
     /// and that slice is not used after (the producer may write over it).
     pub(crate) unsafe fn pop(&self, len: usize) {
         let tail = self.tail.load(Ordering::Relaxed);
+        self.popped.fetch_add(1, Ordering::Relaxed);
         self.tail.store(tail + record_bytes(len), Ordering::Release);
+    }
+
+    /// Datagrams taken by the consumer, ever. Read by the consumer (under the tap's sender
+    /// lock), `pushed() - popped()` is what the ring holds, or more if the producer pushed
+    /// since (never less).
+    pub(crate) fn popped(&self) -> u64 {
+        self.popped.load(Ordering::Relaxed)
     }
 
     /// Datagrams pushed, ever.
@@ -234,7 +247,10 @@ mod tests {
         }
         drain(&ring, &mut out);
         assert_eq!(out, want);
-        assert_eq!((ring.pushed(), ring.dropped()), (1000, 0));
+        assert_eq!(
+            (ring.pushed(), ring.popped(), ring.dropped()),
+            (1000, 1000, 0)
+        );
     }
 
     #[test]

@@ -74,7 +74,12 @@ fn two_workers_datagrams_leave_in_arrival_order_and_stop_when_removed() {
     );
     assert_eq!(info.state, "mirroring");
     // Removed: what the workers copy from now on is not sent.
-    assert!(set.remove(made.id).is_some());
+    let ended = set.remove(made.id).unwrap();
+    assert_eq!(ended.state, "ended");
+    assert_eq!(
+        (ended.matched, ended.packets_sent, ended.discarded),
+        (40, 40, 0)
+    );
     assert!(set.remove(made.id).is_none());
     w0.on_frames(&even);
     assert!(receiver.recv(&mut buf).is_err(), "sent after removal");
@@ -148,4 +153,34 @@ fn a_tap_fed_faster_than_it_sends_neither_starves_another_nor_holds_up_its_remov
     let gone = removal.expect("DELETE of the busy tap A returned within 3 s");
     assert!(gone.is_some_and(|g| g.packets_sent > 0));
     sender.finish();
+}
+
+#[test]
+fn a_removed_tap_counts_what_its_rings_held_discarded() {
+    let set = TapSet::new(2, 1 << 18);
+    let made = set
+        .add("239.1.1.1:5000", "127.0.0.1:9", None, Origin::Api, 0)
+        .unwrap();
+    let data = udp_frame([10, 0, 0, 1], 4000, [239, 1, 1, 1], 5000, b"in the ring");
+    let mut w0 = set.worker(0);
+    let mut w1 = set.worker(1);
+    // No sender: everything copied stays in the rings.
+    w0.on_frames(&(0..5).map(|i| frame(i, &data)).collect::<Vec<_>>());
+    w1.on_frames(&(0..3).map(|i| frame(i, &data)).collect::<Vec<_>>());
+    assert_eq!(set.get(made.id).unwrap().discarded, 0, "running: none yet");
+    let ended = set.remove(made.id).unwrap();
+    assert_eq!(ended.state, "ended");
+    assert_eq!(
+        (ended.matched, ended.packets_sent, ended.discarded),
+        (8, 0, 8)
+    );
+    assert_eq!(
+        ended.matched,
+        ended.packets_sent
+            + ended.dropped_ring
+            + ended.dropped_rate
+            + ended.cut
+            + ended.send_errors
+            + ended.discarded
+    );
 }
