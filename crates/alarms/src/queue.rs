@@ -6,7 +6,9 @@
 //!   never delays another.
 //! - Alarms are sent one at a time, in the order they were judged; a failed send is tried
 //!   again, the same alarm, after a back-off (1 s, doubling to 60 s), so a receiver that
-//!   comes back gets what it missed, late but in order.
+//!   comes back gets what it missed, late but in order. A failure that a retry cannot mend
+//!   ([`Failure::permanent`]: an HTTP 4xx other than 408 and 429, a datagram too large) drops
+//!   that alarm, counted dropped and as an error, and the next one is sent at once.
 //! - The queue holds at most `queue` alarms (the one being retried included). When it is
 //!   full the OLDEST is dropped, counted: after a long outage the newest alarms say what is
 //!   true now (what is raised, what has cleared); the old ones are still in the store and
@@ -26,9 +28,41 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// How alarms reach one receiver. `send` runs on the receiver's own thread and may take
-/// up to its timeout; an error means the alarm did not arrive (it is tried again).
+/// up to its timeout; an error means the alarm did not arrive: it is tried again, unless
+/// the failure is [`Failure::permanent`].
 pub trait Channel: Send + 'static {
-    fn send(&mut self, alarm: &AlarmRecord) -> Result<(), String>;
+    fn send(&mut self, alarm: &AlarmRecord) -> Result<(), Failure>;
+}
+
+/// Why an alarm did not arrive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// One line naming the receiver and what went wrong.
+    pub message: String,
+    /// Sending the same alarm again cannot succeed (an HTTP 4xx other than 408 and 429, a
+    /// datagram too large for UDP): it is counted dropped and the next one is sent, rather
+    /// than holding up the receiver's queue for ever.
+    pub permanent: bool,
+}
+
+impl Failure {
+    /// A failure that sending the alarm again cannot mend.
+    pub fn permanent(message: String) -> Failure {
+        Failure {
+            message,
+            permanent: true,
+        }
+    }
+}
+
+/// A failure worth a retry (the receiver away, a timeout, a 5xx).
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure {
+            message,
+            permanent: false,
+        }
+    }
 }
 
 /// The queue, under its lock.
@@ -189,7 +223,20 @@ fn send_loop(mut channel: impl Channel, shared: &Shared, (first, max): (Duration
                 c.retrying.store(false, Ordering::Relaxed);
                 backoff = first;
             }
-            Err(message) => {
+            Err(Failure {
+                message,
+                permanent: true,
+            }) => {
+                c.failed(message);
+                c.retrying.store(false, Ordering::Relaxed);
+                if !dropped_meanwhile && q.alarms.front().map(|(s, _)| *s) == Some(seq) {
+                    q.alarms.pop_front();
+                    c.queued.fetch_sub(1, Ordering::Relaxed);
+                    c.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                backoff = first;
+            }
+            Err(Failure { message, .. }) => {
                 c.failed(message);
                 if q.closing {
                     // The probe is stopping and the receiver is away: what is left is lost.

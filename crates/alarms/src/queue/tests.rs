@@ -10,12 +10,12 @@ struct Switch {
 }
 
 impl Channel for Switch {
-    fn send(&mut self, alarm: &AlarmRecord) -> Result<(), String> {
+    fn send(&mut self, alarm: &AlarmRecord) -> Result<(), Failure> {
         if self.up.load(Ordering::SeqCst) {
             let _ = self.arrived.send(alarm.id);
             Ok(())
         } else {
-            Err("away".into())
+            Err(String::from("away").into())
         }
     }
 }
@@ -134,4 +134,52 @@ fn only_the_alarms_receivers_are_sent_are_queued() {
     sink.finish().unwrap();
     assert_eq!(rx.try_iter().collect::<Vec<_>>(), [1, 3]);
     assert_eq!(figures(&sink.counters()), [2, 2, 0, 0]);
+}
+
+/// A receiver that refuses alarm `refused` for good and takes the others.
+struct Refuses {
+    refused: u64,
+    arrived: Sender<u64>,
+}
+
+impl Channel for Refuses {
+    fn send(&mut self, alarm: &AlarmRecord) -> Result<(), Failure> {
+        if alarm.id == self.refused {
+            return Err(Failure::permanent(format!("alarm {}: refused", alarm.id)));
+        }
+        let _ = self.arrived.send(alarm.id);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_permanent_failure_drops_that_alarm_and_the_next_go_on() {
+    let (tx, rx) = channel();
+    let mut sink = ReceiverSink::start(
+        "t",
+        Refuses {
+            refused: 2,
+            arrived: tx,
+        },
+        10,
+        // A retry would wait a minute: the test would see it.
+        (Duration::from_secs(60), Duration::from_secs(60)),
+    )
+    .unwrap();
+    for id in 1..=4 {
+        sink.offer(&alarm(id));
+    }
+    let got: Vec<u64> = (0..3)
+        .map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap())
+        .collect();
+    assert_eq!(got, [1, 3, 4]);
+    sink.stop();
+    let c = sink.counters();
+    assert_eq!(figures(&c), [4, 3, 1, 0]);
+    assert_eq!(c.errors.load(Ordering::SeqCst), 1);
+    assert!(!c.retrying.load(Ordering::SeqCst));
+    assert_eq!(
+        c.last_error.lock().unwrap().as_deref(),
+        Some("alarm 2: refused")
+    );
 }
