@@ -15,8 +15,11 @@
 //!   the API's alarm log.
 //! - `received == written + dropped + queued` (the counters the bus shows): an alarm
 //!   dropped while it was being sent that did arrive is counted written, not dropped.
-//! - When the bus closes, what is queued is sent while the receiver takes it; at the first
-//!   failure the rest is counted dropped (the probe does not wait for a receiver away).
+//! - When the bus closes, what is queued is sent while the receiver takes it, for at most
+//!   [`FINAL_DRAIN`]; at the first failure, or at that deadline, the rest is counted dropped
+//!   (the probe does not wait for a receiver away, nor for 1,000 alarms to a slow one). A send
+//!   still under way at the deadline is left to finish on its own thread: its alarm is
+//!   counted dropped, and written instead should it arrive after all.
 
 use analysis::alarm::AlarmRecord;
 use outputs::bus::OwnQueue;
@@ -25,7 +28,10 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long a receiver's last alarms may take to go out when the probe stops, in all.
+pub const FINAL_DRAIN: Duration = Duration::from_secs(5);
 
 /// How alarms reach one receiver. `send` runs on the receiver's own thread and may take
 /// up to its timeout; an error means the alarm did not arrive: it is tried again, unless
@@ -74,6 +80,12 @@ struct Queue {
     /// The alarm being sent, and whether it was dropped from the queue meanwhile.
     in_flight: Option<(u64, bool)>,
     closing: bool,
+    /// Set with `closing`: no send starts after it.
+    deadline: Option<Instant>,
+    /// `stop` gave up waiting: the thread ends after the send under way.
+    abandoned: bool,
+    /// The sending thread has ended.
+    done: bool,
 }
 
 struct Shared {
@@ -112,6 +124,9 @@ impl ReceiverSink {
                 bound: bound.max(1),
                 in_flight: None,
                 closing: false,
+                deadline: None,
+                abandoned: false,
+                done: false,
             }),
             wake: Condvar::new(),
             counters: Arc::default(),
@@ -120,7 +135,11 @@ impl ReceiverSink {
             .name(format!("alarm-{name}"))
             .spawn({
                 let shared = Arc::clone(&shared);
-                move || send_loop(channel, &shared, backoff)
+                move || {
+                    send_loop(channel, &shared, backoff);
+                    shared.lock().done = true;
+                    shared.wake.notify_all();
+                }
             })?;
         Ok(ReceiverSink {
             shared,
@@ -156,14 +175,45 @@ impl ReceiverSink {
         Arc::clone(&self.shared.counters)
     }
 
-    /// Sends what it can of what is queued and stops its thread (see the module's
-    /// invariants).
+    /// Sends what it can of what is queued, for at most [`FINAL_DRAIN`], and stops its
+    /// thread (see the module's invariants).
     pub fn stop(&mut self) {
-        self.shared.lock().closing = true;
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let deadline = Instant::now() + FINAL_DRAIN;
+        let mut q = self.shared.lock();
+        q.closing = true;
+        q.deadline = Some(deadline);
         self.shared.wake.notify_all();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        while !q.done {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            q = self
+                .shared
+                .wake
+                .wait_timeout(q, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
+        if q.done {
+            drop(q);
+            let _ = thread.join();
+            return;
+        }
+        // A send is still under way: what is queued, that alarm included, is lost unless it
+        // arrives after all (the thread then counts it written). The thread is not waited for.
+        let c = &self.shared.counters;
+        if let Some((_, dropped)) = &mut q.in_flight {
+            *dropped = true;
+        }
+        let left = q.alarms.len() as u64;
+        q.alarms.clear();
+        c.queued.fetch_sub(left, Ordering::Relaxed);
+        c.dropped.fetch_add(left, Ordering::Relaxed);
+        q.abandoned = true;
     }
 }
 
@@ -200,6 +250,17 @@ fn send_loop(mut channel: impl Channel, shared: &Shared, (first, max): (Duration
             let mut q = shared.lock();
             while q.alarms.is_empty() && !q.closing {
                 q = shared.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+            if q.abandoned {
+                return;
+            }
+            if q.deadline.is_some_and(|d| Instant::now() >= d) {
+                // Closing, and the final drain's time is up: what is left is lost.
+                let left = q.alarms.len() as u64;
+                q.alarms.clear();
+                c.queued.fetch_sub(left, Ordering::Relaxed);
+                c.dropped.fetch_add(left, Ordering::Relaxed);
+                return;
             }
             let Some((seq, alarm)) = q.alarms.front().cloned() else {
                 return; // closing, and nothing left

@@ -183,3 +183,50 @@ fn a_permanent_failure_drops_that_alarm_and_the_next_go_on() {
         Some("alarm 2: refused")
     );
 }
+
+/// A receiver that takes every alarm, each after `takes`.
+struct Slow {
+    takes: Duration,
+}
+
+impl Channel for Slow {
+    fn send(&mut self, _alarm: &AlarmRecord) -> Result<(), Failure> {
+        std::thread::sleep(self.takes);
+        Ok(())
+    }
+}
+
+#[test]
+fn the_final_drain_to_a_slow_receiver_ends_at_its_deadline_and_counts_the_rest_dropped() {
+    // 1,000 alarms at 2 s each would hold the probe's exit for over half an hour.
+    let mut sink = ReceiverSink::start(
+        "t",
+        Slow {
+            takes: Duration::from_secs(2),
+        },
+        1000,
+        (Duration::from_millis(10), Duration::from_millis(10)),
+    )
+    .unwrap();
+    for id in 1..=1000 {
+        sink.offer(&alarm(id));
+    }
+    let c = sink.counters();
+    let started = std::time::Instant::now();
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        sink.stop();
+        let _ = tx.send(sink);
+    });
+    let sink = rx
+        .recv_timeout(FINAL_DRAIN + Duration::from_secs(3))
+        .expect("stop returned within FINAL_DRAIN");
+    let took = started.elapsed();
+    assert!(took >= FINAL_DRAIN, "{took:?}");
+    // Sends began at 0, 2 and 4 s; the third was under way at 5 s: counted dropped.
+    assert_eq!(figures(&c), [1000, 2, 998, 0]);
+    // It arrives at 6 s after all: written, not dropped.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(figures(&c), [1000, 3, 997, 0]);
+    drop(sink);
+}
