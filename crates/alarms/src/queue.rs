@@ -151,11 +151,10 @@ impl ReceiverSink {
     pub fn offer(&self, alarm: &AlarmRecord) {
         let c = &self.shared.counters;
         let mut q = self.shared.lock();
-        c.received.fetch_add(1, Ordering::Relaxed);
+        let mut oldest_dropped = false;
         if q.alarms.len() >= q.bound {
             if let Some((seq, _)) = q.alarms.pop_front() {
-                c.dropped.fetch_add(1, Ordering::Relaxed);
-                c.queued.fetch_sub(1, Ordering::Relaxed);
+                oldest_dropped = true;
                 if let Some((sending, dropped)) = &mut q.in_flight {
                     if *sending == seq {
                         *dropped = true;
@@ -166,7 +165,14 @@ impl ReceiverSink {
         let seq = q.next;
         q.next += 1;
         q.alarms.push_back((seq, Arc::new(alarm.clone())));
-        c.queued.fetch_add(1, Ordering::Relaxed);
+        c.update(|n| {
+            n.received += 1;
+            if oldest_dropped {
+                n.dropped += 1;
+                n.queued -= 1;
+            }
+            n.queued += 1;
+        });
         self.shared.wake.notify_all();
     }
 
@@ -209,10 +215,7 @@ impl ReceiverSink {
         if let Some((_, dropped)) = &mut q.in_flight {
             *dropped = true;
         }
-        let left = q.alarms.len() as u64;
-        q.alarms.clear();
-        c.queued.fetch_sub(left, Ordering::Relaxed);
-        c.dropped.fetch_add(left, Ordering::Relaxed);
+        lose_the_rest(&mut q, c);
         q.abandoned = true;
     }
 }
@@ -241,6 +244,16 @@ impl Sink for ReceiverSink {
     }
 }
 
+/// What is queued is lost: counted dropped.
+fn lose_the_rest(q: &mut Queue, c: &OwnQueue) {
+    let left = q.alarms.len() as u64;
+    q.alarms.clear();
+    c.update(|n| {
+        n.queued -= left;
+        n.dropped += left;
+    });
+}
+
 /// The sending thread: the oldest alarm, until it arrives; then the next.
 fn send_loop(mut channel: impl Channel, shared: &Shared, (first, max): (Duration, Duration)) {
     let c = &shared.counters;
@@ -256,10 +269,7 @@ fn send_loop(mut channel: impl Channel, shared: &Shared, (first, max): (Duration
             }
             if q.deadline.is_some_and(|d| Instant::now() >= d) {
                 // Closing, and the final drain's time is up: what is left is lost.
-                let left = q.alarms.len() as u64;
-                q.alarms.clear();
-                c.queued.fetch_sub(left, Ordering::Relaxed);
-                c.dropped.fetch_add(left, Ordering::Relaxed);
+                lose_the_rest(&mut q, c);
                 return;
             }
             let Some((seq, alarm)) = q.alarms.front().cloned() else {
@@ -273,14 +283,20 @@ fn send_loop(mut channel: impl Channel, shared: &Shared, (first, max): (Duration
         let dropped_meanwhile = matches!(q.in_flight.take(), Some((_, true)));
         match sent {
             Ok(()) => {
-                c.written.fetch_add(1, Ordering::Relaxed);
-                if dropped_meanwhile {
-                    // It arrived after all: written, not dropped.
-                    c.dropped.fetch_sub(1, Ordering::Relaxed);
-                } else if q.alarms.front().map(|(s, _)| *s) == Some(seq) {
+                let was_queued =
+                    !dropped_meanwhile && q.alarms.front().map(|(s, _)| *s) == Some(seq);
+                if was_queued {
                     q.alarms.pop_front();
-                    c.queued.fetch_sub(1, Ordering::Relaxed);
                 }
+                c.update(|n| {
+                    n.written += 1;
+                    if dropped_meanwhile {
+                        // It arrived after all: written, not dropped.
+                        n.dropped -= 1;
+                    } else if was_queued {
+                        n.queued -= 1;
+                    }
+                });
                 c.retrying.store(false, Ordering::Relaxed);
                 backoff = first;
             }
@@ -292,8 +308,10 @@ fn send_loop(mut channel: impl Channel, shared: &Shared, (first, max): (Duration
                 c.retrying.store(false, Ordering::Relaxed);
                 if !dropped_meanwhile && q.alarms.front().map(|(s, _)| *s) == Some(seq) {
                     q.alarms.pop_front();
-                    c.queued.fetch_sub(1, Ordering::Relaxed);
-                    c.dropped.fetch_add(1, Ordering::Relaxed);
+                    c.update(|n| {
+                        n.queued -= 1;
+                        n.dropped += 1;
+                    });
                 }
                 backoff = first;
             }
@@ -301,10 +319,7 @@ fn send_loop(mut channel: impl Channel, shared: &Shared, (first, max): (Duration
                 c.failed(message);
                 if q.closing {
                     // The probe is stopping and the receiver is away: what is left is lost.
-                    let left = q.alarms.len() as u64;
-                    q.alarms.clear();
-                    c.queued.fetch_sub(left, Ordering::Relaxed);
-                    c.dropped.fetch_add(left, Ordering::Relaxed);
+                    lose_the_rest(&mut q, c);
                     return;
                 }
                 // Wait out the back-off, or until the bus closes.

@@ -42,7 +42,8 @@ fn alarm(id: u64) -> AlarmRecord {
 }
 
 fn figures(c: &OwnQueue) -> [u64; 4] {
-    [&c.received, &c.written, &c.dropped, &c.queued].map(|a| a.load(Ordering::SeqCst))
+    let n = c.counts();
+    [n.received, n.written, n.dropped, n.queued]
 }
 
 #[test]
@@ -229,4 +230,40 @@ fn the_final_drain_to_a_slow_receiver_ends_at_its_deadline_and_counts_the_rest_d
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(figures(&c), [1000, 3, 997, 0]);
     drop(sink);
+}
+
+#[test]
+fn a_snapshot_of_the_figures_always_adds_up() {
+    // Alarms offered and sent as fast as they go, on two threads, while a third reads.
+    let (tx, rx) = channel();
+    let sink = ReceiverSink::start(
+        "t",
+        Switch {
+            up: Arc::new(AtomicBool::new(true)),
+            arrived: tx,
+        },
+        8,
+        (Duration::from_millis(1), Duration::from_millis(1)),
+    )
+    .unwrap();
+    let c = sink.counters();
+    let offering = std::thread::spawn(move || {
+        for id in 0..200_000 {
+            sink.offer(&alarm(id));
+        }
+        sink
+    });
+    let mut reads = 0u64;
+    while !offering.is_finished() {
+        let [received, written, dropped, queued] = figures(&c);
+        assert_eq!(
+            received,
+            written + dropped + queued,
+            "a snapshot: {received} received, {written} written, {dropped} dropped, {queued} queued"
+        );
+        reads += 1;
+    }
+    drop(offering.join().unwrap());
+    drop(rx);
+    assert!(reads > 100, "{reads}");
 }
