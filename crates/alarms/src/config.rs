@@ -115,8 +115,10 @@ pub fn enterprise_oid(text: &str) -> Result<EnterpriseOid, String> {
     Ok(EnterpriseOid(arcs))
 }
 
-/// A host and port, the port `default_port` when left out (`HOST`, `HOST:PORT`,
-/// `[V6]:PORT`), resolved now: the first address it resolves to.
+/// A host and port, the port `default_port` when left out (`HOST`, `HOST:PORT`, `[V6]`,
+/// `[V6]:PORT`), resolved now: the first address it resolves to. An IPv6 address must be in
+/// brackets (RFC 3986 section 3.2.2): `::1:514` is itself an IPv6 address, so without them
+/// the port could not be told from the address.
 fn host_port(text: &str, default_port: u16) -> Result<SocketAddr, String> {
     let t = text.trim();
     if t.is_empty() {
@@ -125,8 +127,19 @@ fn host_port(text: &str, default_port: u16) -> Result<SocketAddr, String> {
     if let Ok(a) = t.parse::<SocketAddr>() {
         return Ok(a);
     }
-    if let Ok(ip) = t.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, default_port));
+    if let Some(ip) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        return match ip.parse::<std::net::Ipv6Addr>() {
+            Ok(ip) => Ok(SocketAddr::new(ip.into(), default_port)),
+            Err(_) => Err(format!("{t:?}: not an IPv6 address in brackets")),
+        };
+    }
+    if t.matches(':').count() > 1 {
+        return Err(format!(
+            "{t:?}: an IPv6 address is written in brackets, [V6]:PORT or [V6] (such as [::1]:{default_port})"
+        ));
+    }
+    if let Ok(ip) = t.parse::<std::net::Ipv4Addr>() {
+        return Ok(SocketAddr::new(ip.into(), default_port));
     }
     let with_port = match t.rsplit_once(':') {
         Some((_, port)) if port.parse::<u16>().is_ok() => t.to_string(),
@@ -292,6 +305,24 @@ mod tests {
         assert!(syslog_target("127.0.0.1:514")
             .unwrap_err()
             .contains("udp://"));
+        // IPv6 in brackets only: `::1:514` is itself an IPv6 address (::0.1.2.20 ...).
+        let t = syslog_target("udp://[::1]:514").unwrap();
+        assert_eq!(t.addr, "[::1]:514".parse().unwrap());
+        assert_eq!(syslog_target("udp://[::1]").unwrap().addr.port(), 514);
+        assert_eq!(snmp_target("[::1]").unwrap(), "[::1]:162".parse().unwrap());
+        for bad in ["udp://::1:514", "udp://::1"] {
+            let e = syslog_target(bad).unwrap_err();
+            assert!(
+                e.contains("in brackets, [V6]:PORT or [V6] (such as [::1]:514)"),
+                "{bad}: {e}"
+            );
+        }
+        assert!(snmp_target("fe80::1:162")
+            .unwrap_err()
+            .contains("in brackets"));
+        assert!(snmp_target("[nothing]")
+            .unwrap_err()
+            .contains("not an IPv6 address"));
         assert!(webhook_url("https://x/hook").unwrap_err().contains("TLS"));
         assert!(webhook_url("http:///hook").is_err());
         assert_eq!(

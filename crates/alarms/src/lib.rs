@@ -20,7 +20,7 @@ mod udp;
 pub mod webhook;
 
 pub use config::Receivers;
-pub use queue::{Channel, ReceiverSink};
+pub use queue::{Channel, Failure, ReceiverSink};
 
 use outputs::Bus;
 use std::time::Instant;
@@ -88,7 +88,7 @@ pub fn start(receivers: &Receivers) -> Result<Vec<(String, ReceiverSink)>, Strin
 }
 
 impl Channel for Box<dyn Channel> {
-    fn send(&mut self, alarm: &analysis::alarm::AlarmRecord) -> Result<(), String> {
+    fn send(&mut self, alarm: &analysis::alarm::AlarmRecord) -> Result<(), Failure> {
         (**self).send(alarm)
     }
 }

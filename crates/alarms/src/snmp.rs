@@ -225,7 +225,7 @@ impl SnmpChannel {
 }
 
 impl Channel for SnmpChannel {
-    fn send(&mut self, alarm: &AlarmRecord) -> Result<(), String> {
+    fn send(&mut self, alarm: &AlarmRecord) -> Result<(), crate::Failure> {
         self.request_id = self.request_id.wrapping_add(1) & i32::MAX;
         // TimeTicks wrap at 2^32 hundredths (497 days), as sysUpTime does.
         let ticks = (self.started.elapsed().as_millis() / 10) as u32;

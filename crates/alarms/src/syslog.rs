@@ -186,7 +186,7 @@ fn still_open(stream: &TcpStream) -> bool {
 }
 
 impl Channel for SyslogChannel {
-    fn send(&mut self, alarm: &AlarmRecord) -> Result<(), String> {
+    fn send(&mut self, alarm: &AlarmRecord) -> Result<(), crate::Failure> {
         let msg = message(
             alarm,
             self.facility,
@@ -210,13 +210,13 @@ impl Channel for SyslogChannel {
                     *stream = Some(s);
                 }
                 let Some(s) = stream.as_mut() else {
-                    return Err(format!("{target}: not connected"));
+                    return Err(format!("{target}: not connected").into());
                 };
                 let mut framed = format!("{} ", msg.len()).into_bytes();
                 framed.extend_from_slice(&msg);
                 s.write_all(&framed).map_err(|e| {
                     *stream = None;
-                    format!("{target}: {e}")
+                    format!("{target}: {e}").into()
                 })
             }
         }

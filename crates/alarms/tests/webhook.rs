@@ -1,5 +1,6 @@
 //! Webhooks to a local HTTP server playing the user's receiver: each alarm arrives as its
-//! JSON record, signed with the key of `webhook_secret_file`; a non-2xx answer is retried.
+//! JSON record, signed with the key of `webhook_secret_file`; a 5xx answer is retried, a 404
+//! drops that alarm and the next ones go on.
 
 mod common;
 
@@ -73,6 +74,57 @@ fn every_alarm_arrives_signed_as_its_json_record_and_a_refusal_is_retried() {
     let flood: serde_json::Value = serde_json::from_str(bodies[4]).unwrap();
     assert_eq!(flood["summary"]["count"], 60);
     assert_eq!(flood["summary"]["shared"]["src_prefix"], "10.20.0.0/16");
+}
+
+#[test]
+fn a_404_drops_that_alarm_counted_and_the_next_ones_go_on() {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let hook = Hook::start(0, b"", received.clone());
+    hook.once.store(404, Ordering::SeqCst);
+    let receivers = alarms::Receivers {
+        webhook: vec![format!("http://127.0.0.1:{}/hook/GONE", hook.port)],
+        // A retry would wait a minute: the test would see it.
+        backoff: (Duration::from_secs(60), Duration::from_secs(60)),
+        ..receivers()
+    };
+    let bus = bus(&receivers);
+    let name = format!("webhook:http://127.0.0.1:{}", hook.port);
+    let alarms = five();
+    bus.publish(batch(alarms.clone())).unwrap();
+    wait_for("4 requests", Duration::from_secs(10), || {
+        received.lock().unwrap().len() >= 4
+    });
+    let statuses = bus.close().unwrap();
+    let s = statuses.iter().find(|s| s.name == name).unwrap();
+    assert_eq!(
+        (
+            s.state,
+            s.received_records,
+            s.written_records,
+            s.dropped_records,
+            s.errors
+        ),
+        (outputs::SinkState::Ok, 4, 3, 1, 1)
+    );
+    assert_eq!(
+        s.last_error.as_deref(),
+        Some(
+            format!(
+                "http://127.0.0.1:{}/hook/GONE: HTTP 404 (refused: this alarm is dropped, not retried)",
+                hook.port
+            )
+            .as_str()
+        )
+    );
+    // Each alarm once: the refused one is not sent again.
+    let json = |i: usize| serde_json::to_string(&alarms[i]).unwrap();
+    let bodies: Vec<String> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.body.clone())
+        .collect();
+    assert_eq!(bodies, [json(0), json(1), json(2), json(3)]);
 }
 
 #[test]

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -43,6 +43,7 @@ pub fn mirror_document(m: &tap::MirrorInfo) -> Value {
         "dropped_rate": m.dropped_rate,
         "cut": m.cut,
         "send_errors": m.send_errors,
+        "discarded": m.discarded,
     })
 }
 
@@ -95,7 +96,8 @@ pub async fn create(
     encoded(StatusCode::CREATED, &mirror_document(&made))
 }
 
-/// `DELETE /api/v1/mirror/{id}`: 204, or 404 when there is no such mirror.
+/// `DELETE /api/v1/mirror/{id}`: 200 with the mirror's final figures (state `ended`; what
+/// its rings still held counted `discarded`), or 404 when there is no such mirror.
 pub async fn delete(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -105,7 +107,7 @@ pub async fn delete(
     let Path(id) = id.map_err(rejected)?;
     let gone = id.parse::<u64>().ok().and_then(|n| app.mirror.remove(n));
     match gone {
-        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Some(ended) => encoded(StatusCode::OK, &mirror_document(&ended)),
         None => Err(ApiError::not_found(format!(
             "no mirror {id}: GET /api/v1/mirror lists them"
         ))),

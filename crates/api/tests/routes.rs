@@ -228,7 +228,16 @@ fn mirrors_are_made_listed_and_ended_with_the_token_and_bad_ones_say_why() {
     assert_eq!(list["mirrors"].as_array().unwrap().len(), 1);
     let path = format!("/api/v1/mirror/{id}");
     assert_eq!(request(&s, "DELETE", &path, None, b"").0, 401);
-    assert_eq!(request(&s, "DELETE", &path, Some(TOKEN), b"").0, 204);
+    let (status, text) = request(&s, "DELETE", &path, Some(TOKEN), b"");
+    assert_eq!(status, 200, "{text}");
+    let ended: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(ended["schema"], "streamprobe.mirror/1");
+    assert_eq!(ended["id"], id);
+    assert_eq!(ended["state"], "ended");
+    assert_eq!(
+        (&ended["matched"], &ended["discarded"]),
+        (&0.into(), &0.into())
+    );
     let (status, text) = request(&s, "DELETE", &path, Some(TOKEN), b"");
     assert_eq!(status, 404);
     assert!(text.contains(&format!("no mirror {id}")), "{text}");

@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 mod own_queue;
-pub use own_queue::OwnQueue;
+pub use own_queue::{OwnCounts, OwnQueue};
 
 /// One closed interval, as every sink receives it.
 #[derive(Debug)]

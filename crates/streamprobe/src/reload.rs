@@ -231,6 +231,8 @@ fn restart_needed(old: &RunConfig, new: &RunConfig) -> Vec<String> {
     );
     // `[[mirror]]` starts mirrors at start; at run time `/api/v1/mirror` adds and ends them.
     check("mirror", o.mirror != n.mirror);
+    // `[alarms]`: the engine's rules and the receivers are built at start.
+    check("alarms", o.alarms != n.alarms);
     keys
 }
 

@@ -25,34 +25,77 @@ fn capture() -> PathBuf {
 
 /// The capture's datagrams to `dst` (and from `src`, when given), in capture order: their
 /// arrival times (never stepping back, as the replay stamps them) and UDP payloads.
+///
+/// Read by hand from the pcap file, not with the probe's own decoder (`wire`), so that a
+/// decoder bug cannot agree with itself: the capture is a nanosecond pcap (magic a1b23c4d,
+/// little-endian) of Ethernet frames, every one IPv4 + UDP, none fragmented or cut.
 fn datagrams(dst: &str, src: Option<&str>) -> Vec<(i64, Vec<u8>)> {
     let dst: std::net::SocketAddr = dst.parse().unwrap();
     let src: Option<std::net::SocketAddr> = src.map(|s| s.parse().unwrap());
-    let capture::InputFile::Capture(source) = capture::InputFile::open(&capture()).unwrap() else {
-        panic!("not a pcap")
-    };
-    let mut reader = source.reader();
+    let file = std::fs::read(capture()).unwrap();
+    let u16_be = |b: &[u8]| u16::from_be_bytes([b[0], b[1]]);
+    let u32_le = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    assert_eq!(u32_le(&file[0..4]), 0xa1b2_3c4d, "a nanosecond pcap");
+    assert_eq!(u32_le(&file[20..24]), 1, "Ethernet (LINKTYPE_ETHERNET)");
     let mut out = Vec::new();
     let mut last = i64::MIN;
-    loop {
-        let more = reader.read_batch(4096, |record| {
-            if let capture::Record::Frame(f) = record {
-                last = last.max(f.arrival_ns);
-                if let Ok(wire::link::Decoded::Udp(d)) = wire::link::decode_frame(f.link, f.data) {
-                    if d.dst == dst && src.is_none_or(|s| s == d.src) {
-                        out.push((last, d.payload.to_vec()));
-                    }
-                }
-            }
-        });
-        if !more {
-            return out;
+    let mut at = 24;
+    while at < file.len() {
+        let record = &file[at..at + 16];
+        let arrival =
+            i64::from(u32_le(&record[0..4])) * 1_000_000_000 + i64::from(u32_le(&record[4..8]));
+        let (incl, orig) = (
+            u32_le(&record[8..12]) as usize,
+            u32_le(&record[12..16]) as usize,
+        );
+        assert_eq!(incl, orig, "a cut frame at byte {at}");
+        let frame = &file[at + 16..at + 16 + incl];
+        at += 16 + incl;
+        last = last.max(arrival);
+        // Ethernet II: EtherType at 12; IPv4 (RFC 791): IHL, protocol 17, no fragment.
+        assert_eq!(u16_be(&frame[12..14]), 0x0800, "IPv4 frames only");
+        let ip = &frame[14..];
+        assert_eq!(ip[0] >> 4, 4);
+        let ihl = usize::from(ip[0] & 0x0f) * 4;
+        assert_eq!(ip[9], 17, "UDP only");
+        assert_eq!(u16_be(&ip[6..8]) & 0x3fff, 0, "no fragments");
+        let addr = |b: &[u8], port: &[u8]| {
+            std::net::SocketAddr::from(([b[0], b[1], b[2], b[3]], u16_be(port)))
+        };
+        // UDP (RFC 768): ports, then its length, header included.
+        let udp = &ip[ihl..];
+        let (from, to) = (addr(&ip[12..16], &udp[0..2]), addr(&ip[16..20], &udp[2..4]));
+        let len = usize::from(u16_be(&udp[4..6]));
+        if to == dst && src.is_none_or(|s| s == from) {
+            out.push((last, udp[8..len].to_vec()));
         }
     }
+    out
+}
+
+/// Each datagram is whole MPEG-TS packets (ISO/IEC 13818-1 2.4.3.2): 188 bytes each, each
+/// starting with the sync byte 0x47.
+fn is_ts(datagram: &[u8]) -> bool {
+    !datagram.is_empty() && datagram.len() % 188 == 0 && datagram.chunks(188).all(|p| p[0] == 0x47)
 }
 
 /// A receiver on a free loopback port: its port and what it receives, as it comes.
 fn receiver() -> (u16, Receiver<Vec<u8>>) {
+    let (port, rx) = timed_receiver();
+    let (tx, untimed) = channel();
+    std::thread::spawn(move || {
+        while let Ok((_, d)) = rx.recv() {
+            if tx.send(d).is_err() {
+                return;
+            }
+        }
+    });
+    (port, untimed)
+}
+
+/// A receiver on a free loopback port: its port and what it receives, each datagram with
+/// the instant the receiving thread had it.
+fn timed_receiver() -> (u16, Receiver<(Instant, Vec<u8>)>) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = socket.local_addr().unwrap().port();
     let (tx, rx) = channel();
@@ -62,7 +105,7 @@ fn receiver() -> (u16, Receiver<Vec<u8>>) {
             .set_read_timeout(Some(Duration::from_secs(120)))
             .unwrap();
         while let Ok(n) = socket.recv(&mut buf) {
-            if tx.send(buf[..n].to_vec()).is_err() {
+            if tx.send((Instant::now(), buf[..n].to_vec())).is_err() {
                 return;
             }
         }
@@ -74,6 +117,15 @@ fn receiver() -> (u16, Receiver<Vec<u8>>) {
 fn collect(rx: &Receiver<Vec<u8>>, quiet: Duration) -> Vec<Vec<u8>> {
     let mut got = Vec::new();
     while let Ok(d) = rx.recv_timeout(quiet) {
+        got.push(d);
+    }
+    got
+}
+
+/// Everything received until `until`, whether or not it keeps coming.
+fn collect_until<T>(rx: &Receiver<T>, until: Instant) -> Vec<T> {
+    let mut got = Vec::new();
+    while let Ok(d) = rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
         got.push(d);
     }
     got
@@ -144,6 +196,10 @@ fn config_mirrors_send_every_datagram_of_their_flow_byte_identical_and_in_order(
     assert!(
         ts_got == ts_want,
         "the TS mirror's payloads differ from the capture's"
+    );
+    assert!(
+        ts_got.iter().all(|d| is_ts(d)),
+        "the TS mirror's datagrams are not whole TS packets"
     );
     assert_eq!(rtp_got.len(), rtp_want.len());
     assert!(
@@ -309,7 +365,7 @@ fn an_api_mirror_plays_in_ffprobe_is_exact_and_ends_with_delete() {
         body(ffprobe_port).as_bytes(),
     );
     assert_eq!(status, 201, "{text}");
-    let (port, rx) = receiver();
+    let (port, rx) = timed_receiver();
     let (status, text) = probe.http(
         "POST",
         "/api/v1/mirror",
@@ -344,8 +400,8 @@ fn an_api_mirror_plays_in_ffprobe_is_exact_and_ends_with_delete() {
     assert_eq!(codecs, ["audio:aac", "video:h264"], "{doc}");
     assert_eq!(doc["programs"][0]["program_id"], 1, "{doc}");
 
-    // (a) and (d): what arrived until DELETE is a run of the capture's payloads, and nothing
-    // arrives after it.
+    // (a) and (d): what arrived until DELETE is a run of the capture's payloads, DELETE says
+    // so in its final figures, and nothing arrives after it.
     let listed = probe.get("/api/v1/mirror");
     let ours = listed["mirrors"]
         .as_array()
@@ -362,33 +418,52 @@ fn an_api_mirror_plays_in_ffprobe_is_exact_and_ends_with_delete() {
     );
     let path = format!("/api/v1/mirror/{id}");
     assert_eq!(probe.http("DELETE", &path, None, b"").0, 401);
-    let before_delete = probe.get("/api/v1/mirror")["mirrors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["id"] == id)
-        .unwrap()["packets_sent"]
-        .as_u64()
-        .unwrap();
     let (status, text) = probe.http("DELETE", &path, Some(&token), b"");
-    assert_eq!(status, 204, "{text}");
-    assert_eq!(probe.http("DELETE", &path, Some(&token), b"").0, 404);
-    let got = collect(&rx, Duration::from_millis(1500));
-    assert!(
-        got.len() as u64 >= before_delete && before_delete > 100,
-        "{} {before_delete}",
-        got.len()
+    // DELETE returns once the sender has let go of the mirror: nothing is sent after.
+    let deleted = Instant::now();
+    assert_eq!(status, 200, "{text}");
+    let ended: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (&ended["id"], &ended["state"]),
+        (&id.into(), &"ended".into())
     );
+    let figure = |key: &str| {
+        ended[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{key}: {ended}"))
+    };
+    assert_eq!(
+        figure("matched"),
+        figure("packets_sent")
+            + figure("dropped_ring")
+            + figure("dropped_rate")
+            + figure("cut")
+            + figure("send_errors")
+            + figure("discarded"),
+        "{ended}"
+    );
+    assert_eq!(probe.http("DELETE", &path, Some(&token), b"").0, 404);
+    // Whatever comes in the 1.5 s after DELETE, stamped as it comes (the flow goes on: the
+    // replay loops for 90 s).
+    let timed = collect_until(&rx, deleted + Duration::from_millis(1500));
+    // Loopback delivers a datagram at its sendto; the receiving thread may be scheduled a
+    // little later on a busy machine, hence the 25 ms.
+    let late = timed
+        .iter()
+        .filter(|(at, _)| *at > deleted + Duration::from_millis(25))
+        .count();
+    assert_eq!(late, 0, "{late} datagrams arrived after DELETE returned");
+    let got: Vec<Vec<u8>> = timed.into_iter().map(|(_, d)| d).collect();
+    // Every datagram the mirror sent arrived (loopback), no more.
+    assert_eq!(got.len() as u64, figure("packets_sent"), "{ended}");
+    assert!(got.len() > 100, "{}", got.len());
     let want: Vec<Vec<u8>> = datagrams(TS_FLOW, None).into_iter().map(|d| d.1).collect();
     assert!(
         run_in_loop(&want, &got).is_some(),
         "the {} datagrams received are not a run of the capture's",
         got.len()
     );
-    assert!(
-        collect(&rx, Duration::from_millis(1500)).is_empty(),
-        "datagrams after DELETE"
-    );
+    assert!(got.iter().all(|d| is_ts(d)), "not whole TS packets");
     let left = probe.get("/api/v1/mirror");
     assert_eq!(left["mirrors"].as_array().unwrap().len(), 1, "{left}");
     let (_, status) = probe.stop();

@@ -379,16 +379,20 @@ fn a_bad_config_is_refused_on_sighup_and_post_while_the_old_one_keeps_working() 
     assert_eq!(status, 422, "{body}");
     assert!(body.contains(&format!("{config_arg}:2:8")), "{body}");
     assert!(std::fs::read_to_string(&config).unwrap().contains("fast"));
-    // A good one, renaming the group and changing a run key: applied live, the flow keeps
-    // its counters, the run key waits for a restart, the file holds the posted text.
-    let renamed = format!("{}[run]\nworkers = 3\n", GROUP.replace("cams", "studio"));
+    // A good one, renaming the group and changing a run key and `[alarms]`: applied live, the
+    // flow keeps its counters, the run key and the alarms wait for a restart, the file holds
+    // the posted text.
+    let renamed = format!(
+        "{}[run]\nworkers = 3\n\n[alarms]\nqueue = 50\n",
+        GROUP.replace("cams", "studio")
+    );
     let (status, body) = probe.http("POST", "/api/v1/config", Some(&token), renamed.as_bytes());
     assert_eq!(status, 200, "{body}");
     let outcome: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(outcome["applied"], serde_json::json!(["group"]));
     assert_eq!(
         outcome["restart_needed"],
-        serde_json::json!(["run.workers"])
+        serde_json::json!(["run.workers", "alarms"])
     );
     assert_eq!(std::fs::read_to_string(&config).unwrap(), renamed);
     let deadline = Instant::now() + Duration::from_secs(10);

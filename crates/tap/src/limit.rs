@@ -1,5 +1,6 @@
 //! The mirror's rate limit: a token bucket in packet time, and the meter that gives the
-//! default rate (twice what the flow sent over the last whole second).
+//! default rate (twice what the flow sent over the last whole second it sent in: a silent
+//! second leaves the limit as it was).
 //!
 //! Both run on the datagrams' arrival times, not the sender's clock: the same capture gives
 //! the same drops at any replay speed and however the sender thread is scheduled, and live
@@ -130,6 +131,55 @@ pub fn default_rate(measured_bps: u64) -> u64 {
     measured_bps.saturating_mul(2).max(MIN_RATE_BPS)
 }
 
+/// A mirror's limit as the sender applies it: the configured rate, or the default one
+/// ([`default_rate`] of the meter's last whole second).
+#[derive(Clone, Debug)]
+pub struct MirrorLimit {
+    configured: Option<u64>,
+    /// None with the default rate until a whole second has been measured.
+    bucket: Option<TokenBucket>,
+    meter: RateMeter,
+}
+
+impl MirrorLimit {
+    /// `configured` bit/s, or None for the default rate.
+    pub fn new(configured: Option<u64>) -> MirrorLimit {
+        MirrorLimit {
+            configured,
+            bucket: configured.map(TokenBucket::new),
+            meter: RateMeter::default(),
+        }
+    }
+
+    /// Whether a `len`-byte datagram arriving at `arrival_ns` is sent (its tokens spent);
+    /// false: over the limit, to be dropped.
+    pub fn admit(&mut self, arrival_ns: i64, len: usize) -> bool {
+        if let Some(bps) = self.meter.add(arrival_ns, len) {
+            // A silent second (0) leaves the limit as it was: a flow that paused comes back
+            // at its rate, and twice 0 would cut it to MIN_RATE_BPS for the second after
+            // (an 8 Mbit/s flow would lose 616 of its 760 datagrams).
+            if self.configured.is_none() && bps > 0 {
+                let rate = default_rate(bps);
+                match &mut self.bucket {
+                    Some(b) => b.set_rate(rate),
+                    None => self.bucket = Some(TokenBucket::new(rate)),
+                }
+            }
+        }
+        self.bucket.as_mut().is_none_or(|b| b.take(arrival_ns, len))
+    }
+
+    /// The limit in force, bit/s; None: nothing measured yet, nothing dropped for rate.
+    pub fn limit_bps(&self) -> Option<u64> {
+        self.bucket.as_ref().map(TokenBucket::rate_bps)
+    }
+
+    /// The last whole second's rate, bit/s.
+    pub fn measured_bps(&self) -> Option<u64> {
+        self.meter.measured_bps()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +210,39 @@ mod tests {
         assert_eq!(m.measured_bps(), Some(0));
         assert_eq!(default_rate(0), MIN_RATE_BPS);
         assert_eq!(default_rate(3_000_000), 6_000_000);
+    }
+
+    /// `datagrams` of `len` bytes evenly over second `second`; how many the limit passed.
+    fn second_of(limit: &mut MirrorLimit, second: i64, datagrams: i64, len: usize) -> usize {
+        (0..datagrams)
+            .filter(|i| limit.admit(second * NS + i * NS / datagrams, len))
+            .count()
+    }
+
+    #[test]
+    fn a_silent_second_keeps_the_default_limit_in_force() {
+        // 760 datagrams of 1316 bytes a second: 8,001,280 bit/s.
+        let mut limit = MirrorLimit::new(None);
+        assert_eq!(
+            second_of(&mut limit, 10, 760, 1316),
+            760,
+            "partial: no limit"
+        );
+        assert_eq!(limit.limit_bps(), None);
+        assert_eq!(
+            second_of(&mut limit, 11, 760, 1316),
+            760,
+            "nothing measured yet"
+        );
+        assert_eq!(second_of(&mut limit, 12, 760, 1316), 760);
+        assert_eq!(limit.limit_bps(), Some(16_002_560));
+        // Second 13 silent; the flow resumes at 14: the limit stays twice its rate.
+        assert_eq!(second_of(&mut limit, 14, 760, 1316), 760);
+        assert_eq!(limit.measured_bps(), Some(0));
+        assert_eq!(limit.limit_bps(), Some(16_002_560));
+        // A slower second that is not silent does lower it (to at least 1 Mbit/s).
+        assert_eq!(second_of(&mut limit, 15, 38, 1316), 38);
+        assert_eq!(second_of(&mut limit, 16, 1, 1316), 1);
+        assert_eq!(limit.limit_bps(), Some(MIN_RATE_BPS));
     }
 }

@@ -148,7 +148,13 @@ pub fn destination(text: &str) -> Result<SocketAddr, String> {
     let to: SocketAddr = text.parse().map_err(|_| {
         format!("to \"{text}\": not an ADDR:PORT such as 127.0.0.1:6000 or [::1]:6000")
     })?;
-    let refused = match to.ip() {
+    // An IPv4-mapped IPv6 address (RFC 4291 section 2.5.5.2) is sent to as its IPv4 one:
+    // `[::ffff:239.1.1.1]` is multicast too.
+    let ip = match to.ip() {
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+        v4 => v4,
+    };
+    let refused = match ip {
         IpAddr::V4(a) => {
             if a.is_multicast() {
                 Some("a multicast address")
@@ -246,10 +252,14 @@ mod tests {
         assert_eq!(destination("127.0.0.1:6000").unwrap().port(), 6000);
         assert!(destination("[::1]:6000").is_ok());
         assert!(destination("192.0.2.7:6000").is_ok());
+        assert!(destination("[::ffff:127.0.0.1]:6000").is_ok());
         for (bad, why) in [
             ("239.1.1.1:6000", "multicast"),
             ("[ff02::1]:6000", "multicast"),
             ("255.255.255.255:6000", "broadcast"),
+            ("[::ffff:239.1.1.1]:6000", "multicast"),
+            ("[::ffff:255.255.255.255]:6000", "broadcast"),
+            ("[::ffff:0.0.0.0]:6000", "unspecified"),
             ("0.0.0.0:6000", "unspecified"),
             ("127.0.0.1:0", "port 0"),
             ("127.0.0.1", "not an ADDR:PORT"),

@@ -4,9 +4,7 @@
 //! in force (a datagram leaves at most ~1 ms after the worker copied it), every 50 ms
 //! otherwise, and at once when a tap is added.
 
-use crate::limit::default_rate;
 use crate::set::{Tap, TapSet};
-use crate::TokenBucket;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,17 +66,27 @@ impl Drop for Sender {
     }
 }
 
-/// Sends what `tap`'s rings hold, in arrival order.
+/// Sends what `tap`'s rings held when it was called, in arrival order: not what the workers
+/// copy meanwhile (a flow fed as fast as it is sent would keep the tap's lock, and starve
+/// every other tap, for as long as it lasts). Stops at the next datagram once the tap is
+/// removed, so `TapSet::remove` waits for one `sendto` at most.
 fn drain(tap: &Tap) {
     let mut state = tap.sender.lock().unwrap_or_else(|e| e.into_inner());
-    if tap.removed.load(Ordering::SeqCst) {
-        return;
-    }
+    let state = &mut *state;
+    state.heads.clear();
+    state.heads.extend(tap.rings.iter().map(|r| r.head()));
+    // SAFETY (every `unsafe` block below): this thread holds the tap's sender lock, so it is
+    // the rings' one consumer; each slice `front_before` shows is dropped before the `pop`
+    // after it; the heads are values `head()` returned.
     loop {
+        if tap.removed.load(Ordering::SeqCst) {
+            return;
+        }
         // The ring whose oldest datagram is the oldest (few rings: one per worker).
         let mut next: Option<(usize, i64)> = None;
         for (i, ring) in tap.rings.iter().enumerate() {
-            if let Some((t, _)) = ring.front() {
+            #[allow(unsafe_code)]
+            if let Some((t, _)) = unsafe { ring.front_before(state.heads[i]) } {
                 if next.is_none_or(|(_, best)| t < best) {
                     next = Some((i, t));
                 }
@@ -86,25 +94,18 @@ fn drain(tap: &Tap) {
         }
         let Some((i, _)) = next else { return };
         let ring = &tap.rings[i];
-        let Some((arrival_ns, payload)) = ring.front() else {
+        #[allow(unsafe_code)]
+        let Some((arrival_ns, payload)) = (unsafe { ring.front_before(state.heads[i]) }) else {
             return;
         };
         let len = payload.len();
-        if let Some(bps) = state.meter.add(arrival_ns, len) {
+        let allowed = state.limit.admit(arrival_ns, len);
+        if let Some(bps) = state.limit.measured_bps() {
             tap.measured_bps.store(bps, Ordering::Relaxed);
-            if tap.rate_bps.is_none() {
-                let rate = default_rate(bps);
-                match &mut state.bucket {
-                    Some(b) => b.set_rate(rate),
-                    None => state.bucket = Some(TokenBucket::new(rate)),
-                }
-                tap.limit_bps.store(rate, Ordering::Relaxed);
-            }
         }
-        let allowed = state
-            .bucket
-            .as_mut()
-            .is_none_or(|b| b.take(arrival_ns, len));
+        if let Some(rate) = state.limit.limit_bps() {
+            tap.limit_bps.store(rate, Ordering::Relaxed);
+        }
         if !allowed {
             tap.dropped_rate.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -118,6 +119,9 @@ fn drain(tap: &Tap) {
                 }
             }
         }
-        ring.pop(len);
+        #[allow(unsafe_code)]
+        unsafe {
+            ring.pop(len)
+        };
     }
 }

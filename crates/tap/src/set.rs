@@ -5,7 +5,7 @@
 //! each worker compares the generation once per batch of frames and takes the new list only
 //! when it changed (a lock then, never per packet).
 
-use crate::limit::{RateMeter, TokenBucket};
+use crate::limit::MirrorLimit;
 use crate::matcher::{destination, FlowMatch, FlowSpec};
 use crate::ring::TapRing;
 use std::net::{SocketAddr, UdpSocket};
@@ -42,9 +42,9 @@ impl Origin {
 /// nothing but reading).
 pub(crate) struct SenderState {
     pub(crate) socket: UdpSocket,
-    /// None with the default rate until a whole second has been measured.
-    pub(crate) bucket: Option<TokenBucket>,
-    pub(crate) meter: RateMeter,
+    pub(crate) limit: MirrorLimit,
+    /// Each ring's head when the sender began draining it (kept to reuse its memory).
+    pub(crate) heads: Vec<usize>,
 }
 
 /// One mirror: what it takes, where it sends, its rings (one per worker) and figures.
@@ -65,6 +65,8 @@ pub struct Tap {
     pub(crate) send_errors: AtomicU64,
     /// Datagrams the capture's snap length cut: not sent (they are not as sent).
     pub(crate) cut: AtomicU64,
+    /// Datagrams thrown away from the rings unsent ([`Tap::discard`]).
+    pub(crate) discarded: AtomicU64,
     /// The limit in force, bit/s; 0: none yet.
     pub(crate) limit_bps: AtomicU64,
     /// The last whole second's rate; u64::MAX: none measured yet.
@@ -86,9 +88,11 @@ pub struct MirrorInfo {
     pub measured_bps: Option<u64>,
     pub origin: &'static str,
     pub created_ns: i64,
-    /// `waiting` (no datagram of the flow seen yet) or `mirroring`.
+    /// `waiting` (no datagram of the flow seen yet), `mirroring`, or `ended` (the figures
+    /// [`TapSet::remove`] returns).
     pub state: &'static str,
-    /// Datagrams of the flow the workers saw (copied or dropped at the ring).
+    /// Datagrams of the flow the workers saw (copied or dropped at the ring, or cut). Once
+    /// ended: `packets_sent + dropped_ring + dropped_rate + cut + send_errors + discarded`.
     pub matched: u64,
     pub packets_sent: u64,
     pub bytes_sent: u64,
@@ -96,6 +100,8 @@ pub struct MirrorInfo {
     pub dropped_rate: u64,
     pub cut: u64,
     pub send_errors: u64,
+    /// Datagrams thrown away unsent from the rings: those still there when it was ended.
+    pub discarded: u64,
 }
 
 impl Tap {
@@ -105,19 +111,47 @@ impl Tap {
         let _consumer = self.sender.lock().unwrap_or_else(|e| e.into_inner());
         let mut n = 0;
         for ring in self.rings.iter() {
-            while let Some((_, payload)) = ring.front() {
-                let len = payload.len();
-                ring.pop(len);
-                n += 1;
+            // SAFETY: the sender lock is held: this thread is the ring's one consumer, and the
+            // slice is not used after the pop.
+            #[allow(unsafe_code)]
+            unsafe {
+                while let Some((_, payload)) = ring.front() {
+                    let len = payload.len();
+                    ring.pop(len);
+                    n += 1;
+                }
             }
         }
+        self.discarded.fetch_add(n, Ordering::Relaxed);
         n
     }
 
     /// Its figures now.
     pub fn info(&self) -> MirrorInfo {
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let pushed: u64 = self.rings.iter().map(TapRing::pushed).sum();
+        self.info_with(pushed, self.discarded.load(Ordering::Relaxed))
+    }
+
+    /// Its final figures, once `removed` is set and the sender's lock `_consumer` is held
+    /// (nothing more is sent): what the rings still hold is counted discarded. Each ring's
+    /// `pushed` is read once, so matched = sent + dropped + cut + errors + discarded exactly:
+    /// every popped datagram was counted sent, over the rate, in error or discarded before
+    /// its pop, and a datagram a worker still copies after this read is in neither side.
+    fn final_info(&self, _consumer: &SenderState) -> MirrorInfo {
+        let mut pushed = 0;
+        let mut left = 0;
+        for ring in self.rings.iter() {
+            let p = ring.pushed();
+            pushed += p;
+            left += p.saturating_sub(ring.popped());
+        }
+        let mut info = self.info_with(pushed, self.discarded.load(Ordering::Relaxed) + left);
+        info.state = "ended";
+        info
+    }
+
+    fn info_with(&self, pushed: u64, discarded: u64) -> MirrorInfo {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let dropped_ring: u64 = self.rings.iter().map(TapRing::dropped).sum();
         let matched = pushed + dropped_ring + get(&self.cut);
         MirrorInfo {
@@ -137,6 +171,7 @@ impl Tap {
             dropped_rate: get(&self.dropped_rate),
             cut: get(&self.cut),
             send_errors: get(&self.send_errors),
+            discarded,
         }
     }
 }
@@ -239,12 +274,13 @@ impl TapSet {
             dropped_rate: AtomicU64::new(0),
             send_errors: AtomicU64::new(0),
             cut: AtomicU64::new(0),
+            discarded: AtomicU64::new(0),
             limit_bps: AtomicU64::new(rate_bps.unwrap_or(0)),
             measured_bps: AtomicU64::new(u64::MAX),
             sender: Mutex::new(SenderState {
                 socket,
-                bucket: rate_bps.map(TokenBucket::new),
-                meter: RateMeter::default(),
+                limit: MirrorLimit::new(rate_bps),
+                heads: Vec::with_capacity(self.workers),
             }),
             removed: AtomicBool::new(false),
         });
@@ -265,7 +301,8 @@ impl TapSet {
         Ok(info)
     }
 
-    /// Ends mirror `id`; false when there is none. What its rings still hold is not sent.
+    /// Ends mirror `id`: its final figures (state `ended`), None when there is none. What its
+    /// rings still hold is not sent: counted `discarded`.
     pub fn remove(&self, id: u64) -> Option<MirrorInfo> {
         let mut taps = self.taps.write().unwrap_or_else(|e| e.into_inner());
         let at = taps.iter().position(|t| t.id == id)?;
@@ -275,8 +312,8 @@ impl TapSet {
         self.generation.fetch_add(1, Ordering::Release);
         // The sender may be sending a datagram: once it lets go, nothing more is sent.
         gone.removed.store(true, Ordering::SeqCst);
-        let _drained = gone.sender.lock().unwrap_or_else(|e| e.into_inner());
-        Some(gone.info())
+        let consumer = gone.sender.lock().unwrap_or_else(|e| e.into_inner());
+        Some(gone.final_info(&consumer))
     }
 
     /// Every tap's figures, oldest first.

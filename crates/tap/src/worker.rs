@@ -93,7 +93,14 @@ impl WorkerTap {
                 if payload.len() < usize::from(payload_len) {
                     tap.cut.fetch_add(1, Ordering::Relaxed);
                 } else {
-                    tap.rings[self.index].push(arrival_ns, payload);
+                    // SAFETY: this is worker `index`'s one `WorkerTap` (`TapSet::worker` hands
+                    // each index out once) and it pushes only from `&mut self` methods
+                    // (`on_frames`, `on_received`): ring `index` of every tap has this one
+                    // producer.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        tap.rings[self.index].push(arrival_ns, payload);
+                    }
                 }
             }
         }

@@ -25,6 +25,8 @@ pub struct Hook {
     pub port: u16,
     /// The status of the next answers.
     pub status: Arc<AtomicU16>,
+    /// When not 0, the status of the next answer only (then back to `status`).
+    pub once: Arc<AtomicU16>,
     pub received: Arc<Mutex<Vec<Received>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -37,10 +39,12 @@ impl Hook {
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
         let status = Arc::new(AtomicU16::new(200));
+        let once = Arc::new(AtomicU16::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let key = key.to_vec();
         let thread = std::thread::spawn({
-            let (status, stop, received) = (status.clone(), stop.clone(), received.clone());
+            let (status, once, stop, received) =
+                (status.clone(), once.clone(), stop.clone(), received.clone());
             move || {
                 while !stop.load(Ordering::SeqCst) {
                     let Ok((stream, _)) = listener.accept() else {
@@ -92,7 +96,10 @@ impl Hook {
                         mac.update(&body);
                         mac.verify_slice(&tag).is_ok()
                     });
-                    let code = status.load(Ordering::SeqCst);
+                    let code = match once.swap(0, Ordering::SeqCst) {
+                        0 => status.load(Ordering::SeqCst),
+                        code => code,
+                    };
                     received.lock().unwrap().push(Received {
                         method,
                         path,
@@ -112,6 +119,7 @@ impl Hook {
         Hook {
             port,
             status,
+            once,
             received,
             stop,
             thread: Some(thread),

@@ -3,23 +3,30 @@
 //! in front of it never fills), and reports its own queue through these counters, which the
 //! bus shows as the sink's `*_records` figures, its state and its errors.
 //!
-//! Invariant the owner keeps: `received == written + dropped + queued` whenever it holds
-//! its lock (an item is counted in exactly one of the three at any time).
+//! Invariant: `received == written + dropped + queued` in every snapshot. The four are
+//! kept together under one lock ([`OwnQueue::update`] changes them at once, [`OwnQueue::counts`]
+//! reads them at once), so no reader sees an item counted in two of them or in none.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+/// The four figures of a sink's own queue, read or changed together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OwnCounts {
+    /// Items waiting (the one being sent or retried included).
+    pub queued: u64,
+    /// Items offered to the sink since the start.
+    pub received: u64,
+    /// Items it delivered.
+    pub written: u64,
+    /// Items lost: the queue was full, or the bus closed while the receiver was away.
+    pub dropped: u64,
+}
+
 /// The counters of a sink's own queue, shared between the sink and the bus.
 #[derive(Debug, Default)]
 pub struct OwnQueue {
-    /// Items waiting (the one being sent or retried included).
-    pub queued: AtomicU64,
-    /// Items offered to the sink since the start.
-    pub received: AtomicU64,
-    /// Items it delivered.
-    pub written: AtomicU64,
-    /// Items lost: the queue was full, or the bus closed while the receiver was away.
-    pub dropped: AtomicU64,
+    counts: Mutex<OwnCounts>,
     /// Sends that failed (each retry counts).
     pub errors: AtomicU64,
     /// Its last send failed and it is waiting to retry.
@@ -29,6 +36,17 @@ pub struct OwnQueue {
 }
 
 impl OwnQueue {
+    /// Changes the four figures at once; `change` must keep the invariant.
+    pub fn update(&self, change: impl FnOnce(&mut OwnCounts)) {
+        // A poisoned lock only means a panic elsewhere mid-update of plain numbers: go on.
+        change(&mut self.counts.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// The four figures, read at once.
+    pub fn counts(&self) -> OwnCounts {
+        *self.counts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// A send failed: counted, and the message kept.
     pub fn failed(&self, message: String) {
         self.errors.fetch_add(1, Ordering::Relaxed);
@@ -40,12 +58,12 @@ impl OwnQueue {
 
     /// What it shows in place of the bus's record figures.
     pub(crate) fn apply(&self, status: &mut super::SinkStatus) {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        status.queued_records = get(&self.queued);
-        status.received_records = get(&self.received);
-        status.written_records = get(&self.written);
-        status.dropped_records = get(&self.dropped);
-        status.errors += get(&self.errors);
+        let counts = self.counts();
+        status.queued_records = counts.queued;
+        status.received_records = counts.received;
+        status.written_records = counts.written;
+        status.dropped_records = counts.dropped;
+        status.errors += self.errors.load(Ordering::Relaxed);
         if status.state == super::SinkState::Ok && self.retrying.load(Ordering::Relaxed) {
             status.state = super::SinkState::Retrying;
         }
