@@ -234,3 +234,105 @@ fn a_loss_burst_is_one_episode_raised_acknowledged_cleared_and_stored() {
     assert_eq!(&ids[..4], [1, 1, 1, 2]);
     drop(probe);
 }
+
+/// The engine's alarms reach a receiver from the binary: a webhook (a local HTTP server, the
+/// user's side of it) gets exactly the episode's `raised` and `cleared` records, in that order,
+/// as the store and standard output have them.
+#[test]
+fn the_episode_reaches_a_webhook_raised_then_cleared() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = fresh_dir("alarms-webhook");
+    let pcap = dir.join("burst.pcap");
+    write_capture(&pcap, 36);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = dir.join("probe.toml");
+    std::fs::write(
+        &config,
+        format!("{CONFIG}webhook = [\"http://127.0.0.1:{port}/hook\"]\n"),
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            if tx
+                .send(serde_json::from_slice::<Value>(&body).unwrap())
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_streamprobe"))
+        .args(["run", "--replay"])
+        .arg(&pcap)
+        .args([
+            "--speed",
+            "8",
+            "--json",
+            "--store",
+            "none",
+            "--api-listen",
+            "none",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Vec<Value> = parse_lines(&out.stdout)
+        .into_iter()
+        .filter(|r| r["type"] == "alarm")
+        .collect();
+    // Whatever arrived: at most a few seconds after the probe ended, nothing more is coming.
+    let mut bodies = Vec::new();
+    while let Ok(b) = rx.recv_timeout(Duration::from_secs(3)) {
+        bodies.push(b);
+    }
+    let states: Vec<(&str, u64, &str, &str)> = bodies
+        .iter()
+        .map(|b| {
+            (
+                b["state"].as_str().unwrap(),
+                b["id"].as_u64().unwrap(),
+                b["rule"].as_str().unwrap(),
+                b["flow"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("raised", 1, "max_loss_pct", FLOW),
+            ("cleared", 1, "max_loss_pct", FLOW)
+        ]
+    );
+    assert!(bodies.iter().all(|b| b["schema"] == "streamprobe.alarm/1"));
+    assert_eq!(
+        bodies, printed,
+        "the receiver gets what standard output prints"
+    );
+}
