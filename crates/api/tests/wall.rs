@@ -3,128 +3,19 @@
 //! alarm, grey when silent), rows of many flows showing the worst of them, per-second counts,
 //! and a band listing the flows it hit with what they share.
 
-use analysis::alarm::{AlarmRecord, AlarmRule, AlarmState, ALARM_SCHEMA};
+mod common;
+
+use analysis::alarm::AlarmState;
 use analysis::event::FlowEvent;
-use analysis::frames::PayloadFormat;
-use analysis::interval::{EventRecord, FlowName, FlowRecord, Record, SCHEMA};
-use analysis::kind::FlowKind;
-use analysis::report::{SlaReport, SlaViolation};
-use api::{AppState, Server};
+use api::Server;
 use base64::Engine;
+use common::{alarm, batch, event, get, name, serve, S, T0};
 use outputs::live_view::GroupInfo;
-use outputs::{IntervalBatch, LiveView, ProbeRecord, WorkerReport};
-use std::io::{Read, Write};
-use std::sync::Arc;
+use outputs::LiveView;
 
-const S: i64 = 1_000_000_000;
-/// The first interval ends at this Unix second.
-const T0: i64 = 1_800_000_000;
-
-struct NoConfig;
-impl api::ConfigControl for NoConfig {
-    fn current(&self) -> String {
-        String::new()
-    }
-    fn apply(&self, _: &str) -> Result<api::routes::ConfigOutcome, String> {
-        Err("no config".into())
-    }
-}
-
-fn name(i: u16) -> FlowName {
-    FlowName {
-        src: format!("10.1.{i}.2:4000").parse().unwrap(),
-        dst: format!("239.1.1.{i}:5000").parse().unwrap(),
-        ssrc: Some(u32::from(i)),
-        kind: FlowKind::Rtp,
-    }
-}
-
-fn flow(i: u16, end: i64, amber: bool, packets: u64) -> Record {
-    Record::Flow(Box::new(FlowRecord {
-        schema: SCHEMA,
-        kind_of_record: "flow",
-        time: end,
-        interval_s: 1.0,
-        name: name(i),
-        payload: PayloadFormat::H264,
-        group: Some(if i < 8 { "cams" } else { "studio" }.into()),
-        vlan: Some(300 + u16::from(i >= 8)),
-        packets,
-        bytes: 1111 * packets,
-        bitrate_bps: 800_000.0,
-        lost: 0,
-        recovered: Some(0),
-        duplicates: 0,
-        reordered: Some(0),
-        jitter_ms: Some(1.0),
-        clock_rate_source: Some("rfc3551"),
-        fps: Some(25.0),
-        df_ms: Some(10.0),
-        mlr: Some(0.0),
-        tr101290: None,
-        sla: Some(SlaReport {
-            violations: if amber {
-                vec![SlaViolation {
-                    limit: "max_loss_pct",
-                    threshold: 0.1,
-                    value: 2.0,
-                }]
-            } else {
-                vec![]
-            },
-            not_judged: vec![],
-        }),
-    }))
-}
-
-fn alarm(i: u16, end: i64, state: AlarmState) -> AlarmRecord {
-    AlarmRecord {
-        schema: ALARM_SCHEMA,
-        kind_of_record: "alarm",
-        id: u64::from(i),
-        time: end,
-        state,
-        rule: AlarmRule::MaxLossPct,
-        flow: Some(name(i)),
-        group: Some("cams".into()),
-        raised: end,
-        value: Some(2.0),
-        threshold: Some(0.1),
-        text: "loss".into(),
-        summary: None,
-        summarised_in: None,
-        reason: None,
-        ack: None,
-    }
-}
-
-fn batch(end: i64, records: Vec<Record>, alarms: Vec<AlarmRecord>) -> IntervalBatch {
-    IntervalBatch {
-        alarms,
-        end_ns: end,
-        records,
-        probe: ProbeRecord::from_reports(&[WorkerReport {
-            end_ns: end,
-            length_ns: S,
-            ..WorkerReport::default()
-        }]),
-        published: None,
-    }
-}
-
-fn get(server: &Server, path: &str) -> (u16, serde_json::Value) {
-    let mut s = std::net::TcpStream::connect(server.local_addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = Vec::new();
-    s.read_to_end(&mut answer).unwrap();
-    let text = String::from_utf8_lossy(&answer).to_string();
-    let status = text[9..12].parse().unwrap();
-    let body = text.split_once("\r\n\r\n").unwrap().1;
-    (status, serde_json::from_str(body).unwrap())
+fn flow(i: u16, end: i64, amber: bool, packets: u64) -> analysis::interval::Record {
+    let group = if i < 8 { "cams" } else { "studio" };
+    common::flow(i, end, amber, packets, group, Some(300 + u16::from(i >= 8)))
 }
 
 /// 10 flows (8 in `cams`, 2 in `studio`) over 20 one-second intervals: flows 0-5 break their
@@ -145,7 +36,7 @@ fn fed() -> Server {
     ]);
     for k in 0..20i64 {
         let end = (T0 + k) * S;
-        let mut records: Vec<Record> = (0..10u16)
+        let mut records: Vec<_> = (0..10u16)
             .filter(|&i| !(i == 8 && k > 11))
             .map(|i| {
                 let packets = if i == 9 && k >= 15 { 0 } else { 90 };
@@ -165,34 +56,7 @@ fn fed() -> Server {
         };
         view.write().apply(&batch(end, records, alarms));
     }
-    Server::start(
-        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
-        AppState {
-            view,
-            history: None,
-            config: Arc::new(NoConfig),
-            token: "0123456789abcdef0123456789abcdef".into(),
-            read_token: false,
-            max_flow_series: 10,
-            started_ns: 0,
-            mirror: tap::TapSet::new(1, tap::RING_BYTES),
-            alarm_desk: Arc::default(),
-        },
-    )
-    .unwrap()
-}
-
-fn event(i: u16, end: i64, event: FlowEvent) -> Record {
-    Record::Event(Box::new(EventRecord {
-        schema: SCHEMA,
-        kind_of_record: "event",
-        time: end,
-        event,
-        name: name(i),
-        silent_s: None,
-        new_ssrc: None,
-        violations: None,
-    }))
+    serve(view)
 }
 
 fn cells(doc: &serde_json::Value) -> Vec<u8> {

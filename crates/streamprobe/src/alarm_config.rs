@@ -7,7 +7,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
-type Located = (Option<usize>, String);
+use crate::config::Located;
 
 /// `[alarms]`
 #[derive(Debug, Default, Deserialize)]
@@ -63,14 +63,7 @@ fn in_range<T: PartialOrd + Copy + std::fmt::Display>(
     low: T,
     high: T,
 ) -> Result<Option<T>, Located> {
-    match value {
-        Some(v) if !(low..=high).contains(v.get_ref()) => Err((
-            Some(v.span().start),
-            format!("alarms.{key} = {}: must be {low} to {high}", v.get_ref()),
-        )),
-        Some(v) => Ok(Some(*v.get_ref())),
-        None => Ok(None),
-    }
+    crate::config::in_table_range("alarms", key, value, low, high)
 }
 
 impl AlarmsTable {

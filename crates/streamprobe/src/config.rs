@@ -195,9 +195,11 @@ pub struct RunConfig {
     pub service: ServiceConfig,
 }
 
-type Located = (Option<usize>, String);
+pub type Located = (Option<usize>, String);
 
-fn in_range<T: PartialOrd + Copy + std::fmt::Display>(
+/// `[table] key` checked against its range: the error names both and where the value is.
+pub fn in_table_range<T: PartialOrd + Copy + std::fmt::Display>(
+    table: &str,
     key: &str,
     value: &Option<Spanned<T>>,
     low: T,
@@ -206,11 +208,20 @@ fn in_range<T: PartialOrd + Copy + std::fmt::Display>(
     match value {
         Some(v) if !(low..=high).contains(v.get_ref()) => Err((
             Some(v.span().start),
-            format!("run.{key} = {}: must be {low} to {high}", v.get_ref()),
+            format!("{table}.{key} = {}: must be {low} to {high}", v.get_ref()),
         )),
         Some(v) => Ok(Some(*v.get_ref())),
         None => Ok(None),
     }
+}
+
+fn in_range<T: PartialOrd + Copy + std::fmt::Display>(
+    key: &str,
+    value: &Option<Spanned<T>>,
+    low: T,
+    high: T,
+) -> Result<Option<T>, Located> {
+    in_table_range("run", key, value, low, high)
 }
 
 impl RunTable {
@@ -513,7 +524,8 @@ pub fn parse_with_run(text: &str, folder: &Path) -> Result<(AnalysisConfig, RunC
         api_listen: file.api.listen,
         api_token_file: file.api.token_file.map(|p| folder.join(p)),
         api_read_token: file.api.read_token,
-        metrics_max_flow_series: in_range(
+        metrics_max_flow_series: in_table_range(
+            "metrics",
             "max_flow_series",
             &file.metrics.max_flow_series,
             0,
