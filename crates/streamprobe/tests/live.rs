@@ -136,6 +136,25 @@ impl Pair {
     }
 }
 
+impl Pair {
+    /// tcpreplay sends `capture` `loops` times from the sender's interface at `pps`.
+    fn replay(&self, capture: &std::path::Path, pps: u32, loops: u32) {
+        let replay = Command::new("ip")
+            .args(["netns", "exec", &self.tx, "tcpreplay", "-q"])
+            .arg(format!("--pps={pps}"))
+            .arg(format!("--loop={loops}"))
+            .arg(format!("--intf1={}", self.a))
+            .arg(capture)
+            .output()
+            .unwrap();
+        assert!(
+            replay.status.success(),
+            "{}",
+            String::from_utf8_lossy(&replay.stderr)
+        );
+    }
+}
+
 impl Drop for Pair {
     fn drop(&mut self) {
         sh(&format!(
@@ -170,27 +189,7 @@ fn interface_capture_counts_every_packet_with_no_kernel_drops() {
     );
     // 10 passes of 1,372 packets at 10,000 packets/s: 1.4 s.
     let started = Instant::now();
-    let replay = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &pair.tx,
-            "tcpreplay",
-            "-q",
-            "--pps",
-            "10000",
-            "--loop",
-            "10",
-        ])
-        .arg(format!("--intf1={}", pair.a))
-        .arg(&fixture)
-        .output()
-        .unwrap();
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    pair.replay(&fixture, 10_000, 10);
     let sent = started.elapsed();
     let records = probe.stop();
 
@@ -367,25 +366,7 @@ fn live_flows_keep_the_outer_vlan_id() {
     w.into_inner().unwrap();
     let pair = Pair::new('v');
     let probe = LiveProbe::start(&pair.rx, &["--interface", &pair.b, "--promiscuous"]);
-    let replay = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &pair.tx,
-            "tcpreplay",
-            "-q",
-            "--pps",
-            "1000",
-        ])
-        .arg(format!("--intf1={}", pair.a))
-        .arg(&capture)
-        .output()
-        .unwrap();
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    pair.replay(&capture, 1000, 1);
     let records = probe.stop();
     let mut vlans = BTreeMap::new();
     for r in records.iter().filter(|r| r["type"] == "flow") {
