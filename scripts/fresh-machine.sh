@@ -26,6 +26,9 @@ cp -a "$HOME/.rustup/settings.toml" "$root/root/.rustup/"
 [ -d "$root/root/.rustup/toolchains/$toolchain" ] ||
   cp -a "$HOME/.rustup/toolchains/$toolchain" "$root/root/.rustup/toolchains/"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# debootstrap writes no /etc/hosts, which every installed Debian has (Chromium's driver
+# reaches its browser at "localhost").
+[ -e "$root/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$root/etc/hosts"
 if compgen -G "/usr/local/share/ca-certificates/*" >/dev/null; then
   cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
 fi
