@@ -283,6 +283,34 @@ fn an_expired_flow_clears_its_alarms_and_leaves_no_state() {
     assert_eq!((e.active_count(), e.flows_held()), (0, 0));
 }
 
+#[test]
+fn forgotten_flows_clear_in_flow_order_whatever_order_the_workers_told() {
+    let mut e = AlarmEngine::new(AlarmSettings::default());
+    for k in 1..4 {
+        let records: Vec<Record> = (0..3).map(|i| flow(i, k * S, Some(50.0))).collect();
+        e.judge(k * S, &records, 0);
+    }
+    // Flows 0, 1, 2 raised ids 1, 2, 3; they end in the order 2, 0, 1.
+    let t = 300 * S;
+    let out = e.judge(
+        t,
+        &[
+            event(2, t, FlowEvent::Evicted, None),
+            event(0, t, FlowEvent::Evicted, None),
+            event(1, t, FlowEvent::Evicted, None),
+        ],
+        0,
+    );
+    assert_eq!(
+        states(&out),
+        vec![
+            (1, AlarmState::Cleared, AlarmRule::MaxLossPct),
+            (2, AlarmState::Cleared, AlarmRule::MaxLossPct),
+            (3, AlarmState::Cleared, AlarmRule::MaxLossPct),
+        ]
+    );
+}
+
 /// `n` flows breaking their loss limit for three intervals.
 fn band(e: &mut AlarmEngine, n: u32) -> Vec<AlarmRecord> {
     let mut out = Vec::new();
