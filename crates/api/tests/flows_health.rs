@@ -58,6 +58,7 @@ fn flow(i: u16, end: i64, amber: bool, packets: u64) -> Record {
         df_ms: Some(10.0),
         mlr: Some(0.0),
         tr101290: None,
+        tr101290_p1_open: None,
         sla: Some(SlaReport {
             violations: if amber {
                 vec![SlaViolation {

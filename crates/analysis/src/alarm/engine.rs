@@ -727,8 +727,11 @@ fn judge_flow(f: &FlowRecord, verdicts: &mut [(AlarmRule, Option<Verdict>); 9]) 
             .filter(|(i, _)| i.priority() == 1)
             .map(|(_, n)| n)
             .sum();
-        let v = if p1 > 0 {
-            Verdict::Bad(Some(p1 as f64), None)
+        // A PAT, PMT or PID missing past its limit counts once, when its gap passes the
+        // limit; every interval it is still missing at the end of is bad too.
+        let open = f.tr101290_p1_open.unwrap_or(0);
+        let v = if p1 + open > 0 {
+            Verdict::Bad(Some((p1 + open) as f64), None)
         } else {
             Verdict::Good
         };

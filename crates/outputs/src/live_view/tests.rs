@@ -38,6 +38,7 @@ fn flow(port: u16, time: i64, lost: u64, recovered: u64, df_ms: f64, group: &str
         df_ms: Some(df_ms),
         mlr: Some(lost as f64),
         tr101290: None,
+        tr101290_p1_open: None,
         sla: None,
     }))
 }

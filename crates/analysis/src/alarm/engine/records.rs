@@ -25,7 +25,7 @@ pub(super) fn raised_text(
     match rule {
         AlarmRule::Silent => format!("silent: no packet for {v} s on {at}"),
         AlarmRule::Tr101290P1 => format!(
-            "tr101290_p1: {v} TR 101 290 priority 1 errors in the interval on {at}, {} intervals in a row with errors",
+            "tr101290_p1: {v} TR 101 290 priority 1 errors in the interval or absences open at its end on {at}, {} intervals in a row with errors",
             settings.raise_after
         ),
         _ => {

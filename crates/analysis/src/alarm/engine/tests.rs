@@ -56,6 +56,7 @@ fn flow(i: u32, t: i64, loss: Option<f64>) -> Record {
         df_ms: None,
         mlr: None,
         tr101290: None,
+        tr101290_p1_open: None,
         sla,
     }))
 }
