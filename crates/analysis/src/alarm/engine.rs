@@ -33,6 +33,10 @@ pub const CLEARED_GOOD: &str = "good";
 pub const CLEARED_EXPIRED: &str = "expired";
 /// `reason` of an episode cleared because its flow was evicted under the flow cap.
 pub const CLEARED_EVICTED: &str = "evicted";
+/// `reason` of an episode cleared because its stream was replaced by one of another SSRC on
+/// the same 4-tuple (an `ssrc_change` event: a camera that rebooted); the change itself is
+/// an event, not an alarm.
+pub const CLEARED_SSRC_CHANGE: &str = "ssrc_change";
 /// `reason` of a flood summary cleared because every flow it stood for cleared.
 pub const CLEARED_FLOWS: &str = "flows_cleared";
 
@@ -164,6 +168,11 @@ pub struct AlarmEngine {
     probe: RuleState,
     floods: BTreeMap<u64, Flood>,
     active: BTreeMap<u64, Place>,
+    /// The SSRC now current on a 4-tuple whose stream changed SSRC (`ssrc_change`): the
+    /// analyzer keeps a replaced stream while the 4-tuple lives and may tell it silent,
+    /// which is no alarm. Held until the current stream is forgotten (at most one per flow
+    /// present).
+    current_ssrc: BTreeMap<(SocketAddr, SocketAddr), u32>,
 }
 
 impl AlarmEngine {
@@ -177,6 +186,7 @@ impl AlarmEngine {
             probe: RuleState::default(),
             floods: BTreeMap::new(),
             active: BTreeMap::new(),
+            current_ssrc: BTreeMap::new(),
         }
     }
 
@@ -378,6 +388,15 @@ impl AlarmEngine {
                 Record::Event(e) => {
                     let key = key_of(&e.name);
                     match e.event {
+                        FlowEvent::Silent
+                            if e.name.ssrc.is_some_and(|s| {
+                                self.current_ssrc
+                                    .get(&(e.name.src, e.name.dst))
+                                    .is_some_and(|c| *c != s)
+                            }) =>
+                        {
+                            // A replaced stream's silence: its 4-tuple sends another SSRC.
+                        }
                         FlowEvent::Silent => {
                             let since = e.time - (e.silent_s.unwrap_or(0.0) * 1e9).round() as i64;
                             let flow = self.flows.entry(key).or_insert_with(|| FlowAlarms {
@@ -396,8 +415,26 @@ impl AlarmEngine {
                             }
                             self.silent.remove(&key);
                         }
-                        FlowEvent::Expired => gone.push((key, CLEARED_EXPIRED)),
-                        FlowEvent::Evicted => gone.push((key, CLEARED_EVICTED)),
+                        FlowEvent::SsrcChange => {
+                            if let Some(new) = e.new_ssrc {
+                                self.current_ssrc.insert((e.name.src, e.name.dst), new);
+                            }
+                            gone.push((key, CLEARED_SSRC_CHANGE));
+                        }
+                        FlowEvent::Expired | FlowEvent::Evicted => {
+                            let tuple = (e.name.src, e.name.dst);
+                            if e.name.ssrc.is_some()
+                                && self.current_ssrc.get(&tuple) == e.name.ssrc.as_ref()
+                            {
+                                self.current_ssrc.remove(&tuple);
+                            }
+                            let reason = if e.event == FlowEvent::Expired {
+                                CLEARED_EXPIRED
+                            } else {
+                                CLEARED_EVICTED
+                            };
+                            gone.push((key, reason));
+                        }
                         _ => {}
                     }
                 }

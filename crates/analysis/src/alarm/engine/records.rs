@@ -1,7 +1,7 @@
 //! The alarm engine's record and text builders: what each transition says, for people
 //! (`text`) and for receivers (the record's fields, docs/alarms.md "The record").
 
-use super::{Active, Flood, FlowAlarms, CLEARED_EVICTED, CLEARED_EXPIRED};
+use super::{Active, Flood, FlowAlarms, CLEARED_EVICTED, CLEARED_EXPIRED, CLEARED_SSRC_CHANGE};
 use crate::alarm::{
     AlarmRecord, AlarmRule, AlarmSettings, AlarmState, FloodSummary, Shared, ALARM_SCHEMA,
 };
@@ -52,6 +52,9 @@ pub(super) fn cleared_text(
         }
         CLEARED_EVICTED => {
             format!("{rule} cleared on {at}: the flow was evicted (flow cap reached)")
+        }
+        CLEARED_SSRC_CHANGE => {
+            format!("{rule} cleared on {at}: its SSRC changed (a new stream replaced it)")
         }
         _ => format!("{rule} cleared on {at}: {clear_after} good intervals in a row"),
     }
