@@ -10,6 +10,9 @@
 //!   limit not judged) leaves its runs as they are;
 //! - state is kept only for flows present (a flow that expires or is evicted leaves it, its
 //!   active alarms cleared with it) and, per rule, only while a bad run or an episode lasts;
+//!   but a forgotten flow's active `silent` episode stays active (a dead camera is no less
+//!   dead for being forgotten) among at most [`LOST_KEPT`] lost flows, the oldest cleared
+//!   `expired` past that, until the flow is back for `clear_after` intervals;
 //! - pure: time is an argument; the same records give the same alarms and ids, whatever
 //!   order the workers delivered them in (transitions are sorted by rule and flow).
 
@@ -39,6 +42,10 @@ pub const CLEARED_EVICTED: &str = "evicted";
 pub const CLEARED_SSRC_CHANGE: &str = "ssrc_change";
 /// `reason` of a flood summary cleared because every flow it stood for cleared.
 pub const CLEARED_FLOWS: &str = "flows_cleared";
+
+/// Forgotten flows whose `silent` episode stays active, at most: past this the oldest is
+/// cleared (`expired`). 65,536: more cameras than one probe takes (docs/alarms.md).
+pub const LOST_KEPT: usize = 65_536;
 
 /// A flow, as the engine keys its state (the flow id's parts).
 type FlowKey = (SocketAddr, SocketAddr, Option<u32>);
@@ -173,6 +180,13 @@ pub struct AlarmEngine {
     /// which is no alarm. Held until the current stream is forgotten (at most one per flow
     /// present).
     current_ssrc: BTreeMap<(SocketAddr, SocketAddr), u32>,
+    /// Forgotten flows whose `silent` episode stays active (only that rule's state kept),
+    /// with the order they were lost in (`lost_order`, by a sequence number) for the cap.
+    lost: BTreeMap<FlowKey, (u64, FlowAlarms)>,
+    lost_order: BTreeMap<u64, FlowKey>,
+    lost_seq: u64,
+    /// [`LOST_KEPT`] (smaller in tests).
+    lost_cap: usize,
 }
 
 impl AlarmEngine {
@@ -187,6 +201,10 @@ impl AlarmEngine {
             floods: BTreeMap::new(),
             active: BTreeMap::new(),
             current_ssrc: BTreeMap::new(),
+            lost: BTreeMap::new(),
+            lost_order: BTreeMap::new(),
+            lost_seq: 0,
+            lost_cap: LOST_KEPT,
         }
     }
 
@@ -212,6 +230,27 @@ impl AlarmEngine {
         self.flows.len()
     }
 
+    /// Forgotten flows whose `silent` episode is kept active.
+    pub fn lost_held(&self) -> usize {
+        self.lost.len()
+    }
+
+    /// A lost flow heard of again: its kept state is present again.
+    fn found_again(&mut self, key: FlowKey) {
+        if let Some((seq, flow)) = self.lost.remove(&key) {
+            self.lost_order.remove(&seq);
+            self.flows.insert(key, flow);
+        }
+    }
+
+    /// A flow's state, present or lost.
+    fn flow_alarms_mut(&mut self, key: &FlowKey) -> Option<&mut FlowAlarms> {
+        match self.flows.get_mut(key) {
+            Some(f) => Some(f),
+            None => self.lost.get_mut(key).map(|(_, f)| f),
+        }
+    }
+
     fn take_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id = self.next_id.saturating_add(1);
@@ -235,7 +274,7 @@ impl AlarmEngine {
         let mut out = Vec::new();
         match place {
             Place::Flow(key, rule) => {
-                let flow = self.flows.get_mut(&key).ok_or(AckRefused::NotActive)?;
+                let flow = self.flow_alarms_mut(&key).ok_or(AckRefused::NotActive)?;
                 let active = flow
                     .rule_mut(rule)
                     .active
@@ -298,7 +337,7 @@ impl AlarmEngine {
                     })
                     .collect();
                 for (_, key, rule) in members {
-                    let Some(flow) = self.flows.get_mut(&key) else {
+                    let Some(flow) = self.flow_alarms_mut(&key) else {
                         continue;
                     };
                     let Some(active) = flow.rule_mut(rule).active.as_mut() else {
@@ -342,6 +381,20 @@ impl AlarmEngine {
             match r {
                 Record::Flow(f) => {
                     let key = key_of(&f.name);
+                    self.found_again(key);
+                    if f.packets > 0 && f.name.ssrc.is_some() && !self.lost.is_empty() {
+                        // A lost stream's 4-tuple sends another SSRC (a camera that
+                        // rebooted after it expired): that stream was replaced.
+                        let (src, dst) = (f.name.src, f.name.dst);
+                        for (k, _) in self
+                            .lost
+                            .range((src, dst, None)..=(src, dst, Some(u32::MAX)))
+                        {
+                            if *k != key {
+                                gone.push((*k, CLEARED_SSRC_CHANGE));
+                            }
+                        }
+                    }
                     let flow = self.flows.entry(key).or_insert_with(|| FlowAlarms {
                         name: f.name,
                         group: None,
@@ -399,6 +452,7 @@ impl AlarmEngine {
                         }
                         FlowEvent::Silent => {
                             let since = e.time - (e.silent_s.unwrap_or(0.0) * 1e9).round() as i64;
+                            self.found_again(key);
                             let flow = self.flows.entry(key).or_insert_with(|| FlowAlarms {
                                 name: e.name,
                                 group: None,
@@ -473,15 +527,30 @@ impl AlarmEngine {
         let mut gone_records = Vec::new();
         for (key, reason) in gone {
             self.silent.remove(&key);
-            let Some(mut flow) = self.flows.remove(&key) else {
+            let lost = self.lost.remove(&key).map(|(seq, flow)| {
+                self.lost_order.remove(&seq);
+                flow
+            });
+            let Some(mut flow) = self.flows.remove(&key).or(lost) else {
                 continue;
             };
             // A raise of this interval is dropped with the flow: nothing was told of it.
             raises.retain(|r| r.key != key);
             flow.rules.sort_by_key(|(r, _)| *r);
+            let forgotten = reason == CLEARED_EXPIRED || reason == CLEARED_EVICTED;
+            let mut keep_silent = None;
             for (rule, state) in &flow.rules {
                 if let Some(active) = &state.active {
                     if active.id == 0 {
+                        continue;
+                    }
+                    if forgotten && *rule == AlarmRule::Silent {
+                        // Still silent: the episode goes on, lost.
+                        keep_silent = Some(RuleState {
+                            bad: 0,
+                            good: 0,
+                            active: Some(active.clone()),
+                        });
                         continue;
                     }
                     self.active.remove(&active.id);
@@ -495,6 +564,37 @@ impl AlarmEngine {
                         Some(reason),
                     ));
                     self.member_cleared(active.summarised_in);
+                }
+            }
+            if let Some(state) = keep_silent {
+                flow.silent_since_ns = None;
+                flow.rules = vec![(AlarmRule::Silent, state)];
+                self.lost_seq += 1;
+                self.lost_order.insert(self.lost_seq, key);
+                self.lost.insert(key, (self.lost_seq, flow));
+                while self.lost.len() > self.lost_cap {
+                    let Some((_, oldest)) = self.lost_order.pop_first() else {
+                        break;
+                    };
+                    let Some((_, flow)) = self.lost.remove(&oldest) else {
+                        continue;
+                    };
+                    for (rule, state) in &flow.rules {
+                        let Some(active) = &state.active else {
+                            continue;
+                        };
+                        self.active.remove(&active.id);
+                        gone_records.push(flow_record(
+                            end_ns,
+                            AlarmState::Cleared,
+                            *rule,
+                            &flow,
+                            active,
+                            cleared_text(*rule, Some(&flow), CLEARED_EXPIRED, settings.clear_after),
+                            Some(CLEARED_EXPIRED),
+                        ));
+                        self.member_cleared(active.summarised_in);
+                    }
                 }
             }
         }
