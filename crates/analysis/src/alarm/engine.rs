@@ -842,18 +842,28 @@ fn judge_flow(f: &FlowRecord, verdicts: &mut [(AlarmRule, Option<Verdict>); 9]) 
             slot.1 = Some(v);
         }
     };
-    if let Some(sla) = &f.sla {
-        for rule in &AlarmRule::ALL[..7] {
-            let name = rule.as_str();
-            if let Some(v) = sla.violations.iter().find(|v| v.limit == name) {
-                set(
-                    verdicts,
-                    *rule,
-                    Verdict::Bad(Some(v.value), Some(v.threshold)),
-                );
-            } else if !sla.not_judged.contains(&name) {
-                // Kept, or not configured (any more, after a reload): either way not broken.
+    match &f.sla {
+        // Packets but no SLA judged: the group sets no limits (any more, after a reload) or
+        // the flow left it: no limit is broken. A record of no packets judges nothing.
+        None if f.packets > 0 => {
+            for rule in &AlarmRule::ALL[..7] {
                 set(verdicts, *rule, Verdict::Good);
+            }
+        }
+        None => {}
+        Some(sla) => {
+            for rule in &AlarmRule::ALL[..7] {
+                let name = rule.as_str();
+                if let Some(v) = sla.violations.iter().find(|v| v.limit == name) {
+                    set(
+                        verdicts,
+                        *rule,
+                        Verdict::Bad(Some(v.value), Some(v.threshold)),
+                    );
+                } else if !sla.not_judged.contains(&name) {
+                    // Kept, or not configured (any more, after a reload): either way not broken.
+                    set(verdicts, *rule, Verdict::Good);
+                }
             }
         }
     }

@@ -151,11 +151,54 @@ fn a_good_interval_between_resets_the_bad_run_and_no_verdict_holds_it() {
     all.extend(e.judge(4 * S, &bad(4 * S), 0));
     all.extend(e.judge(5 * S, &bad(5 * S), 0));
     assert!(all.is_empty());
-    // No record (no packets) and a record whose group judges no SLA: no verdict, the run
-    // of 2 holds.
+    // No record, and a record of no packets (a TS outage's): no verdict, the run of 2 holds.
     assert!(e.judge(6 * S, &[], 0).is_empty());
-    assert!(e.judge(7 * S, &[flow(0, 7 * S, None)], 0).is_empty());
+    let mut r = flow(0, 7 * S, None);
+    if let Record::Flow(f) = &mut r {
+        f.packets = 0;
+    }
+    assert!(e.judge(7 * S, &[r], 0).is_empty());
     assert_eq!(e.judge(8 * S, &bad(8 * S), 0).len(), 1);
+}
+
+/// A group's SLA removed by a reload, or the flow moved out of its group: its records have
+/// packets and no `sla`, which keeps every limit, so its SLA alarms clear after
+/// `clear_after` of them. Before: no verdict, the alarm stuck.
+#[test]
+fn records_with_packets_and_no_sla_clear_sla_alarms() {
+    let mut e = AlarmEngine::new(AlarmSettings::default());
+    for k in 1..3 {
+        e.judge(k * S, &bad(k * S), 0);
+    }
+    let out = e.judge(3 * S, &bad(3 * S), 0);
+    assert_eq!(
+        states(&out),
+        vec![(1, AlarmState::Raised, AlarmRule::MaxLossPct)]
+    );
+    for k in 4..13 {
+        assert!(e.judge(k * S, &[flow(0, k * S, None)], 0).is_empty());
+    }
+    let out = e.judge(13 * S, &[flow(0, 13 * S, None)], 0);
+    assert_eq!(
+        states(&out),
+        vec![(1, AlarmState::Cleared, AlarmRule::MaxLossPct)]
+    );
+    assert_eq!(out[0].reason, Some(CLEARED_GOOD));
+    // And a bad run is broken by one: bad, bad, no SLA, bad raises nothing.
+    let mut all = Vec::new();
+    for (k, r) in [
+        bad(14 * S),
+        bad(15 * S),
+        vec![flow(0, 16 * S, None)],
+        bad(17 * S),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        all.extend(e.judge((14 + k as i64) * S, &r, 0));
+    }
+    assert!(all.is_empty());
+    assert_eq!((e.active_count(), e.flows_held()), (0, 1));
 }
 
 #[test]
