@@ -4,7 +4,7 @@
 //! (`IntervalBatch.alarms`), so every sink (standard output, the live view, the store, the
 //! receivers) sees the same ones.
 
-use analysis::alarm::{AlarmEngine, AlarmRecord, AlarmSettings};
+use analysis::alarm::{AckRefused, AlarmEngine, AlarmRecord, AlarmSettings};
 use analysis::interval::Record;
 use outputs::AlarmDesk;
 use std::sync::Arc;
@@ -26,8 +26,9 @@ impl AlarmStage {
     }
 
     /// The alarm records of the interval ending `end_ns`: acknowledgements first (one the
-    /// engine refuses, its alarm cleared meanwhile, is dropped: the API said it was
-    /// queued, not recorded), then the interval's transitions.
+    /// engine refuses, its alarm cleared meanwhile, makes one line on standard error and is
+    /// counted, `alarm_acks_refused` in `/api/v1/health`: the API said it was queued, not
+    /// recorded), then the interval's transitions.
     pub fn judge(
         &mut self,
         end_ns: i64,
@@ -36,11 +37,47 @@ impl AlarmStage {
     ) -> Vec<AlarmRecord> {
         let mut out = Vec::new();
         for ack in self.desk.take() {
-            if let Ok(records) = self.engine.acknowledge(end_ns, &ack) {
-                out.extend(records);
+            match self.engine.acknowledge(end_ns, &ack) {
+                Ok(records) => out.extend(records),
+                Err(why) => {
+                    let why = match why {
+                        AckRefused::NotActive => "it cleared before the interval's end",
+                        AckRefused::AlreadyAcknowledged => "it was acknowledged already",
+                    };
+                    eprintln!(
+                        "streamprobe: alarm {}: the acknowledgement by {} was not recorded: {why}",
+                        ack.id, ack.by
+                    );
+                    self.desk.count_refused();
+                }
             }
         }
         out.extend(self.engine.judge(end_ns, records, kernel_drops));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use analysis::alarm::AckRequest;
+
+    /// An acknowledgement queued for an alarm that cleared before the interval's end is
+    /// refused by the engine: no record, one count on the desk (`/api/v1/health`).
+    #[test]
+    fn an_ack_of_an_alarm_cleared_meanwhile_is_counted() {
+        let desk = Arc::new(AlarmDesk::default());
+        let mut stage = AlarmStage::new(AlarmSettings::default(), 0, Arc::clone(&desk));
+        desk.request(AckRequest {
+            id: 1,
+            by: "noc".into(),
+            time_ns: 0,
+            note: None,
+        })
+        .unwrap();
+        assert!(stage.judge(1_000_000_000, &[], 0).is_empty());
+        assert_eq!(desk.refused(), 1);
+        assert!(stage.judge(2_000_000_000, &[], 0).is_empty());
+        assert_eq!(desk.refused(), 1);
     }
 }
