@@ -9,6 +9,22 @@ use analysis::interval::Record;
 use outputs::AlarmDesk;
 use std::sync::Arc;
 
+/// Ids a probe without a store may give per second of its run before they could meet the
+/// next start's (docs/alarms.md "Ids").
+pub const IDS_PER_SECOND: u64 = 1_000_000;
+
+/// The id the engine's ids go on after: the store's largest (`store_max`, 0 for an empty
+/// store), so they go on across restarts; without a store, the start's Unix seconds x
+/// [`IDS_PER_SECOND`], so the ids of two runs do not meet (receivers' tickets) unless a run
+/// raised more than a million alarms per second it ran. Below 2^53 (JavaScript's exact
+/// integers) until the year 2255.
+pub fn ids_after(store_max: Option<u64>, start_unix_s: u64) -> u64 {
+    match store_max {
+        Some(max) => max,
+        None => start_unix_s.saturating_mul(IDS_PER_SECOND),
+    }
+}
+
 /// The engine and its desk.
 pub struct AlarmStage {
     engine: AlarmEngine,
@@ -64,6 +80,27 @@ mod tests {
 
     /// An acknowledgement queued for an alarm that cleared before the interval's end is
     /// refused by the engine: no record, one count on the desk (`/api/v1/health`).
+    #[test]
+    fn ids_go_on_from_the_store_or_after_the_start_time() {
+        assert_eq!(ids_after(Some(0), 1_800_000_000), 0);
+        assert_eq!(ids_after(Some(41), 1_800_000_000), 41);
+        assert_eq!(ids_after(None, 1_800_000_000), 1_800_000_000_000_000);
+        // The first id of a run without a store, started at 1,800,000,000 s.
+        let desk = Arc::new(AlarmDesk::default());
+        let settings = AlarmSettings {
+            raise_after: 1,
+            ..AlarmSettings::default()
+        };
+        let mut stage = AlarmStage::new(settings, ids_after(None, 1_800_000_000), desk);
+        let out = stage.judge(1_000_000_000, &[], 3);
+        assert_eq!(
+            out.iter().map(|a| a.id).collect::<Vec<_>>(),
+            [1_800_000_000_000_001]
+        );
+        assert!(out[0].id < 1 << 53);
+        assert!(ids_after(None, 9_007_199_254) < 1 << 53);
+    }
+
     #[test]
     fn an_ack_of_an_alarm_cleared_meanwhile_is_counted() {
         let desk = Arc::new(AlarmDesk::default());
