@@ -59,6 +59,7 @@ fn record(i: u32, end: i64) -> Record {
         df_ms: Some(10.0),
         mlr: Some(0.0),
         tr101290: None,
+        tr101290_p1_open: None,
         sla: None,
     }))
 }

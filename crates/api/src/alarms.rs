@@ -224,7 +224,8 @@ fn now_ns() -> i64 {
 /// `POST /api/v1/alarms/{id}/ack` (`{"by": NAME, "note": TEXT}` or nothing): queues the
 /// acknowledgement of an active alarm; the engine records it (an `acknowledged` record) at
 /// the next interval's end, and the alarm stays active until it clears. 404: no such alarm;
-/// 409: cleared, or acknowledged already; 503: the desk is full.
+/// 409: cleared, acknowledged already, or an acknowledgement of it queued already; 503: the
+/// desk is full.
 pub async fn ack(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -306,11 +307,15 @@ pub async fn ack(
             time_ns: requested,
             note: request.note.clone(),
         })
-        .map_err(|_| {
-            ApiError::new(
+        .map_err(|e| match e {
+            outputs::alarm_desk::DeskRefused::Queued => ApiError::new(
+                StatusCode::CONFLICT,
+                format!("alarm {id}: an acknowledgement is queued already, recorded at the next interval's end"),
+            ),
+            outputs::alarm_desk::DeskRefused::Full => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many acknowledgements waiting for the next interval; try again",
-            )
+            ),
         })?;
     #[derive(Serialize)]
     struct Doc {

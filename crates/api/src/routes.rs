@@ -369,6 +369,9 @@ pub async fn health(State(app): State<AppState>, headers: HeaderMap) -> Result<R
         started: String,
         flows: usize,
         forgotten_flows: u64,
+        /// Acknowledgements queued (202) that the engine then refused: their alarm cleared
+        /// (or was acknowledged) before the interval's end took them.
+        alarm_acks_refused: u64,
         probe: Option<&'a outputs::ProbeRecord>,
         store: Store,
         wall: Wall,
@@ -384,6 +387,7 @@ pub async fn health(State(app): State<AppState>, headers: HeaderMap) -> Result<R
         started: time_text(app.started_ns),
         flows: view.flows.len(),
         forgotten_flows: view.forgotten,
+        alarm_acks_refused: app.alarm_desk.refused(),
         probe: view.probe.as_ref(),
         store: Store {
             location,

@@ -43,6 +43,7 @@ fn flow(i: u16, time: i64) -> Record {
         df_ms: Some(40.0),
         mlr: Some(0.0),
         tr101290: None,
+        tr101290_p1_open: None,
         sla: None,
     }))
 }

@@ -277,6 +277,9 @@ pub struct GoneFlow {
     pub wall_row: u32,
     /// When it was forgotten, ns since the epoch.
     pub gone_ns: i64,
+    /// Its alarms still active (a `silent` episode outlives its flow, docs/alarms.md): the
+    /// flow's count again when it is found again within the window.
+    pub active_alarms: u32,
 }
 
 /// The probe's own counts since the start.
@@ -299,23 +302,24 @@ impl View {
         let id = name.id();
         let wall = &mut self.wall;
         let gone = &mut self.wall_gone;
-        self.flows.entry(id.clone()).or_insert_with(|| LiveFlow {
-            name: *name,
-            id,
-            payload: "unknown",
-            group: None,
-            state: FlowState::Active,
-            first_seen_ns: time,
-            last_seen_ns: time,
-            last: None,
-            since_clear: FlowTotals::default(),
-            cleared_ns: time,
-            lifetime: FlowTotals::default(),
-            active_alarms: 0,
-            // Found again within the wall's window: its row goes on.
-            wall_row: gone
-                .remove(&name.id())
-                .map_or_else(|| wall.open(), |g| g.wall_row),
+        self.flows.entry(id.clone()).or_insert_with(|| {
+            let gone = gone.remove(&name.id());
+            LiveFlow {
+                name: *name,
+                id,
+                payload: "unknown",
+                group: None,
+                state: FlowState::Active,
+                first_seen_ns: time,
+                last_seen_ns: time,
+                last: None,
+                since_clear: FlowTotals::default(),
+                cleared_ns: time,
+                lifetime: FlowTotals::default(),
+                active_alarms: gone.as_ref().map_or(0, |g| g.active_alarms),
+                // Found again within the wall's window: its row goes on.
+                wall_row: gone.map_or_else(|| wall.open(), |g| g.wall_row),
+            }
         })
     }
 
@@ -419,6 +423,7 @@ impl View {
                 vlan,
                 wall_row: f.wall_row,
                 gone_ns: at,
+                active_alarms: f.active_alarms,
             },
         );
         if let Some(old) = old {
@@ -445,8 +450,12 @@ impl View {
             }
             AlarmState::Cleared => {
                 if self.active_alarms.remove(&a.id).is_some() && on_flow {
-                    if let Some(f) = a.flow.as_ref().and_then(|n| self.flows.get_mut(&n.id())) {
+                    let id = a.flow.as_ref().map(FlowName::id);
+                    if let Some(f) = id.as_ref().and_then(|id| self.flows.get_mut(id)) {
                         f.active_alarms = f.active_alarms.saturating_sub(1);
+                    } else if let Some(g) = id.as_ref().and_then(|id| self.wall_gone.get_mut(id)) {
+                        // A forgotten flow's episode (its `silent` kept, or cleared later).
+                        g.active_alarms = g.active_alarms.saturating_sub(1);
                     }
                 }
             }

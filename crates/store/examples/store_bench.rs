@@ -68,6 +68,7 @@ fn steady(i: u32, time: i64, rng: &mut Rng) -> FlowRecord {
         df_ms: Some(round6(rng.range(2_000_000, 6_000_000) as f64 / 1e6)),
         mlr: Some(0.0),
         tr101290: None,
+        tr101290_p1_open: None,
         sla: None,
     }
 }

@@ -72,11 +72,16 @@ impl Service {
             }
             None => None,
         };
-        // Alarm ids go on after the store's largest: unique across restarts.
-        let last_alarm_id = match &store {
-            Some((_, store)) => store.max_alarm_id().map_err(|e| e.to_string())?,
-            None => 0,
+        // Alarm ids go on after the store's largest, or without a store after the start
+        // time's seed: unique across restarts (docs/alarms.md "Ids").
+        let store_max = match &store {
+            Some((_, store)) => Some(store.max_alarm_id().map_err(|e| e.to_string())?),
+            None => None,
         };
+        let last_alarm_id = crate::alarm_stage::ids_after(
+            store_max,
+            (crate::run::wall_ns() / 1_000_000_000).max(0) as u64,
+        );
         let desk = Arc::new(outputs::AlarmDesk::default());
         let alarms =
             crate::alarm_stage::AlarmStage::new(settings.alarms, last_alarm_id, Arc::clone(&desk));

@@ -29,6 +29,13 @@ fn flow_records(records: &[Value]) -> HashMap<&str, Vec<&Value>> {
 #[test]
 fn replayed_records_add_up_to_the_offline_figures() {
     let capture = root().join("tests/fixtures/impaired/capture.pcap");
+    let unix_s = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let before = unix_s();
     let records = run_records([
         "run",
         "--json",
@@ -37,12 +44,23 @@ fn replayed_records_add_up_to_the_offline_figures() {
         "--replay",
         capture.to_str().unwrap(),
     ]);
+    let after = unix_s();
     // Interval records, and alarm records (docs/alarms.md: the capture's continuity errors
     // last long enough to raise `tr101290_p1`).
     assert!(records
         .iter()
         .all(|r| r["schema"] == "streamprobe.interval/1"
             || (r["schema"] == "streamprobe.alarm/1" && r["type"] == "alarm")));
+    // No store: ids start after the start's Unix seconds x 1,000,000 (docs/alarms.md "Ids"),
+    // not at 1 at every start.
+    let first_id = of_type(&records, "alarm")
+        .iter()
+        .map(|a| a["id"].as_u64().unwrap())
+        .min()
+        .expect("alarm records");
+    let (seed, rest) = ((first_id - 1) / 1_000_000, (first_id - 1) % 1_000_000);
+    assert_eq!(rest, 0, "first id {first_id}");
+    assert!((before..=after).contains(&seed), "first id {first_id}");
     let offline = analyze(&capture);
 
     // The probe's own records: one per interval, 1 s apart, every packet counted once.

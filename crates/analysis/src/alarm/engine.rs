@@ -10,17 +10,21 @@
 //!   limit not judged) leaves its runs as they are;
 //! - state is kept only for flows present (a flow that expires or is evicted leaves it, its
 //!   active alarms cleared with it) and, per rule, only while a bad run or an episode lasts;
+//!   but a forgotten flow's active `silent` episode stays active (a dead camera is no less
+//!   dead for being forgotten) among at most [`LOST_KEPT`] lost flows, the oldest cleared
+//!   `expired` past that, until the flow is back for `clear_after` intervals;
 //! - pure: time is an argument; the same records give the same alarms and ids, whatever
 //!   order the workers delivered them in (transitions are sorted by rule and flow).
 
+mod ack;
+mod records;
+
 use super::shared::SharedBuilder;
-use super::{
-    Acknowledgement, AlarmRecord, AlarmRule, AlarmSettings, AlarmState, FloodSummary, Shared,
-    ALARM_SCHEMA,
-};
+use super::{Acknowledgement, AlarmRecord, AlarmRule, AlarmSettings, AlarmState, Shared};
 use crate::event::FlowEvent;
 use crate::interval::{FlowName, FlowRecord, Record};
 use crate::ts::Indicator;
+use records::{cleared_text, flood_record, flood_text, flow_record, probe_record, raised_text};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
@@ -30,8 +34,16 @@ pub const CLEARED_GOOD: &str = "good";
 pub const CLEARED_EXPIRED: &str = "expired";
 /// `reason` of an episode cleared because its flow was evicted under the flow cap.
 pub const CLEARED_EVICTED: &str = "evicted";
+/// `reason` of an episode cleared because its stream was replaced by one of another SSRC on
+/// the same 4-tuple (an `ssrc_change` event: a camera that rebooted); the change itself is
+/// an event, not an alarm.
+pub const CLEARED_SSRC_CHANGE: &str = "ssrc_change";
 /// `reason` of a flood summary cleared because every flow it stood for cleared.
 pub const CLEARED_FLOWS: &str = "flows_cleared";
+
+/// Forgotten flows whose `silent` episode stays active, at most: past this the oldest is
+/// cleared (`expired`). 65,536: more cameras than one probe takes (docs/alarms.md).
+pub const LOST_KEPT: usize = 65_536;
 
 /// A flow, as the engine keys its state (the flow id's parts).
 type FlowKey = (SocketAddr, SocketAddr, Option<u32>);
@@ -161,6 +173,18 @@ pub struct AlarmEngine {
     probe: RuleState,
     floods: BTreeMap<u64, Flood>,
     active: BTreeMap<u64, Place>,
+    /// The SSRC now current on a 4-tuple whose stream changed SSRC (`ssrc_change`): the
+    /// analyzer keeps a replaced stream while the 4-tuple lives and may tell it silent,
+    /// which is no alarm. Held until the current stream is forgotten (at most one per flow
+    /// present).
+    current_ssrc: BTreeMap<(SocketAddr, SocketAddr), u32>,
+    /// Forgotten flows whose `silent` episode stays active (only that rule's state kept),
+    /// with the order they were lost in (`lost_order`, by a sequence number) for the cap.
+    lost: BTreeMap<FlowKey, (u64, FlowAlarms)>,
+    lost_order: BTreeMap<u64, FlowKey>,
+    lost_seq: u64,
+    /// [`LOST_KEPT`] (smaller in tests).
+    lost_cap: usize,
 }
 
 impl AlarmEngine {
@@ -174,6 +198,11 @@ impl AlarmEngine {
             probe: RuleState::default(),
             floods: BTreeMap::new(),
             active: BTreeMap::new(),
+            current_ssrc: BTreeMap::new(),
+            lost: BTreeMap::new(),
+            lost_order: BTreeMap::new(),
+            lost_seq: 0,
+            lost_cap: LOST_KEPT,
         }
     }
 
@@ -199,116 +228,31 @@ impl AlarmEngine {
         self.flows.len()
     }
 
+    /// Forgotten flows whose `silent` episode is kept active.
+    pub fn lost_held(&self) -> usize {
+        self.lost.len()
+    }
+
+    /// A lost flow heard of again: its kept state is present again.
+    fn found_again(&mut self, key: FlowKey) {
+        if let Some((seq, flow)) = self.lost.remove(&key) {
+            self.lost_order.remove(&seq);
+            self.flows.insert(key, flow);
+        }
+    }
+
+    /// A flow's state, present or lost.
+    fn flow_alarms_mut(&mut self, key: &FlowKey) -> Option<&mut FlowAlarms> {
+        match self.flows.get_mut(key) {
+            Some(f) => Some(f),
+            None => self.lost.get_mut(key).map(|(_, f)| f),
+        }
+    }
+
     fn take_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id = self.next_id.saturating_add(1);
         id
-    }
-
-    /// Records an acknowledgement at the interval ending `end_ns`: its `acknowledged`
-    /// record, and for a flood summary those of its flows' active alarms (not notified:
-    /// the summary's record stands for them). The alarm stays active until it clears.
-    pub fn acknowledge(
-        &mut self,
-        end_ns: i64,
-        ack: &AckRequest,
-    ) -> Result<Vec<AlarmRecord>, AckRefused> {
-        let place = *self.active.get(&ack.id).ok_or(AckRefused::NotActive)?;
-        let given = Acknowledgement {
-            by: ack.by.clone(),
-            time: ack.time_ns,
-            note: ack.note.clone(),
-        };
-        let mut out = Vec::new();
-        match place {
-            Place::Flow(key, rule) => {
-                let flow = self.flows.get_mut(&key).ok_or(AckRefused::NotActive)?;
-                let active = flow
-                    .rule_mut(rule)
-                    .active
-                    .as_mut()
-                    .ok_or(AckRefused::NotActive)?;
-                if active.ack.is_some() {
-                    return Err(AckRefused::AlreadyAcknowledged);
-                }
-                active.ack = Some(given);
-                let (active, flow) = (active.clone(), &*flow);
-                out.push(flow_record(
-                    end_ns,
-                    AlarmState::Acknowledged,
-                    rule,
-                    flow,
-                    &active,
-                    acknowledged_text(rule, Some(flow), &ack.by),
-                    None,
-                ));
-            }
-            Place::Probe => {
-                let active = self.probe.active.as_mut().ok_or(AckRefused::NotActive)?;
-                if active.ack.is_some() {
-                    return Err(AckRefused::AlreadyAcknowledged);
-                }
-                active.ack = Some(given);
-                out.push(probe_record(
-                    end_ns,
-                    AlarmState::Acknowledged,
-                    active,
-                    acknowledged_text(AlarmRule::KernelDrops, None, &ack.by),
-                    None,
-                ));
-            }
-            Place::Flood => {
-                let flood = self.floods.get_mut(&ack.id).ok_or(AckRefused::NotActive)?;
-                if flood.ack.is_some() {
-                    return Err(AckRefused::AlreadyAcknowledged);
-                }
-                flood.ack = Some(given.clone());
-                let text = format!(
-                    "{} flood of {} flows acknowledged by {}",
-                    flood.rule, flood.count, ack.by
-                );
-                out.push(flood_record(
-                    ack.id,
-                    end_ns,
-                    AlarmState::Acknowledged,
-                    flood,
-                    text,
-                    None,
-                ));
-                // Its flows' alarms, in the order of their ids.
-                let members: Vec<(u64, FlowKey, AlarmRule)> = self
-                    .active
-                    .iter()
-                    .filter_map(|(id, p)| match p {
-                        Place::Flow(k, r) => Some((*id, *k, *r)),
-                        _ => None,
-                    })
-                    .collect();
-                for (_, key, rule) in members {
-                    let Some(flow) = self.flows.get_mut(&key) else {
-                        continue;
-                    };
-                    let Some(active) = flow.rule_mut(rule).active.as_mut() else {
-                        continue;
-                    };
-                    if active.summarised_in != Some(ack.id) || active.ack.is_some() {
-                        continue;
-                    }
-                    active.ack = Some(given.clone());
-                    let (active, flow) = (active.clone(), &*flow);
-                    out.push(flow_record(
-                        end_ns,
-                        AlarmState::Acknowledged,
-                        rule,
-                        flow,
-                        &active,
-                        acknowledged_text(rule, Some(flow), &ack.by),
-                        None,
-                    ));
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// Judges the interval ending `end_ns`: its flow and event records, and the packets the
@@ -329,6 +273,20 @@ impl AlarmEngine {
             match r {
                 Record::Flow(f) => {
                     let key = key_of(&f.name);
+                    self.found_again(key);
+                    if f.packets > 0 && f.name.ssrc.is_some() && !self.lost.is_empty() {
+                        // A lost stream's 4-tuple sends another SSRC (a camera that
+                        // rebooted after it expired): that stream was replaced.
+                        let (src, dst) = (f.name.src, f.name.dst);
+                        for (k, _) in self
+                            .lost
+                            .range((src, dst, None)..=(src, dst, Some(u32::MAX)))
+                        {
+                            if *k != key {
+                                gone.push((*k, CLEARED_SSRC_CHANGE));
+                            }
+                        }
+                    }
                     let flow = self.flows.entry(key).or_insert_with(|| FlowAlarms {
                         name: f.name,
                         group: None,
@@ -375,8 +333,18 @@ impl AlarmEngine {
                 Record::Event(e) => {
                     let key = key_of(&e.name);
                     match e.event {
+                        FlowEvent::Silent
+                            if e.name.ssrc.is_some_and(|s| {
+                                self.current_ssrc
+                                    .get(&(e.name.src, e.name.dst))
+                                    .is_some_and(|c| *c != s)
+                            }) =>
+                        {
+                            // A replaced stream's silence: its 4-tuple sends another SSRC.
+                        }
                         FlowEvent::Silent => {
                             let since = e.time - (e.silent_s.unwrap_or(0.0) * 1e9).round() as i64;
+                            self.found_again(key);
                             let flow = self.flows.entry(key).or_insert_with(|| FlowAlarms {
                                 name: e.name,
                                 group: None,
@@ -393,8 +361,26 @@ impl AlarmEngine {
                             }
                             self.silent.remove(&key);
                         }
-                        FlowEvent::Expired => gone.push((key, CLEARED_EXPIRED)),
-                        FlowEvent::Evicted => gone.push((key, CLEARED_EVICTED)),
+                        FlowEvent::SsrcChange => {
+                            if let Some(new) = e.new_ssrc {
+                                self.current_ssrc.insert((e.name.src, e.name.dst), new);
+                            }
+                            gone.push((key, CLEARED_SSRC_CHANGE));
+                        }
+                        FlowEvent::Expired | FlowEvent::Evicted => {
+                            let tuple = (e.name.src, e.name.dst);
+                            if e.name.ssrc.is_some()
+                                && self.current_ssrc.get(&tuple) == e.name.ssrc.as_ref()
+                            {
+                                self.current_ssrc.remove(&tuple);
+                            }
+                            let reason = if e.event == FlowEvent::Expired {
+                                CLEARED_EXPIRED
+                            } else {
+                                CLEARED_EVICTED
+                            };
+                            gone.push((key, reason));
+                        }
                         _ => {}
                     }
                 }
@@ -433,15 +419,30 @@ impl AlarmEngine {
         let mut gone_records = Vec::new();
         for (key, reason) in gone {
             self.silent.remove(&key);
-            let Some(mut flow) = self.flows.remove(&key) else {
+            let lost = self.lost.remove(&key).map(|(seq, flow)| {
+                self.lost_order.remove(&seq);
+                flow
+            });
+            let Some(mut flow) = self.flows.remove(&key).or(lost) else {
                 continue;
             };
             // A raise of this interval is dropped with the flow: nothing was told of it.
             raises.retain(|r| r.key != key);
             flow.rules.sort_by_key(|(r, _)| *r);
+            let forgotten = reason == CLEARED_EXPIRED || reason == CLEARED_EVICTED;
+            let mut keep_silent = None;
             for (rule, state) in &flow.rules {
                 if let Some(active) = &state.active {
                     if active.id == 0 {
+                        continue;
+                    }
+                    if forgotten && *rule == AlarmRule::Silent {
+                        // Still silent: the episode goes on, lost.
+                        keep_silent = Some(RuleState {
+                            bad: 0,
+                            good: 0,
+                            active: Some(active.clone()),
+                        });
                         continue;
                     }
                     self.active.remove(&active.id);
@@ -457,7 +458,40 @@ impl AlarmEngine {
                     self.member_cleared(active.summarised_in);
                 }
             }
+            if let Some(state) = keep_silent {
+                flow.silent_since_ns = None;
+                flow.rules = vec![(AlarmRule::Silent, state)];
+                self.lost_seq += 1;
+                self.lost_order.insert(self.lost_seq, key);
+                self.lost.insert(key, (self.lost_seq, flow));
+                while self.lost.len() > self.lost_cap {
+                    let Some((_, oldest)) = self.lost_order.pop_first() else {
+                        break;
+                    };
+                    let Some((_, flow)) = self.lost.remove(&oldest) else {
+                        continue;
+                    };
+                    for (rule, state) in &flow.rules {
+                        let Some(active) = &state.active else {
+                            continue;
+                        };
+                        self.active.remove(&active.id);
+                        gone_records.push(flow_record(
+                            end_ns,
+                            AlarmState::Cleared,
+                            *rule,
+                            &flow,
+                            active,
+                            cleared_text(*rule, Some(&flow), CLEARED_EXPIRED, settings.clear_after),
+                            Some(CLEARED_EXPIRED),
+                        ));
+                        self.member_cleared(active.summarised_in);
+                    }
+                }
+            }
         }
+        // Whatever order the workers told of the flows' end: by rule and flow.
+        gone_records.sort_by_key(|a| (a.rule, a.flow.as_ref().map(key_of)));
         // The probe's own rule.
         let drops = if kernel_drops > 0 {
             Verdict::Bad(Some(kernel_drops as f64), None)
@@ -700,18 +734,28 @@ fn judge_flow(f: &FlowRecord, verdicts: &mut [(AlarmRule, Option<Verdict>); 9]) 
             slot.1 = Some(v);
         }
     };
-    if let Some(sla) = &f.sla {
-        for rule in &AlarmRule::ALL[..7] {
-            let name = rule.as_str();
-            if let Some(v) = sla.violations.iter().find(|v| v.limit == name) {
-                set(
-                    verdicts,
-                    *rule,
-                    Verdict::Bad(Some(v.value), Some(v.threshold)),
-                );
-            } else if !sla.not_judged.contains(&name) {
-                // Kept, or not configured (any more, after a reload): either way not broken.
+    match &f.sla {
+        // Packets but no SLA judged: the group sets no limits (any more, after a reload) or
+        // the flow left it: no limit is broken. A record of no packets judges nothing.
+        None if f.packets > 0 => {
+            for rule in &AlarmRule::ALL[..7] {
                 set(verdicts, *rule, Verdict::Good);
+            }
+        }
+        None => {}
+        Some(sla) => {
+            for rule in &AlarmRule::ALL[..7] {
+                let name = rule.as_str();
+                if let Some(v) = sla.violations.iter().find(|v| v.limit == name) {
+                    set(
+                        verdicts,
+                        *rule,
+                        Verdict::Bad(Some(v.value), Some(v.threshold)),
+                    );
+                } else if !sla.not_judged.contains(&name) {
+                    // Kept, or not configured (any more, after a reload): either way not broken.
+                    set(verdicts, *rule, Verdict::Good);
+                }
             }
         }
     }
@@ -722,8 +766,11 @@ fn judge_flow(f: &FlowRecord, verdicts: &mut [(AlarmRule, Option<Verdict>); 9]) 
             .filter(|(i, _)| i.priority() == 1)
             .map(|(_, n)| n)
             .sum();
-        let v = if p1 > 0 {
-            Verdict::Bad(Some(p1 as f64), None)
+        // A PAT, PMT or PID missing past its limit counts once, when its gap passes the
+        // limit; every interval it is still missing at the end of is bad too.
+        let open = f.tr101290_p1_open.unwrap_or(0);
+        let v = if p1 + open > 0 {
+            Verdict::Bad(Some((p1 + open) as f64), None)
         } else {
             Verdict::Good
         };
@@ -733,176 +780,6 @@ fn judge_flow(f: &FlowRecord, verdicts: &mut [(AlarmRule, Option<Verdict>); 9]) 
 
 fn round3(x: f64) -> f64 {
     (x * 1e3).round() / 1e3
-}
-
-fn where_text(flow: &FlowAlarms) -> String {
-    match &flow.group {
-        Some(g) => format!("{} (group {g})", flow.name.id()),
-        None => flow.name.id(),
-    }
-}
-
-fn raised_text(
-    rule: AlarmRule,
-    flow: &FlowAlarms,
-    value: Option<f64>,
-    threshold: Option<f64>,
-    settings: &AlarmSettings,
-) -> String {
-    let at = where_text(flow);
-    let v = value.unwrap_or(0.0);
-    match rule {
-        AlarmRule::Silent => format!("silent: no packet for {v} s on {at}"),
-        AlarmRule::Tr101290P1 => format!(
-            "tr101290_p1: {v} TR 101 290 priority 1 errors in the interval on {at}, {} intervals in a row with errors",
-            settings.raise_after
-        ),
-        _ => {
-            let op = if rule.as_str().starts_with("min_") { "<" } else { ">" };
-            format!(
-                "{rule}: {v} {op} {} on {at}, {} intervals in a row",
-                threshold.unwrap_or(0.0),
-                settings.raise_after
-            )
-        }
-    }
-}
-
-fn cleared_text(
-    rule: AlarmRule,
-    flow: Option<&FlowAlarms>,
-    reason: &str,
-    clear_after: u32,
-) -> String {
-    let at = flow.map_or_else(|| "the probe".to_string(), where_text);
-    match reason {
-        CLEARED_EXPIRED => {
-            format!("{rule} cleared on {at}: the flow expired (no packet for the flow timeout)")
-        }
-        CLEARED_EVICTED => {
-            format!("{rule} cleared on {at}: the flow was evicted (flow cap reached)")
-        }
-        _ => format!("{rule} cleared on {at}: {clear_after} good intervals in a row"),
-    }
-}
-
-fn acknowledged_text(rule: AlarmRule, flow: Option<&FlowAlarms>, by: &str) -> String {
-    let at = flow.map_or_else(|| "the probe".to_string(), where_text);
-    format!("{rule} on {at} acknowledged by {by}")
-}
-
-fn flood_text(rule: AlarmRule, count: u64, shared: &Shared) -> String {
-    let mut common = Vec::new();
-    if let Some(g) = &shared.group {
-        common.push(format!("group {g}"));
-    }
-    if let Some(p) = &shared.src_prefix {
-        common.push(format!("from {p}"));
-    }
-    if let Some(p) = &shared.dst_prefix {
-        common.push(format!("to {p}"));
-    }
-    if let Some(v) = shared.vlan {
-        common.push(format!("VLAN {v}"));
-    }
-    if let Some(k) = shared.kind {
-        common.push(k.as_str().to_string());
-    }
-    if common.is_empty() {
-        format!("{rule} raised on {count} flows at once")
-    } else {
-        format!(
-            "{rule} raised on {count} flows at once: all {}",
-            common.join(", ")
-        )
-    }
-}
-
-fn flow_record(
-    time: i64,
-    state: AlarmState,
-    rule: AlarmRule,
-    flow: &FlowAlarms,
-    active: &Active,
-    text: String,
-    reason: Option<&'static str>,
-) -> AlarmRecord {
-    AlarmRecord {
-        schema: ALARM_SCHEMA,
-        kind_of_record: "alarm",
-        id: active.id,
-        time,
-        state,
-        rule,
-        flow: Some(flow.name),
-        group: flow.group.clone(),
-        raised: active.raised_ns,
-        value: active.value,
-        threshold: active.threshold,
-        text,
-        summary: None,
-        summarised_in: active.summarised_in,
-        reason,
-        ack: active.ack.clone(),
-    }
-}
-
-fn probe_record(
-    time: i64,
-    state: AlarmState,
-    active: &Active,
-    text: String,
-    reason: Option<&'static str>,
-) -> AlarmRecord {
-    AlarmRecord {
-        schema: ALARM_SCHEMA,
-        kind_of_record: "alarm",
-        id: active.id,
-        time,
-        state,
-        rule: AlarmRule::KernelDrops,
-        flow: None,
-        group: None,
-        raised: active.raised_ns,
-        value: active.value,
-        threshold: active.threshold,
-        text,
-        summary: None,
-        summarised_in: None,
-        reason,
-        ack: active.ack.clone(),
-    }
-}
-
-fn flood_record(
-    id: u64,
-    time: i64,
-    state: AlarmState,
-    flood: &Flood,
-    text: String,
-    reason: Option<&'static str>,
-) -> AlarmRecord {
-    AlarmRecord {
-        schema: ALARM_SCHEMA,
-        kind_of_record: "alarm",
-        id,
-        time,
-        state,
-        rule: flood.rule,
-        flow: None,
-        group: flood.shared.group.clone(),
-        raised: flood.raised_ns,
-        value: Some(flood.count as f64),
-        threshold: None,
-        text,
-        summary: Some(FloodSummary {
-            count: flood.count,
-            shared: flood.shared.clone(),
-        }),
-        summarised_in: None,
-        reason,
-        ack: flood.ack.clone(),
-    }
 }
 
 #[cfg(test)]

@@ -166,7 +166,8 @@ pub struct AlarmRecord {
     pub summarised_in: Option<u64>,
     /// Why it cleared (`cleared` records only): [`engine::CLEARED_GOOD`] (`clear_after` good
     /// intervals), [`engine::CLEARED_EXPIRED`] / [`engine::CLEARED_EVICTED`] (the probe
-    /// forgot the flow), [`engine::CLEARED_FLOWS`] (a flood summary whose flows all cleared).
+    /// forgot the flow), [`engine::CLEARED_SSRC_CHANGE`] (a stream of another SSRC replaced
+    /// the flow's), [`engine::CLEARED_FLOWS`] (a flood summary whose flows all cleared).
     pub reason: Option<&'static str>,
     /// Who acknowledged the episode and when, on its `acknowledged` record and every later
     /// one (its `cleared`).

@@ -143,6 +143,10 @@ pub struct FlowRecord {
     pub mlr: Option<f64>,
     /// TR 101 290 indicator occurrences in the interval (TS flows).
     pub tr101290: Option<IndicatorCounts>,
+    /// Priority 1 absences (PAT, PMT, referred PIDs) past their limit and still open at the
+    /// interval's end (TS flows): counted once in `tr101290`, in the interval they passed
+    /// the limit, they go on being missing in every interval of this count.
+    pub tr101290_p1_open: Option<u64>,
     /// The group's SLA judged on this interval alone (the `sla` object of `analyze`), when
     /// the flow's group sets limits.
     pub sla: Option<SlaReport>,
@@ -491,6 +495,7 @@ impl LiveState {
                 df_ms,
                 mlr,
                 tr101290,
+                tr101290_p1_open: view.ts.map(TsAnalyzer::p1_gaps_open),
                 sla,
             })));
         } else if let Some(last) = self.last_active_ns {
@@ -527,6 +532,7 @@ impl LiveState {
                     df_ms: df_ms.map(round6),
                     mlr: mlr.map(round6),
                     tr101290: Some(counts),
+                    tr101290_p1_open: view.ts.map(TsAnalyzer::p1_gaps_open),
                     sla: None,
                 })));
             }

@@ -83,6 +83,11 @@ impl GapTimer {
         }
     }
 
+    /// A gap that passed its limit (counted) and has not closed.
+    fn counted_open(&self) -> bool {
+        self.since.is_some() && self.counted
+    }
+
     /// The length of a counted gap still open at `end`.
     fn open_gap(&self, end: i64) -> Option<i64> {
         self.since
@@ -194,6 +199,16 @@ impl TsAnalyzer {
             }
             self.indicators.add(indicator, at);
         }
+    }
+
+    /// The priority 1 absences (1.3 PAT_error, 1.5 PMT_error, 1.6 PID_error; ETSI TR 101 290
+    /// 5.2.1) that passed their limit and are still open: each was counted once, in the
+    /// interval its gap passed the limit, and every later interval it stays open in still
+    /// lacks the table or PID (the alarm engine judges such an interval bad).
+    pub fn p1_gaps_open(&self) -> u64 {
+        let programs = self.programs.iter().filter(|p| p.pmt_timer.counted_open());
+        let pids = self.pids.iter().filter(|s| s.pid_timer.counted_open());
+        u64::from(self.pat_timer.counted_open()) + programs.count() as u64 + pids.count() as u64
     }
 
     /// The flow ended at `end`: gaps that passed their limit by then are counted, and every

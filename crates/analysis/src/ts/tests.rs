@@ -705,3 +705,5 @@ fn live_records_tell_a_gap_of_a_full_outage_in_its_interval() {
         .map(|(_, e)| e.count);
     assert_eq!(count, Some(1));
 }
+
+mod alarm;

@@ -62,6 +62,7 @@ pub fn flow(i: u16, end: i64, amber: bool, packets: u64, group: &str, vlan: Opti
         df_ms: Some(10.0),
         mlr: Some(0.0),
         tr101290: None,
+        tr101290_p1_open: None,
         sla: Some(SlaReport {
             violations: if amber {
                 vec![SlaViolation {

@@ -38,6 +38,7 @@ fn flow(port: u16, time: i64, lost: u64, recovered: u64, df_ms: f64, group: &str
         df_ms: Some(df_ms),
         mlr: Some(lost as f64),
         tr101290: None,
+        tr101290_p1_open: None,
         sla: None,
     }))
 }
@@ -211,4 +212,73 @@ fn forgotten_flows_stay_on_the_wall_for_a_window() {
     view.apply(&batch(later + S, vec![flow(3, later + S, 0, 0, 10.0, "g")]));
     assert_eq!(view.flows[&name(3).id()].wall_row, row1);
     assert_eq!(view.wall.rows(), 2);
+}
+
+/// A forgotten flow's `silent` episode stays active (the engine keeps it, docs/alarms.md):
+/// the view keeps it in `active_alarms` while the flow is gone from `flows`, and the flow
+/// found again is red until the episode clears.
+#[test]
+fn a_forgotten_flows_silent_alarm_stays_active_in_the_view() {
+    use analysis::alarm::{AlarmEngine, AlarmSettings};
+    let mut view = View::default();
+    let mut engine = AlarmEngine::new(AlarmSettings::default());
+    let t0 = 1_800_000_000 * S;
+    let mut step = |view: &mut View, t: i64, records: Vec<Record>| {
+        let mut b = batch(t, records);
+        b.alarms = engine.judge(t, &b.records, 0);
+        view.apply(&b);
+        b.alarms.len()
+    };
+    step(&mut view, t0, vec![flow(1, t0, 0, 0, 10.0, "g")]);
+    // Told silent at 2 s (its last packet then): raised at 7 s.
+    step(
+        &mut view,
+        t0 + 2 * S,
+        vec![event(1, t0 + 2 * S, FlowEvent::Silent)],
+    );
+    for k in 3..7 {
+        assert_eq!(step(&mut view, t0 + k * S, vec![]), 0);
+    }
+    assert_eq!(step(&mut view, t0 + 7 * S, vec![]), 1);
+    let id = name(1).id();
+    assert_eq!(view.flows[&id].health(), Health::Red);
+    // Expired at 300 s: no record, the alarm stays active, the flow leaves.
+    assert_eq!(
+        step(
+            &mut view,
+            t0 + 300 * S,
+            vec![event(1, t0 + 300 * S, FlowEvent::Expired)]
+        ),
+        0
+    );
+    assert!(!view.flows.contains_key(&id));
+    assert_eq!(
+        view.active_alarms.keys().copied().collect::<Vec<_>>(),
+        vec![1]
+    );
+    // Back at 400 s: red until the tenth interval with packets clears it.
+    for k in 400..409 {
+        assert_eq!(
+            step(
+                &mut view,
+                t0 + k * S,
+                vec![flow(1, t0 + k * S, 0, 0, 10.0, "g")]
+            ),
+            0
+        );
+        assert_eq!(view.flows[&id].health(), Health::Red, "at {k} s");
+    }
+    assert_eq!(
+        step(
+            &mut view,
+            t0 + 409 * S,
+            vec![flow(1, t0 + 409 * S, 0, 0, 10.0, "g")]
+        ),
+        1
+    );
+    assert!(view.active_alarms.is_empty());
+    assert_eq!(
+        (view.flows[&id].active_alarms, view.flows[&id].health()),
+        (0, Health::Green)
+    );
 }

@@ -73,6 +73,7 @@ pub fn steady(i: u32, time: i64, rng: &mut Rng) -> FlowRecord {
         df_ms: Some(round6(rng.range(2_000_000, 6_000_000) as f64 / 1e6)),
         mlr: Some(0.0),
         tr101290: None,
+        tr101290_p1_open: None,
         sla: None,
     }
 }
@@ -144,6 +145,7 @@ pub fn varied(i: u32, time: i64, rng: &mut Rng) -> FlowRecord {
         df_ms: opt(rng, df),
         mlr: opt(rng, mlr),
         tr101290: ts.then_some(IndicatorCounts(counts)),
+        tr101290_p1_open: ts.then_some(0),
         sla,
     }
 }

@@ -56,6 +56,7 @@ fn flow(i: u32, t: i64, loss: Option<f64>) -> Record {
         df_ms: None,
         mlr: None,
         tr101290: None,
+        tr101290_p1_open: None,
         sla,
     }))
 }
@@ -150,11 +151,54 @@ fn a_good_interval_between_resets_the_bad_run_and_no_verdict_holds_it() {
     all.extend(e.judge(4 * S, &bad(4 * S), 0));
     all.extend(e.judge(5 * S, &bad(5 * S), 0));
     assert!(all.is_empty());
-    // No record (no packets) and a record whose group judges no SLA: no verdict, the run
-    // of 2 holds.
+    // No record, and a record of no packets (a TS outage's): no verdict, the run of 2 holds.
     assert!(e.judge(6 * S, &[], 0).is_empty());
-    assert!(e.judge(7 * S, &[flow(0, 7 * S, None)], 0).is_empty());
+    let mut r = flow(0, 7 * S, None);
+    if let Record::Flow(f) = &mut r {
+        f.packets = 0;
+    }
+    assert!(e.judge(7 * S, &[r], 0).is_empty());
     assert_eq!(e.judge(8 * S, &bad(8 * S), 0).len(), 1);
+}
+
+/// A group's SLA removed by a reload, or the flow moved out of its group: its records have
+/// packets and no `sla`, which keeps every limit, so its SLA alarms clear after
+/// `clear_after` of them. Before: no verdict, the alarm stuck.
+#[test]
+fn records_with_packets_and_no_sla_clear_sla_alarms() {
+    let mut e = AlarmEngine::new(AlarmSettings::default());
+    for k in 1..3 {
+        e.judge(k * S, &bad(k * S), 0);
+    }
+    let out = e.judge(3 * S, &bad(3 * S), 0);
+    assert_eq!(
+        states(&out),
+        vec![(1, AlarmState::Raised, AlarmRule::MaxLossPct)]
+    );
+    for k in 4..13 {
+        assert!(e.judge(k * S, &[flow(0, k * S, None)], 0).is_empty());
+    }
+    let out = e.judge(13 * S, &[flow(0, 13 * S, None)], 0);
+    assert_eq!(
+        states(&out),
+        vec![(1, AlarmState::Cleared, AlarmRule::MaxLossPct)]
+    );
+    assert_eq!(out[0].reason, Some(CLEARED_GOOD));
+    // And a bad run is broken by one: bad, bad, no SLA, bad raises nothing.
+    let mut all = Vec::new();
+    for (k, r) in [
+        bad(14 * S),
+        bad(15 * S),
+        vec![flow(0, 16 * S, None)],
+        bad(17 * S),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        all.extend(e.judge((14 + k as i64) * S, &r, 0));
+    }
+    assert!(all.is_empty());
+    assert_eq!((e.active_count(), e.flows_held()), (0, 1));
 }
 
 #[test]
@@ -238,6 +282,100 @@ fn silent_raises_once_silent_for_silent_s_and_clears_with_packets() {
     );
 }
 
+/// Flow 0's 4-tuple, sending SSRC `ssrc`.
+fn with_ssrc(ssrc: u32) -> FlowName {
+    FlowName {
+        ssrc: Some(ssrc),
+        ..name(0)
+    }
+}
+
+/// The `ssrc_change` event of flow 0's stream (SSRC 0x100) replaced by `new`.
+fn ssrc_change(t: i64, new: u32) -> Record {
+    Record::Event(Box::new(EventRecord {
+        schema: SCHEMA,
+        kind_of_record: "event",
+        time: t,
+        event: FlowEvent::SsrcChange,
+        name: name(0),
+        silent_s: None,
+        new_ssrc: Some(new),
+        violations: None,
+    }))
+}
+
+/// A camera that reboots while silent: the old SSRC's `silent` alarm clears with the
+/// change (the change is an event, not an alarm), and its state goes.
+#[test]
+fn an_ssrc_change_clears_the_replaced_streams_silent_alarm() {
+    let mut e = AlarmEngine::new(AlarmSettings::default());
+    e.judge(S, &[flow(0, S, None)], 0);
+    e.judge(3 * S, &[event(0, 3 * S, FlowEvent::Silent, Some(2.3))], 0);
+    let out = e.judge(6 * S, &[], 0);
+    assert_eq!(
+        states(&out),
+        vec![(1, AlarmState::Raised, AlarmRule::Silent)]
+    );
+    // Back with SSRC 0x200 (a new stream, its own state).
+    let mut back = flow(0, 7 * S, None);
+    if let Record::Flow(f) = &mut back {
+        f.name = with_ssrc(0x200);
+    }
+    let out = e.judge(7 * S, &[ssrc_change(7 * S, 0x200), back], 0);
+    assert_eq!(
+        states(&out),
+        vec![(1, AlarmState::Cleared, AlarmRule::Silent)]
+    );
+    assert_eq!(out[0].flow, Some(name(0)));
+    assert_eq!(out[0].reason, Some(CLEARED_SSRC_CHANGE));
+    assert_eq!(
+        out[0].text,
+        "silent cleared on 10.20.0.1:5004>239.1.0.1:5004/0x00000100 (group cams): its SSRC changed (a new stream replaced it)"
+    );
+    // Only the new stream's state is held.
+    assert_eq!((e.active_count(), e.flows_held()), (0, 1));
+    for k in 8..30 {
+        assert!(e.judge(k * S, &[], 0).is_empty());
+    }
+}
+
+/// A camera that reboots while sending: the analyzer tells the replaced stream silent
+/// later; no alarm is raised on it while its 4-tuple sends another SSRC.
+#[test]
+fn a_replaced_stream_told_silent_raises_nothing() {
+    let mut e = AlarmEngine::new(AlarmSettings::default());
+    e.judge(S, &[flow(0, S, None)], 0);
+    let mut new = flow(0, 2 * S, None);
+    if let Record::Flow(f) = &mut new {
+        f.name = with_ssrc(0x200);
+    }
+    assert!(e
+        .judge(2 * S, &[ssrc_change(2 * S, 0x200), new], 0)
+        .is_empty());
+    // The old stream's last packet at 1.9 s; the run tells it silent at 4 s.
+    let silent = event(0, 4 * S, FlowEvent::Silent, Some(2.1));
+    assert!(e.judge(4 * S, &[silent], 0).is_empty());
+    for k in 5..400 {
+        assert!(e.judge(k * S, &[], 0).is_empty(), "at {k} s");
+    }
+    assert_eq!((e.active_count(), e.flows_held()), (0, 1));
+    // The new stream's own silence still raises.
+    let silent = Record::Event(Box::new(EventRecord {
+        name: with_ssrc(0x200),
+        ..match event(0, 400 * S, FlowEvent::Silent, Some(2.0)) {
+            Record::Event(e) => *e,
+            Record::Flow(_) => unreachable!(),
+        }
+    }));
+    e.judge(400 * S, &[silent], 0);
+    let out = e.judge(403 * S, &[], 0);
+    assert_eq!(
+        states(&out),
+        vec![(1, AlarmState::Raised, AlarmRule::Silent)]
+    );
+    assert_eq!(out[0].flow, Some(with_ssrc(0x200)));
+}
+
 #[test]
 fn kernel_drops_are_a_probe_alarm() {
     let mut e = AlarmEngine::new(AlarmSettings::default());
@@ -281,6 +419,34 @@ fn an_expired_flow_clears_its_alarms_and_leaves_no_state() {
         .text
         .ends_with("the flow expired (no packet for the flow timeout)"));
     assert_eq!((e.active_count(), e.flows_held()), (0, 0));
+}
+
+#[test]
+fn forgotten_flows_clear_in_flow_order_whatever_order_the_workers_told() {
+    let mut e = AlarmEngine::new(AlarmSettings::default());
+    for k in 1..4 {
+        let records: Vec<Record> = (0..3).map(|i| flow(i, k * S, Some(50.0))).collect();
+        e.judge(k * S, &records, 0);
+    }
+    // Flows 0, 1, 2 raised ids 1, 2, 3; they end in the order 2, 0, 1.
+    let t = 300 * S;
+    let out = e.judge(
+        t,
+        &[
+            event(2, t, FlowEvent::Evicted, None),
+            event(0, t, FlowEvent::Evicted, None),
+            event(1, t, FlowEvent::Evicted, None),
+        ],
+        0,
+    );
+    assert_eq!(
+        states(&out),
+        vec![
+            (1, AlarmState::Cleared, AlarmRule::MaxLossPct),
+            (2, AlarmState::Cleared, AlarmRule::MaxLossPct),
+            (3, AlarmState::Cleared, AlarmRule::MaxLossPct),
+        ]
+    );
 }
 
 /// `n` flows breaking their loss limit for three intervals.
@@ -507,3 +673,5 @@ proptest! {
         prop_assert_eq!(open, e.active_count());
     }
 }
+
+mod lost;
