@@ -34,7 +34,7 @@ fn stop_and_restart(
     };
     let bus: Bus = bus(&receivers);
     bus.publish(batch((1..=3).map(numbered).collect())).unwrap();
-    wait_for("the first 3 alarms", Duration::from_secs(10), || {
+    wait_for("the first 3 alarms", Duration::from_secs(30), || {
         arrived().len() >= 3
     });
     stop();

@@ -97,7 +97,12 @@ fn snmptrapd_decodes_every_notification_by_the_mibs_names() {
 
 #[test]
 fn the_mib_loads_without_error_and_names_every_rule_as_the_records_do() {
+    // Its own persistent directory, made beforehand: on a machine where net-snmp never ran,
+    // it would say "Created directory: /var/lib/snmp/cert_indexes" on its first run.
+    let persistent = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(persistent.path().join("cert_indexes")).unwrap();
     let out = Command::new(tool("snmptranslate"))
+        .env("SNMP_PERSISTENT_DIR", persistent.path())
         .args(["-M", &mib_path(), "-m", "STREAMPROBE-MIB", "-On"])
         .args([
             "STREAMPROBE-MIB::streamprobeAlarmRaised",
