@@ -159,23 +159,42 @@ impl Browser {
 
     /// One WebDriver command; its `value`.
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"))
+    }
+
+    /// One WebDriver command: its `value`, or the error it answered.
+    fn try_call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
         let url = format!("{}{path}", self.base);
         let req = ureq::request(method, &url).timeout(Duration::from_secs(60));
         let r = match body {
             Some(b) => req.send_json(b),
             None => req.call(),
         };
-        let doc: Value = match r {
-            Ok(r) => r.into_json().unwrap(),
+        match r {
+            Ok(r) => Ok(r.into_json::<Value>().unwrap()["value"].clone()),
             Err(ureq::Error::Status(code, r)) => {
-                panic!(
-                    "WebDriver {method} {path}: {code} {}",
-                    r.into_string().unwrap()
-                )
+                Err(format!("{code} {}", r.into_string().unwrap()))
             }
-            Err(e) => panic!("WebDriver {method} {path}: {e}"),
-        };
-        doc["value"].clone()
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Finds `css` and runs `command` on it; again when the page redrew the element between the
+    /// two (it redraws every interval): "stale element reference", 5 tries.
+    fn on_element(&self, css: &str, command: &str, body: Value) {
+        for _ in 0..5 {
+            let id = self.find(css);
+            let path = format!("/session/{}/element/{id}/{command}", self.session);
+            match self.try_call("POST", &path, Some(body.clone())) {
+                Ok(_) => return,
+                Err(e) if e.contains("stale element reference") => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Err(e) => panic!("WebDriver POST {path}: {e}"),
+            }
+        }
+        panic!("{css}: stale after 5 tries");
     }
 
     fn session_call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -230,18 +249,12 @@ impl Browser {
 
     /// Types `text` into the element `css` as a user would.
     fn type_into(&self, css: &str, text: &str) {
-        let id = self.find(css);
-        self.session_call(
-            "POST",
-            &format!("/element/{id}/value"),
-            Some(json!({ "text": text })),
-        );
+        self.on_element(css, "value", json!({ "text": text }));
     }
 
     /// Clicks the element `css` as a user would.
     fn click(&self, css: &str) {
-        let id = self.find(css);
-        self.session_call("POST", &format!("/element/{id}/click"), Some(json!({})));
+        self.on_element(css, "click", json!({}));
     }
 
     /// Drags the mouse from `(x0, y0)` to `(x1, y1)` (viewport pixels), its button held.
