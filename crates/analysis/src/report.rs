@@ -394,6 +394,31 @@ pub struct ProgramReport {
     pub streams: Vec<EsReport>,
 }
 
+impl ProgramReport {
+    /// The programs of a TS flow's PAT, as far as its PMTs and SDT tell.
+    pub fn all(ts: &TsAnalyzer) -> Vec<ProgramReport> {
+        ts.programs
+            .iter()
+            .map(|p| ProgramReport {
+                number: p.number,
+                pmt_pid: p.pmt_pid,
+                pcr_pid: p.pcr_pid,
+                service_name: p.service_name.clone(),
+                provider: p.provider.clone(),
+                streams: p
+                    .streams
+                    .iter()
+                    .map(|&(pid, stream_type, codec)| EsReport {
+                        pid,
+                        stream_type,
+                        codec,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
 /// Figures of one PID.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PidReport {
@@ -499,26 +524,7 @@ impl TsReport {
                 eit: ts.si_present.eit,
                 tdt: ts.si_present.tdt,
             },
-            programs: ts
-                .programs
-                .iter()
-                .map(|p| ProgramReport {
-                    number: p.number,
-                    pmt_pid: p.pmt_pid,
-                    pcr_pid: p.pcr_pid,
-                    service_name: p.service_name.clone(),
-                    provider: p.provider.clone(),
-                    streams: p
-                        .streams
-                        .iter()
-                        .map(|&(pid, stream_type, codec)| EsReport {
-                            pid,
-                            stream_type,
-                            codec,
-                        })
-                        .collect(),
-                })
-                .collect(),
+            programs: ProgramReport::all(ts),
             pids,
             tr101290: Tr101290Report(
                 Indicator::ALL

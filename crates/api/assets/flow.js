@@ -16,6 +16,21 @@ const CHARTS = [
   ['Frame rate (frames/s)', (p) => p.fps],
 ];
 
+// A TS flow's programs (PAT, PMT, SDT): one row per elementary stream, the program's cells
+// on its first; text only (table() sets every cell as a text node).
+function programsTable(programs) {
+  const hex = (n) => `0x${n.toString(16).padStart(2, '0')}`;
+  const rows = programs.flatMap((p) => {
+    const head = [p.number, p.pmt_pid, p.pcr_pid ?? '—', p.service_name ?? '—'];
+    const streams = p.streams.length ? p.streams : [null];
+    return streams.map((e, i) => [...(i === 0 ? head : ['', '', '', '']),
+      e ? e.pid : '—', e ? hex(e.stream_type) : '—', e ? e.codec : '—']);
+  });
+  const t = table(['Program#', 'PMT PID#', 'PCR PID#', 'Service', 'PID#', 'stream_type', 'Codec'], rows);
+  t.id = 'flow-programs';
+  return t;
+}
+
 export function mount(root, params, id) {
   const s = { range: params.get('range') || '15m', flow: null, plots: [], history: null };
   const title = el('h2', {}, `Flow ${id}`);
@@ -66,8 +81,8 @@ export function mount(root, params, id) {
       ['Clock source', last.clock_rate_source ?? '—'],
       ['First seen', f.first_seen], ['Last seen', f.last_seen],
     ];
-    if (f.programs) rows.push(['Programs / PIDs', JSON.stringify(f.programs)]);
-    else if (f.kind === 'rtp-ts' || f.kind === 'udp-ts') rows.push(['Programs / PIDs', 'not given by this probe\'s API']);
+    if (f.programs) rows.push(['Programs / PIDs', programsTable(f.programs)]);
+    else if (f.kind === 'rtp-ts' || f.kind === 'udp-ts') rows.push(['Programs / PIDs', 'no complete PAT + PMT seen yet']);
     identity.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
     const viol = last.sla?.violations?.map((v) => v.limit ?? JSON.stringify(v)).join(', ');
     figures.replaceChildren(table(

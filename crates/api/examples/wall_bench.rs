@@ -61,6 +61,7 @@ fn record(i: u32, end: i64) -> Record {
         tr101290: None,
         tr101290_p1_open: None,
         sla: None,
+        programs: None,
     }))
 }
 

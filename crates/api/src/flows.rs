@@ -372,6 +372,10 @@ struct OneFlowDocument<'a> {
     schema: &'static str,
     #[serde(flatten)]
     flow: FlowDocument<'a>,
+    /// The TS flow's programs as last seen (PAT, PMT, SDT; `analyze`'s `programs`); null
+    /// for other flows and until a complete PAT + PMT. Only in this document: the flow
+    /// list does not repeat them.
+    programs: Option<&'a [analysis::report::ProgramReport]>,
 }
 
 /// `GET /api/v1/flows/{id}`: the flow now (it must be known to the live view; a forgotten
@@ -392,6 +396,7 @@ pub async fn one(
     let body = serde_json::to_vec(&OneFlowDocument {
         schema: FLOW_SCHEMA,
         flow: FlowDocument::of(flow, &mut Times::default()),
+        programs: flow.programs.as_deref(),
     })
     .map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(crate::json_response(body))

@@ -45,6 +45,7 @@ fn flow(i: u16, time: i64) -> Record {
         tr101290: None,
         tr101290_p1_open: None,
         sla: None,
+        programs: None,
     }))
 }
 

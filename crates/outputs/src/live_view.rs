@@ -204,6 +204,9 @@ pub struct LiveFlow {
     pub active_alarms: u32,
     /// Its row on the health wall.
     pub wall_row: u32,
+    /// The last programs its records carried (TS flows; records carry them only when they
+    /// change).
+    pub programs: Option<Box<[analysis::report::ProgramReport]>>,
 }
 
 impl LiveFlow {
@@ -319,6 +322,7 @@ impl View {
                 active_alarms: gone.as_ref().map_or(0, |g| g.active_alarms),
                 // Found again within the wall's window: its row goes on.
                 wall_row: gone.map_or_else(|| wall.open(), |g| g.wall_row),
+                programs: None,
             }
         })
     }
@@ -335,6 +339,9 @@ impl View {
             }
             flow.since_clear.add(r);
             flow.lifetime.add(r);
+            if r.programs.is_some() {
+                flow.programs.clone_from(&r.programs);
+            }
             flow.last = Some(Box::new(r.clone()));
             if let Some(g) = &r.group {
                 match self.group_totals.get_mut(g) {

@@ -70,6 +70,7 @@ fn steady(i: u32, time: i64, rng: &mut Rng) -> FlowRecord {
         tr101290: None,
         tr101290_p1_open: None,
         sla: None,
+        programs: None,
     }
 }
 

@@ -10,7 +10,7 @@ use crate::format::{endpoint, flow_id, rfc3339_ns};
 use crate::frames::{FrameCounts, PayloadFormat};
 use crate::group::MonitorGroups;
 use crate::kind::FlowKind;
-use crate::report::{SlaFigures, SlaReport, SlaViolation};
+use crate::report::{ProgramReport, SlaFigures, SlaReport, SlaViolation};
 use crate::stream::{Delivery, RtpStream, UdpFlow, UdpKind};
 use crate::ts::{Indicator, TsAnalyzer};
 use serde::Serialize;
@@ -45,6 +45,8 @@ pub(crate) struct LiveState {
     silent: bool,
     /// The last interval's SLA verdict broke a limit.
     sla_broken: bool,
+    /// The TS analyzer's `psi_changes` when its programs were last put in a record.
+    psi_reported: u32,
 }
 
 /// Which flow a record is about (the same fields in flow and event records). Kept as
@@ -150,6 +152,12 @@ pub struct FlowRecord {
     /// The group's SLA judged on this interval alone (the `sla` object of `analyze`), when
     /// the flow's group sets limits.
     pub sla: Option<SlaReport>,
+    /// The TS flow's programs (PAT, PMT, SDT; `analyze`'s `programs`), only in the interval
+    /// they changed: their first complete PAT + PMTs, then a new PAT version, PMT content
+    /// or SDT service name. None in every other record, so tens of thousands of flows do
+    /// not repeat them every second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub programs: Option<Box<[ProgramReport]>>,
 }
 
 /// Occurrences per TR 101 290 indicator, serialised as `{"sync_loss": n, ...}` with the
@@ -473,6 +481,13 @@ impl LiveState {
                     out(change);
                 }
             }
+            let programs = view
+                .ts
+                .filter(|ts| ts.psi_changes != self.psi_reported && ts.psi_complete());
+            let programs = programs.map(|ts| {
+                self.psi_reported = ts.psi_changes;
+                ProgramReport::all(ts).into_boxed_slice()
+            });
             out(Record::Flow(Box::new(FlowRecord {
                 schema: SCHEMA,
                 kind_of_record: "flow",
@@ -497,6 +512,7 @@ impl LiveState {
                 tr101290,
                 tr101290_p1_open: view.ts.map(TsAnalyzer::p1_gaps_open),
                 sla,
+                programs,
             })));
         } else if let Some(last) = self.last_active_ns {
             if changed {
@@ -534,6 +550,7 @@ impl LiveState {
                     tr101290: Some(counts),
                     tr101290_p1_open: view.ts.map(TsAnalyzer::p1_gaps_open),
                     sla: None,
+                    programs: None,
                 })));
             }
             if !self.silent && tick.end_ns - last >= tick.silent_after_ns {

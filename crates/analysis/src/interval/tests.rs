@@ -466,3 +466,120 @@ fn flow_records_carry_the_outer_vlan_id() {
         ]
     );
 }
+
+/// The frames of a classic pcap file of nanosecond timestamps (tests/fixtures), as
+/// (time ns, frame).
+fn pcap_frames(path: &str) -> Vec<(i64, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(
+        bytes[..4],
+        [0x4d, 0x3c, 0xb2, 0xa1],
+        "{path}: not a ns pcap"
+    );
+    let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+    let mut frames = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let ns = i64::from(u32_at(at)) * S + i64::from(u32_at(at + 4));
+        let len = u32_at(at + 8) as usize;
+        frames.push((ns, bytes[at + 16..at + 16 + len].to_vec()));
+        at += 16 + len;
+    }
+    frames
+}
+
+/// The TS flows of a real capture (ffmpeg's mux, tests/fixtures/impaired: 2 % loss) carry
+/// their programs only in the records whose interval changed them: the first, which
+/// completed PAT + PMT, and the second, in which ffmpeg's first SDT named the service, with
+/// the PIDs and stream types `analyze --json` reports; no other record repeats them.
+#[test]
+fn ts_flow_records_carry_their_programs_once() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/impaired/capture.pcap"
+    );
+    let frames = pcap_frames(path);
+    let mut analyzer = Analyzer::new(AnalysisConfig::default());
+    let mut next_tick = (frames[0].0 / S + 1) * S;
+    // Per flow: records, and (record number, programs) of those that carried them.
+    type Carried = Vec<(usize, Box<[ProgramReport]>)>;
+    let mut seen: Vec<(String, usize, Carried)> = Vec::new();
+    let mut tick = |analyzer: &mut Analyzer, end_ns: i64, ended: bool| {
+        let tick = Tick {
+            end_ns,
+            interval_ns: S,
+            silent_after_ns: 2 * S,
+            expire_after_ns: i64::MAX,
+            source_ended: ended,
+        };
+        analyzer.tick(&tick, &mut |r| {
+            if let Record::Flow(f) = r {
+                let dst = f.name.dst.to_string();
+                let i = match seen.iter().position(|s| s.0 == dst) {
+                    Some(i) => i,
+                    None => {
+                        seen.push((dst, 0, Vec::new()));
+                        seen.len() - 1
+                    }
+                };
+                let s = &mut seen[i];
+                s.1 += 1;
+                if let Some(p) = &f.programs {
+                    s.2.push((s.1, p.clone()));
+                }
+            }
+        });
+    };
+    for (ns, frame) in &frames {
+        while next_tick <= *ns {
+            tick(&mut analyzer, next_tick, false);
+            next_tick += S;
+        }
+        analyzer.on_frame(*ns, LinkType::Ethernet, frame, frame.len() as u32);
+    }
+    tick(&mut analyzer, next_tick, true);
+    // (record number, [(program, PMT PID, PCR PID, service, [(PID, type, codec)])]).
+    let programs = |dst: &str| {
+        let s = seen.iter().find(|s| s.0 == dst).expect(dst);
+        assert!(s.1 > 3, "{dst}: {} records", s.1);
+        s.2.iter()
+            .map(|(record, p)| {
+                let p: Vec<_> = p
+                    .iter()
+                    .map(|p| {
+                        let streams: Vec<_> = p
+                            .streams
+                            .iter()
+                            .map(|e| (e.pid, e.stream_type, e.codec))
+                            .collect();
+                        (
+                            p.number,
+                            p.pmt_pid,
+                            p.pcr_pid,
+                            p.service_name.clone(),
+                            streams,
+                        )
+                    })
+                    .collect();
+                (*record, p)
+            })
+            .collect::<Vec<_>>()
+    };
+    let udp_ts = vec![(256, 0x1b, "h264"), (257, 0x0f, "aac")];
+    let service = Some("Service01".to_string());
+    assert_eq!(
+        programs("239.1.1.1:5000"),
+        [
+            (1, vec![(1, 4096, Some(256), None, udp_ts.clone())]),
+            (2, vec![(1, 4096, Some(256), service.clone(), udp_ts)]),
+        ]
+    );
+    let rtp_ts = vec![(256, 0x1b, "h264")];
+    assert_eq!(
+        programs("239.1.1.2:5002"),
+        [
+            (1, vec![(1, 4096, Some(256), None, rtp_ts.clone())]),
+            (2, vec![(1, 4096, Some(256), service, rtp_ts)]),
+        ]
+    );
+}

@@ -128,6 +128,9 @@ pub struct TsAnalyzer {
     pub programs: Vec<Program>,
     /// transport_stream_id from the PAT.
     pub transport_stream_id: Option<u16>,
+    /// Changes of `programs` so far: a new PAT version, a first or changed PMT, a changed
+    /// SDT service name. Live records carry the programs when it moved (issue 20).
+    pub psi_changes: u32,
     pat_version: Option<u8>,
     /// PAT_error's timer, from the flow's first packet.
     pat_timer: gaps::GapTimer,
@@ -181,6 +184,7 @@ impl TsAnalyzer {
             unsaved: Vec::new(),
             programs: Vec::new(),
             transport_stream_id: None,
+            psi_changes: 0,
             pat_version: None,
             pat_timer: Default::default(),
             cat_seen: false,

@@ -154,6 +154,8 @@ pub struct Program {
     pub provider: Option<String>,
     /// PMT_error's timer, from when the PAT first named this program.
     pub(super) pmt_timer: GapTimer,
+    /// A valid PMT of it was read.
+    pub(super) pmt_seen: bool,
 }
 
 /// PIDs a flow may hold in [`PidSlots::Few`] before the full table.

@@ -90,6 +90,11 @@ pub struct SiPresence {
 }
 
 impl TsAnalyzer {
+    /// The PAT named programs and a PMT of each was read: what the PSI says is whole.
+    pub fn psi_complete(&self) -> bool {
+        !self.programs.is_empty() && self.programs.iter().all(|p| p.pmt_seen)
+    }
+
     pub(super) fn on_section(&mut self, index: usize, bytes: &[u8], at: i64) {
         let pid = self.pids[index].pid;
         let Ok(section) = Section::new_checked(bytes) else {
@@ -235,10 +240,12 @@ impl TsAnalyzer {
                 service_name: None,
                 provider: None,
                 pmt_timer: GapTimer::started(at),
+                pmt_seen: false,
             }));
             self.carries_table(pid, "pmt", at);
         }
         self.programs = programs;
+        self.psi_changes += 1;
     }
 
     /// A table says `pid` carries `table`: its sections are assembled from now on.
@@ -264,23 +271,23 @@ impl TsAnalyzer {
 
     fn on_pmt(&mut self, pid: u16, section: &Section<'_>, at: i64) {
         let number = section.table_id_extension().unwrap_or(0);
-        let Some(program) = self
+        let Some(position) = self
             .programs
             .iter()
             .position(|p| p.pmt_pid == pid && p.number == number)
         else {
             return;
         };
-        let closed = self.programs[program].pmt_timer.arrive(at);
+        let closed = self.programs[position].pmt_timer.arrive(at);
         self.closed(Indicator::PmtError, closed);
         self.arrived(Indicator::PmtError, at);
-        let program = &mut self.programs[program];
+        let program = &mut self.programs[position];
         let Some(pmt) = Pmt::parse(section.body()) else {
             self.invalid_sections += 1;
             return;
         };
-        program.pcr_pid = (pmt.pcr_pid != NULL_PID).then_some(pmt.pcr_pid);
-        program.streams = pmt
+        let pcr_pid = (pmt.pcr_pid != NULL_PID).then_some(pmt.pcr_pid);
+        let streams: Vec<_> = pmt
             .streams()
             .map(|s| {
                 (
@@ -290,6 +297,15 @@ impl TsAnalyzer {
                 )
             })
             .collect();
+        // The PMT repeats every few hundred ms: only a first one or a new content is a
+        // change the live records tell.
+        if !program.pmt_seen || program.pcr_pid != pcr_pid || program.streams != streams {
+            program.pmt_seen = true;
+            program.pcr_pid = pcr_pid;
+            program.streams = streams;
+            self.psi_changes += 1;
+        }
+        let program = &self.programs[position];
         let pcr_pid = program.pcr_pid;
         for (es_pid, stream_type, name) in program.streams.clone() {
             let Some(index) = self.pid_index(es_pid, at) else {
@@ -330,8 +346,12 @@ impl TsAnalyzer {
             };
             for (tag, data) in descriptors(service.descriptors) {
                 if let (0x48, Some((_, provider, name))) = (tag, service_descriptor(data)) {
-                    program.provider = Some(dvb_text(provider));
-                    program.service_name = Some(dvb_text(name));
+                    let (provider, name) = (Some(dvb_text(provider)), Some(dvb_text(name)));
+                    if program.provider != provider || program.service_name != name {
+                        program.provider = provider;
+                        program.service_name = name;
+                        self.psi_changes += 1;
+                    }
                 }
             }
         }

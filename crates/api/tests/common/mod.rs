@@ -75,6 +75,7 @@ pub fn flow(i: u16, end: i64, amber: bool, packets: u64, group: &str, vlan: Opti
             },
             not_judged: vec![],
         }),
+        programs: None,
     }))
 }
 

@@ -40,6 +40,7 @@ fn flow(port: u16, time: i64, lost: u64, recovered: u64, df_ms: f64, group: &str
         tr101290: None,
         tr101290_p1_open: None,
         sla: None,
+        programs: None,
     }))
 }
 

@@ -75,6 +75,7 @@ pub fn steady(i: u32, time: i64, rng: &mut Rng) -> FlowRecord {
         tr101290: None,
         tr101290_p1_open: None,
         sla: None,
+        programs: None,
     }
 }
 
@@ -147,6 +148,7 @@ pub fn varied(i: u32, time: i64, rng: &mut Rng) -> FlowRecord {
         tr101290: ts.then_some(IndicatorCounts(counts)),
         tr101290_p1_open: ts.then_some(0),
         sla,
+        programs: None,
     }
 }
 

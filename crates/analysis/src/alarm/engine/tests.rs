@@ -58,6 +58,7 @@ fn flow(i: u32, t: i64, loss: Option<f64>) -> Record {
         tr101290: None,
         tr101290_p1_open: None,
         sla,
+        programs: None,
     }))
 }
 
