@@ -130,20 +130,28 @@ pub fn batch(end: i64, records: Vec<Record>, alarms: Vec<AlarmRecord>) -> Interv
     }
 }
 
+/// The bearer token of the API `serve` starts.
+pub const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
 /// The API over `view` on a loopback port, no store, reads without the token.
 pub fn serve(view: Arc<LiveView>) -> Server {
+    serve_with_desk(view, Arc::default())
+}
+
+/// The same, its acknowledgements queued on `desk`.
+pub fn serve_with_desk(view: Arc<LiveView>, desk: Arc<outputs::AlarmDesk>) -> Server {
     Server::start(
         std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
         AppState {
             view,
             history: None,
             config: Arc::new(NoConfig),
-            token: "0123456789abcdef0123456789abcdef".into(),
+            token: TOKEN.into(),
             read_token: false,
             max_flow_series: 10,
             started_ns: 0,
             mirror: tap::TapSet::new(1, tap::RING_BYTES),
-            alarm_desk: Arc::default(),
+            alarm_desk: desk,
         },
     )
     .unwrap()
@@ -151,10 +159,16 @@ pub fn serve(view: Arc<LiveView>) -> Server {
 
 /// GET `path`: the status and the JSON body.
 pub fn get(server: &Server, path: &str) -> (u16, serde_json::Value) {
+    call(server, "GET", path, "")
+}
+
+/// `method path` with the token and a JSON `body`: the status and the JSON answer.
+pub fn call(server: &Server, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
     let mut s = std::net::TcpStream::connect(server.local_addr).unwrap();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
     let mut answer = Vec::new();
