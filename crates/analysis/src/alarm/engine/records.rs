@@ -102,26 +102,15 @@ pub(super) fn flow_record(
     reason: Option<&'static str>,
 ) -> AlarmRecord {
     AlarmRecord {
-        schema: ALARM_SCHEMA,
-        kind_of_record: "alarm",
-        id: active.id,
-        time,
-        state,
         rule,
         flow: Some(flow.name),
         group: flow.group.clone(),
-        raised: active.raised_ns,
-        value: active.value,
-        threshold: active.threshold,
-        text,
-        summary: None,
-        summarised_in: active.summarised_in,
-        reason,
-        ack: active.ack.clone(),
+        ..active_record(time, state, active, text, reason)
     }
 }
 
-pub(super) fn probe_record(
+/// What every record of an episode takes from it; the rule and the flow are the caller's.
+fn active_record(
     time: i64,
     state: AlarmState,
     active: &Active,
@@ -142,9 +131,26 @@ pub(super) fn probe_record(
         threshold: active.threshold,
         text,
         summary: None,
-        summarised_in: None,
+        summarised_in: active.summarised_in,
         reason,
         ack: active.ack.clone(),
+    }
+}
+
+/// The probe-wide `kernel_drops` alarm's record: a flow's, without the flow.
+pub(super) fn probe_record(
+    time: i64,
+    state: AlarmState,
+    active: &Active,
+    text: String,
+    reason: Option<&'static str>,
+) -> AlarmRecord {
+    AlarmRecord {
+        rule: AlarmRule::KernelDrops,
+        flow: None,
+        group: None,
+        summarised_in: None,
+        ..active_record(time, state, active, text, reason)
     }
 }
 
